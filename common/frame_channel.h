@@ -1,0 +1,75 @@
+// One framed, TLS-protected connection: splits the byte stream into protocol frames, queues outgoing
+// frames without copying bulk data, and closes gracefully. Loop thread only.
+#pragma once
+
+#include "libevent_handles.h"
+#include "protocol.h"
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace minisync {
+
+class FrameChannel {
+public:
+    class Handler {
+    public:
+        virtual void on_connected() {}
+        virtual void on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) = 0;
+        // The peer broke framing; reading has stopped. The handler decides what to answer.
+        virtual void on_bad_frame(const std::string& reason) = 0;
+        // Output fell to the low-water mark: room to queue more data.
+        virtual void on_output_low() {}
+        // Terminal. The handler may schedule the channel's destruction, but must not destroy it in here.
+        virtual void on_closed(const std::string& reason) = 0;
+
+    protected:
+        ~Handler() = default;
+    };
+
+    // bev must have been created with BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS.
+    FrameChannel(BufferEventPtr bev, Handler& handler, std::size_t output_low_water);
+    FrameChannel(const FrameChannel&) = delete;
+    FrameChannel& operator=(const FrameChannel&) = delete;
+
+    void send(std::span<const std::uint8_t> frame);
+    // The payload is handed to libevent by reference and freed once written: no copy of bulk data.
+    void send_data(const protocol::DataPrefix& prefix, std::vector<std::uint8_t>&& payload);
+
+    [[nodiscard]] std::size_t output_size() const;
+    // nullptr clears it. A peer silent for this long is reported through on_closed("timed out").
+    void set_read_timeout(const timeval* timeout);
+    void pause_reading();
+    void resume_reading();
+
+    // Stops reading, flushes what is queued, sends close_notify and then reports on_closed(reason).
+    void close_after_flush(std::string reason);
+    [[nodiscard]] bool closed() const noexcept { return closed_; }
+    [[nodiscard]] bool closing() const noexcept { return closing_ || closed_; }
+    [[nodiscard]] SSL* ssl() const;
+
+private:
+    static void on_read(bufferevent*, void* self) { static_cast<FrameChannel*>(self)->handle_read(); }
+    static void on_write(bufferevent*, void* self) { static_cast<FrameChannel*>(self)->handle_write(); }
+    static void on_event(bufferevent*, short what, void* self) { static_cast<FrameChannel*>(self)->handle_event(what); }
+
+    void handle_read();
+    void handle_write();
+    void handle_event(short what);
+    void finish(const std::string& reason);
+    std::string describe_failure(short what);
+
+    BufferEventPtr bev_;
+    Handler& handler_;
+    bool reading_paused_ = false;
+    bool closing_ = false;
+    bool closed_ = false;
+    std::string close_reason_;
+};
+
+} // namespace minisync

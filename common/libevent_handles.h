@@ -1,0 +1,38 @@
+// Owning smart-pointer aliases for libevent handles, so no event object is freed twice or leaked.
+#pragma once
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include <memory>
+
+namespace minisync {
+
+struct EvBaseFree {
+    void operator()(event_base* base) const noexcept { event_base_free(base); }
+};
+using EvBasePtr = std::unique_ptr<event_base, EvBaseFree>;
+
+struct EventFree {
+    void operator()(event* ev) const noexcept { event_free(ev); }
+};
+using EventPtr = std::unique_ptr<event, EventFree>;
+
+struct BufferEventFree {
+    void operator()(bufferevent* bev) const noexcept { bufferevent_free(bev); }
+};
+using BufferEventPtr = std::unique_ptr<bufferevent, BufferEventFree>;
+
+struct EvListenerFree {
+    void operator()(evconnlistener* listener) const noexcept { evconnlistener_free(listener); }
+};
+using EvListenerPtr = std::unique_ptr<evconnlistener, EvListenerFree>;
+
+struct EvBufferFree {
+    void operator()(evbuffer* buf) const noexcept { evbuffer_free(buf); }
+};
+using EvBufferPtr = std::unique_ptr<evbuffer, EvBufferFree>;
+
+} // namespace minisync

@@ -1,0 +1,50 @@
+// Cross-thread wake-up of the loop through event_active on one long-lived event (see NOTES.md §1).
+#include "loop_inbox.h"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <stdexcept>
+
+namespace minisync {
+
+LoopInbox::LoopInbox(event_base* base) : wake_{event_new(base, -1, 0, &LoopInbox::on_wake, this)}
+{
+    if (!wake_) {
+        throw std::runtime_error("event_new failed for the loop inbox");
+    }
+}
+
+void LoopInbox::post(Task task)
+{
+    bool first = false;
+    {
+        const std::lock_guard lock{mutex_};
+        first = pending_.empty();
+        pending_.push_back(std::move(task));
+    }
+    // Activations coalesce, so one wake per batch is enough; drain() takes everything queued.
+    if (first) {
+        event_active(wake_.get(), EV_READ, 0);
+    }
+}
+
+void LoopInbox::drain()
+{
+    std::vector<Task> batch;
+    {
+        const std::lock_guard lock{mutex_};
+        batch.swap(pending_);
+    }
+    for (Task& task : batch) {
+        try {
+            task();
+        } catch (const std::exception& e) {
+            // An exception here is a bug; it must not unwind through libevent.
+            SPDLOG_CRITICAL("unhandled exception in loop task: {}", e.what());
+            std::terminate();
+        }
+    }
+}
+
+} // namespace minisync

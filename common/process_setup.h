@@ -1,0 +1,10 @@
+// Process-wide settings both daemons need before their first event_base exists.
+#pragma once
+
+namespace minisync {
+
+// Ignores SIGPIPE (OpenSSL writes alerts into sockets whose peer is gone) and turns on libevent's
+// pthread locking (worker threads wake the loop with event_active()).
+void prepare_process();
+
+} // namespace minisync

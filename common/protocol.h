@@ -1,0 +1,118 @@
+// The agent-server wire protocol: version constants, frame types, messages and error codes.
+// docs/PROTOCOL.md describes the exchange; this header is the single source of the numbers.
+//
+// Change history (bump ProtocolVersion when a peer of the previous version would misread a frame):
+//   1  initial: HELLO/HELLO_OK, uploads with BEGIN/READY|HAVE/DATA/COMMIT/COMMITTED|ERROR, ABORT.
+#pragma once
+
+#include "sha256.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace minisync::protocol {
+
+constexpr std::uint32_t HelloMagic = 0x4d53594e; // "MSYN"
+constexpr std::uint16_t ProtocolVersion = 1;
+constexpr std::uint16_t MinProtocolVersion = 1;
+
+// Every frame: u32 body size, u16 type, u16 flags (zero in version 1), then the body. Big-endian.
+constexpr std::size_t FrameHeaderSize = 8;
+// Hard cap on a frame body; a peer announcing more is dropped before anything is buffered.
+constexpr std::uint32_t MaxFrameBody = 1U << 20;
+constexpr std::size_t DataPrefixSize = 4 + 8; // request id, offset
+constexpr std::size_t MaxDataPayload = MaxFrameBody - DataPrefixSize;
+
+enum class FrameType : std::uint16_t {
+    Hello = 1,       // agent -> server, first frame after the TLS handshake
+    HelloOk = 2,     // server -> agent, the connection may carry uploads from now on
+    Error = 3,       // either way; request id 0 means the whole connection and is followed by close
+    UploadBegin = 10,
+    UploadReady = 11, // server: send from this offset
+    AlreadyHave = 12, // server: the final file already has this size and SHA-256; request finished
+    Data = 13,
+    Commit = 14,
+    Committed = 15,  // server: durable under its final name; request finished
+    Abort = 16,      // agent gives a request up; request finished
+};
+
+enum class ErrorCode : std::uint16_t {
+    BadFrame = 1,
+    UnsupportedVersion = 2,
+    BadPath = 3,
+    NotAllowed = 4,
+    HashMismatch = 5,
+    NoSpace = 6,
+    PermissionDenied = 7,
+    IoError = 8,
+    UnknownRequest = 9,
+    TooManyUploads = 10,
+    Internal = 11,
+    Conflict = 12,   // the path is taken by another kind of entry (a directory where a file should go)
+    Busy = 13,       // another connection is uploading the same path; try later
+    SizeMismatch = 14,
+};
+
+const char* to_string(ErrorCode code) noexcept;
+const char* to_string(FrameType type) noexcept;
+
+struct FrameHeader {
+    std::uint32_t body_size = 0;
+    FrameType type = FrameType::Error;
+};
+
+struct Hello {
+    std::uint16_t min_version = MinProtocolVersion;
+    std::uint16_t max_version = ProtocolVersion;
+    std::string agent;
+};
+
+struct HelloOk {
+    std::uint16_t version = ProtocolVersion;
+    std::uint32_t max_frame_body = MaxFrameBody;
+    std::string server;
+    std::string client_name; // the certificate CN the server filed this agent under
+};
+
+struct ErrorMsg {
+    std::uint32_t request_id = 0;
+    ErrorCode code = ErrorCode::Internal;
+    std::string message;
+};
+
+// Request ids are chosen by the agent, strictly increasing on a connection, never 0.
+struct UploadBegin {
+    std::uint32_t request_id = 0;
+    std::string folder;
+    std::string path;
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    std::uint32_t mode = 0;
+    std::optional<Sha256Digest> sha256; // present when the agent knows it; enables AlreadyHave
+};
+
+struct UploadReady {
+    std::uint32_t request_id = 0;
+    std::uint64_t offset = 0;
+};
+
+struct RequestOnly {
+    std::uint32_t request_id = 0;
+};
+using AlreadyHave = RequestOnly;
+using Committed = RequestOnly;
+using Abort = RequestOnly;
+
+struct DataPrefix {
+    std::uint32_t request_id = 0;
+    std::uint64_t offset = 0;
+};
+
+struct Commit {
+    std::uint32_t request_id = 0;
+    Sha256Digest sha256{};
+};
+
+} // namespace minisync::protocol

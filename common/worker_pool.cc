@@ -1,0 +1,94 @@
+// A fixed pool of threads over one FIFO queue; strands serialise tasks on top of it.
+#include "worker_pool.h"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+namespace minisync {
+
+WorkerPool::WorkerPool(std::size_t threads)
+{
+    threads_.reserve(threads == 0 ? 1 : threads);
+    for (std::size_t i = 0; i < (threads == 0 ? 1 : threads); ++i) {
+        threads_.emplace_back([this] { run(); });
+    }
+}
+
+WorkerPool::~WorkerPool()
+{
+    {
+        const std::lock_guard lock{mutex_};
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& thread : threads_) {
+        thread.join();
+    }
+}
+
+void WorkerPool::post(Task task)
+{
+    {
+        const std::lock_guard lock{mutex_};
+        queue_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+}
+
+void WorkerPool::run()
+{
+    while (true) {
+        Task task;
+        {
+            std::unique_lock lock{mutex_};
+            wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) {
+                return;
+            }
+            task = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        try {
+            task();
+        } catch (const std::exception& e) {
+            SPDLOG_CRITICAL("unhandled exception in worker task: {}", e.what());
+            std::terminate();
+        }
+    }
+}
+
+void Strand::post(WorkerPool::Task task)
+{
+    bool schedule = false;
+    {
+        const std::lock_guard lock{mutex_};
+        queue_.push_back(std::move(task));
+        schedule = !std::exchange(scheduled_, true);
+    }
+    if (schedule) {
+        pool_.post([self = shared_from_this()] { self->run_queued(); });
+    }
+}
+
+void Strand::run_queued()
+{
+    // A bounded batch keeps one busy strand from holding a thread while others wait.
+    constexpr int MaxBatch = 16;
+    for (int i = 0; i < MaxBatch; ++i) {
+        WorkerPool::Task task;
+        {
+            const std::lock_guard lock{mutex_};
+            if (queue_.empty()) {
+                scheduled_ = false;
+                return;
+            }
+            task = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        task();
+    }
+    pool_.post([self = shared_from_this()] { self->run_queued(); });
+}
+
+} // namespace minisync

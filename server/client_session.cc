@@ -1,0 +1,386 @@
+// Per-connection protocol handling on the server: validate, dispatch, hand file work to strands.
+#include "client_session.h"
+
+#include "path_rules.h"
+#include "protocol_codec.h"
+#include "tls_context.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace minisync::server {
+namespace {
+
+using protocol::ErrorCode;
+using protocol::FrameType;
+
+constexpr std::size_t OutputLowWater = 64 * 1024;
+constexpr std::size_t MaxUploadsPerConnection = 256;
+// Receive-side backpressure: stop reading the socket while this much data waits for the disk.
+constexpr std::size_t PauseReadingAbove = 32U << 20;
+constexpr std::size_t ResumeReadingBelow = 8U << 20;
+constexpr timeval HandshakeTimeout{10, 0};
+
+const char* const ServerVersion = "minisync-server 0.1.0";
+
+} // namespace
+
+ClientSession::ClientSession(std::uint64_t id, SessionContext& context, BufferEventPtr bev, std::string peer)
+    : id_{id}, context_{context}, peer_{std::move(peer)}, channel_{std::move(bev), *this, OutputLowWater}
+{
+    // Until HELLO, a peer that stalls is dropped rather than holding a slot.
+    channel_.set_read_timeout(&HandshakeTimeout);
+}
+
+ClientSession::~ClientSession()
+{
+    for (auto& [request_id, upload] : uploads_) {
+        context_.active_paths.erase(upload.lock_key);
+        upload.strand->post([file = upload.file] { file->discard(); });
+    }
+}
+
+void ClientSession::shutdown(const std::string& reason)
+{
+    channel_.close_after_flush(reason);
+}
+
+void ClientSession::on_connected()
+{
+    SSL* ssl = channel_.ssl();
+    if (SSL_get_verify_result(ssl) != X509_V_OK) {
+        reject_connection(ErrorCode::NotAllowed, "client certificate not verified", "bad_cert");
+        return;
+    }
+    const std::optional<std::string> cn = peer_common_name(ssl);
+    if (!cn || !is_valid_client_cn(*cn)) {
+        reject_connection(ErrorCode::NotAllowed, "client certificate CN is not a valid namespace name", "bad_cert");
+        return;
+    }
+    const auto& allowed = context_.settings.allow_cn;
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), *cn) == allowed.end()) {
+        reject_connection(ErrorCode::NotAllowed, "client '" + *cn + "' is not in --allow-cn", "cn_not_allowed");
+        return;
+    }
+    client_ = *cn;
+    state_ = State::AwaitHello;
+    SPDLOG_INFO("connection peer={} client={}: TLS established", peer_, client_);
+}
+
+void ClientSession::on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body)
+{
+    if (state_ == State::Handshake) {
+        reject_connection(ErrorCode::BadFrame, "frame before the TLS handshake finished", "protocol");
+        return;
+    }
+    if (state_ == State::AwaitHello) {
+        if (header.type != FrameType::Hello) {
+            reject_connection(ErrorCode::BadFrame, std::string{"expected HELLO, got "} + to_string(header.type),
+                              "protocol");
+            return;
+        }
+        handle_hello(body);
+        return;
+    }
+    switch (header.type) {
+    case FrameType::UploadBegin: handle_begin(body); break;
+    case FrameType::Data: handle_data(std::move(body)); break;
+    case FrameType::Commit: handle_commit(body); break;
+    case FrameType::Abort: handle_abort(body); break;
+    default:
+        reject_connection(ErrorCode::BadFrame,
+                          "unexpected frame type " + std::to_string(static_cast<unsigned>(header.type)), "bad_frame");
+        break;
+    }
+}
+
+void ClientSession::on_bad_frame(const std::string& reason)
+{
+    reject_connection(ErrorCode::BadFrame, reason, "bad_frame");
+}
+
+void ClientSession::on_closed(const std::string& reason)
+{
+    if (state_ == State::Handshake) {
+        ++context_.stats.rejected["bad_cert"];
+        SPDLOG_WARN("connection peer={}: TLS handshake failed: {}", peer_, reason);
+    } else {
+        SPDLOG_INFO("connection peer={} client={} closed: {}", peer_, client_, reason);
+    }
+    context_.session_closed(id_);
+}
+
+void ClientSession::handle_hello(protocol::Bytes body)
+{
+    const auto hello = protocol::decode_hello(body);
+    if (!hello) {
+        reject_connection(ErrorCode::BadFrame, "malformed HELLO", "bad_frame");
+        return;
+    }
+    if (hello->max_version < protocol::MinProtocolVersion || hello->min_version > protocol::ProtocolVersion) {
+        reject_connection(ErrorCode::UnsupportedVersion,
+                          "server speaks protocol versions " + std::to_string(protocol::MinProtocolVersion) + "-" +
+                              std::to_string(protocol::ProtocolVersion),
+                          "unsupported_version");
+        return;
+    }
+    protocol::HelloOk reply;
+    reply.version = std::min(hello->max_version, protocol::ProtocolVersion);
+    reply.server = ServerVersion;
+    reply.client_name = client_;
+    channel_.send(protocol::encode(reply));
+    state_ = State::Ready;
+    channel_.set_read_timeout(nullptr);
+    SPDLOG_INFO("connection peer={} client={}: agent '{}' ready, protocol {}", peer_, client_, hello->agent,
+                reply.version);
+}
+
+bool ClientSession::is_stale(std::uint32_t request_id) const noexcept
+{
+    return request_id != 0 && request_id <= highest_request_id_ && !uploads_.contains(request_id);
+}
+
+ClientSession::Upload* ClientSession::live_upload(std::uint32_t request_id, FrameType frame)
+{
+    if (const auto it = uploads_.find(request_id); it != uploads_.end()) {
+        return &it->second;
+    }
+    if (!is_stale(request_id)) {
+        reject_connection(ErrorCode::UnknownRequest,
+                          std::string{to_string(frame)} + " for unknown request " + std::to_string(request_id),
+                          "protocol");
+    }
+    return nullptr;
+}
+
+void ClientSession::handle_begin(protocol::Bytes body)
+{
+    auto begin = protocol::decode_upload_begin(body);
+    if (!begin) {
+        reject_connection(ErrorCode::BadFrame, "malformed UPLOAD_BEGIN", "bad_frame");
+        return;
+    }
+    if (begin->request_id <= highest_request_id_) {
+        reject_connection(ErrorCode::BadFrame, "request ids must increase", "protocol");
+        return;
+    }
+    highest_request_id_ = begin->request_id;
+    const std::uint32_t request_id = begin->request_id;
+
+    if (!is_valid_folder_name(begin->folder)) {
+        ++context_.stats.rejected["bad_path"];
+        fail_request(request_id, ErrorCode::BadPath, "invalid folder name");
+        return;
+    }
+    if (const auto problem = check_relative_path(begin->path)) {
+        ++context_.stats.rejected["bad_path"];
+        SPDLOG_WARN("client={} folder={}: refused path: {}", client_, begin->folder, *problem);
+        fail_request(request_id, ErrorCode::BadPath, *problem);
+        return;
+    }
+    if (uploads_.size() >= MaxUploadsPerConnection) {
+        fail_request(request_id, ErrorCode::TooManyUploads,
+                     "at most " + std::to_string(MaxUploadsPerConnection) + " uploads in flight per connection");
+        return;
+    }
+    std::string lock_key = client_;
+    lock_key.append(1, '\0').append(begin->folder).append(1, '\0').append(begin->path);
+    if (!context_.active_paths.insert(lock_key).second) {
+        fail_request(request_id, ErrorCode::Busy, "another connection is uploading this path");
+        return;
+    }
+
+    UploadTarget target{client_, std::move(begin->folder), std::move(begin->path), begin->size,
+                        begin->mtime_ns, begin->mode, begin->sha256};
+    Upload upload;
+    upload.file = std::make_shared<IncomingUpload>(std::move(target));
+    upload.strand = Strand::create(context_.pool);
+    upload.lock_key = std::move(lock_key);
+    upload.size = begin->size;
+    auto [it, inserted] = uploads_.emplace(request_id, std::move(upload));
+
+    it->second.strand->post([this_id = id_, &context = context_, file = it->second.file, request_id] {
+        IncomingUpload::OpenResult result = file->open(context.root_fd);
+        context.inbox.post([this_id, &context, request_id, result = std::move(result)] {
+            if (ClientSession* session = context.find_session(this_id)) {
+                session->on_upload_opened(request_id, result);
+            }
+        });
+    });
+}
+
+void ClientSession::on_upload_opened(std::uint32_t request_id, const IncomingUpload::OpenResult& result)
+{
+    const auto it = uploads_.find(request_id);
+    if (it == uploads_.end() || channel_.closing()) {
+        return;
+    }
+    switch (result.outcome) {
+    case IncomingUpload::OpenOutcome::AlreadyHave:
+        channel_.send(protocol::encode_request_only(FrameType::AlreadyHave, request_id));
+        end_request(request_id, false);
+        break;
+    case IncomingUpload::OpenOutcome::Failed:
+        SPDLOG_WARN("client={} path={}: {}", client_, it->second.file->target().path, result.error.message);
+        fail_request(request_id, result.error.code, result.error.message);
+        break;
+    case IncomingUpload::OpenOutcome::Ready:
+        it->second.phase = Phase::Receiving;
+        it->second.next_offset = result.offset;
+        channel_.send(protocol::encode(protocol::UploadReady{request_id, result.offset}));
+        break;
+    }
+}
+
+void ClientSession::handle_data(std::vector<std::uint8_t>&& body)
+{
+    const auto prefix = protocol::decode_data_prefix(body);
+    if (!prefix) {
+        reject_connection(ErrorCode::BadFrame, "malformed DATA", "bad_frame");
+        return;
+    }
+    Upload* upload = live_upload(prefix->request_id, FrameType::Data);
+    if (upload == nullptr) {
+        return;
+    }
+    const std::size_t payload = body.size() - protocol::DataPrefixSize;
+    if (upload->phase != Phase::Receiving) {
+        reject_connection(ErrorCode::BadFrame, "DATA before UPLOAD_READY or after COMMIT", "protocol");
+        return;
+    }
+    if (prefix->offset != upload->next_offset || payload > upload->size - upload->next_offset) {
+        fail_request(prefix->request_id, ErrorCode::SizeMismatch,
+                     "DATA at offset " + std::to_string(prefix->offset) + " (+" + std::to_string(payload) +
+                         ") does not continue the upload at " + std::to_string(upload->next_offset) + " of " +
+                         std::to_string(upload->size));
+        return;
+    }
+    upload->next_offset += payload;
+    context_.stats.bytes_received += payload;
+    bytes_queued_to_disk_ += payload;
+    if (bytes_queued_to_disk_ > PauseReadingAbove) {
+        channel_.pause_reading();
+    }
+    upload->strand->post([this_id = id_, &context = context_, file = upload->file, request_id = prefix->request_id,
+                          offset = prefix->offset, body = std::move(body)] {
+        const auto data = std::span{body}.subspan(protocol::DataPrefixSize);
+        std::optional<FsError> error = file->write(offset, data);
+        context.inbox.post([this_id, &context, request_id, bytes = data.size(), error = std::move(error)] {
+            if (ClientSession* session = context.find_session(this_id)) {
+                session->on_chunk_written(request_id, bytes, error);
+            }
+        });
+    });
+}
+
+void ClientSession::on_chunk_written(std::uint32_t request_id, std::size_t bytes, const std::optional<FsError>& error)
+{
+    bytes_queued_to_disk_ -= bytes;
+    if (bytes_queued_to_disk_ < ResumeReadingBelow) {
+        channel_.resume_reading();
+    }
+    if (error && uploads_.contains(request_id) && !channel_.closing()) {
+        SPDLOG_WARN("client={}: {}", client_, error->message);
+        fail_request(request_id, error->code, error->message);
+    }
+}
+
+void ClientSession::handle_commit(protocol::Bytes body)
+{
+    const auto commit = protocol::decode_commit(body);
+    if (!commit) {
+        reject_connection(ErrorCode::BadFrame, "malformed COMMIT", "bad_frame");
+        return;
+    }
+    Upload* upload = live_upload(commit->request_id, FrameType::Commit);
+    if (upload == nullptr) {
+        return;
+    }
+    if (upload->phase != Phase::Receiving) {
+        reject_connection(ErrorCode::BadFrame, "COMMIT before UPLOAD_READY or repeated", "protocol");
+        return;
+    }
+    if (upload->next_offset != upload->size) {
+        fail_request(commit->request_id, ErrorCode::SizeMismatch,
+                     "COMMIT after " + std::to_string(upload->next_offset) + " of " + std::to_string(upload->size) +
+                         " bytes");
+        return;
+    }
+    upload->phase = Phase::Committing;
+    upload->strand->post([this_id = id_, &context = context_, file = upload->file, request_id = commit->request_id,
+                          digest = commit->sha256] {
+        std::optional<FsError> error = file->commit(digest);
+        context.inbox.post([this_id, &context, request_id, error = std::move(error)] {
+            if (ClientSession* session = context.find_session(this_id)) {
+                session->on_upload_committed(request_id, error);
+            }
+        });
+    });
+}
+
+void ClientSession::on_upload_committed(std::uint32_t request_id, const std::optional<FsError>& error)
+{
+    const auto it = uploads_.find(request_id);
+    if (it == uploads_.end()) {
+        return;
+    }
+    const UploadTarget& target = it->second.file->target();
+    if (error) {
+        if (error->code == ErrorCode::HashMismatch) {
+            ++context_.stats.hash_mismatches;
+        }
+        SPDLOG_WARN("client={} folder={} path={}: commit failed: {}", client_, target.folder, target.path,
+                    error->message);
+        fail_request(request_id, error->code, error->message);
+        return;
+    }
+    ++context_.stats.files_committed;
+    SPDLOG_DEBUG("client={} folder={} path={}: committed {} bytes", client_, target.folder, target.path, target.size);
+    channel_.send(protocol::encode_request_only(FrameType::Committed, request_id));
+    end_request(request_id, false);
+}
+
+void ClientSession::handle_abort(protocol::Bytes body)
+{
+    const auto abort = protocol::decode_request_only(body);
+    if (!abort) {
+        reject_connection(ErrorCode::BadFrame, "malformed ABORT", "bad_frame");
+        return;
+    }
+    if (live_upload(abort->request_id, FrameType::Abort) != nullptr) {
+        end_request(abort->request_id, true);
+    }
+}
+
+void ClientSession::fail_request(std::uint32_t request_id, ErrorCode code, const std::string& message)
+{
+    channel_.send(protocol::encode(protocol::ErrorMsg{request_id, code, message}));
+    end_request(request_id, true);
+}
+
+void ClientSession::end_request(std::uint32_t request_id, bool discard_partial)
+{
+    const auto it = uploads_.find(request_id);
+    if (it == uploads_.end()) {
+        return;
+    }
+    context_.active_paths.erase(it->second.lock_key);
+    if (discard_partial) {
+        it->second.strand->post([file = it->second.file] { file->discard(); });
+    }
+    uploads_.erase(it);
+}
+
+void ClientSession::reject_connection(ErrorCode code, const std::string& message, const std::string& reason)
+{
+    if (channel_.closing()) {
+        return;
+    }
+    ++context_.stats.rejected[reason];
+    SPDLOG_WARN("connection peer={} client={}: refused: {}", peer_, client_.empty() ? "-" : client_, message);
+    channel_.send(protocol::encode(protocol::ErrorMsg{0, code, message}));
+    channel_.close_after_flush(message);
+}
+
+} // namespace minisync::server

@@ -1,0 +1,99 @@
+// One agent's connection to the server: TLS identity check, HELLO, and the upload requests it carries.
+// Protocol state lives here on the loop thread; file work is sent to each upload's strand.
+//
+// Connection states:  Handshake --(TLS done, CN accepted)--> AwaitHello --(HELLO ok)--> Ready
+//                     any state --(error, EOF, shutdown)--> closed (reported to the server, then reaped)
+// Request states:     BEGIN -> Opening --(READY sent)--> Receiving --(COMMIT)--> Committing -> finished
+//                     Opening may finish at once with ALREADY_HAVE or ERROR; any state may end with ERROR or ABORT.
+#pragma once
+
+#include "frame_channel.h"
+#include "incoming_upload.h"
+#include "loop_inbox.h"
+#include "protocol_codec.h"
+#include "server_settings.h"
+#include "server_stats.h"
+#include "worker_pool.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace minisync::server {
+
+class ClientSession;
+
+// What every session shares with the server that owns it.
+struct SessionContext {
+    LoopInbox& inbox;
+    WorkerPool& pool;
+    const ServerSettings& settings;
+    int root_fd;
+    ServerStats& stats;
+    // Paths being uploaded by any session, so two connections never write the same partial file.
+    std::unordered_set<std::string>& active_paths;
+    // Completions from workers find their session by id, since it may have closed meanwhile.
+    std::function<ClientSession*(std::uint64_t)> find_session;
+    std::function<void(std::uint64_t)> session_closed;
+};
+
+class ClientSession final : public FrameChannel::Handler {
+public:
+    ClientSession(std::uint64_t id, SessionContext& context, BufferEventPtr bev, std::string peer);
+    ClientSession(const ClientSession&) = delete;
+    ClientSession& operator=(const ClientSession&) = delete;
+    ~ClientSession();
+
+    [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+    void shutdown(const std::string& reason);
+
+private:
+    enum class State { Handshake, AwaitHello, Ready };
+    enum class Phase { Opening, Receiving, Committing };
+
+    struct Upload {
+        std::shared_ptr<IncomingUpload> file;
+        std::shared_ptr<Strand> strand;
+        std::string lock_key;
+        std::uint64_t size = 0;
+        std::uint64_t next_offset = 0;
+        Phase phase = Phase::Opening;
+    };
+
+    void on_connected() override;
+    void on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) override;
+    void on_bad_frame(const std::string& reason) override;
+    void on_closed(const std::string& reason) override;
+
+    void handle_hello(protocol::Bytes body);
+    void handle_begin(protocol::Bytes body);
+    void handle_data(std::vector<std::uint8_t>&& body);
+    void handle_commit(protocol::Bytes body);
+    void handle_abort(protocol::Bytes body);
+
+    void on_upload_opened(std::uint32_t request_id, const IncomingUpload::OpenResult& result);
+    void on_chunk_written(std::uint32_t request_id, std::size_t bytes, const std::optional<FsError>& error);
+    void on_upload_committed(std::uint32_t request_id, const std::optional<FsError>& error);
+
+    // Stale: an id this connection used before and that has finished; its late frames are dropped.
+    [[nodiscard]] bool is_stale(std::uint32_t request_id) const noexcept;
+    Upload* live_upload(std::uint32_t request_id, protocol::FrameType frame);
+    void fail_request(std::uint32_t request_id, protocol::ErrorCode code, const std::string& message);
+    void end_request(std::uint32_t request_id, bool discard_partial);
+    void reject_connection(protocol::ErrorCode code, const std::string& message, const std::string& reason);
+
+    const std::uint64_t id_;
+    SessionContext& context_;
+    const std::string peer_;
+    FrameChannel channel_;
+    State state_ = State::Handshake;
+    std::string client_;
+    std::uint32_t highest_request_id_ = 0;
+    std::unordered_map<std::uint32_t, Upload> uploads_;
+    std::size_t bytes_queued_to_disk_ = 0;
+};
+
+} // namespace minisync::server

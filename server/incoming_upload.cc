@@ -1,0 +1,164 @@
+// Partial-file writing and the verified, durable commit of one uploaded file.
+#include "incoming_upload.h"
+
+#include "beneath.h"
+#include "path_rules.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+namespace minisync::server {
+namespace {
+
+// Set-id bits are not mirrored: the server owns every file it writes, so they would grant its own rights.
+constexpr mode_t MirroredModeBits = 01777;
+
+timespec to_timespec(std::int64_t ns)
+{
+    constexpr std::int64_t Billion = 1'000'000'000;
+    std::int64_t sec = ns / Billion;
+    std::int64_t rem = ns % Billion;
+    if (rem < 0) {
+        rem += Billion;
+        --sec;
+    }
+    return timespec{static_cast<time_t>(sec), static_cast<long>(rem)};
+}
+
+} // namespace
+
+IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
+{
+    OpenResult result;
+    std::vector<std::string_view> components = split_path(target_.path);
+    final_name_ = std::string{components.back()};
+    components.pop_back();
+    components.insert(components.begin(), {target_.client, target_.folder});
+
+    auto dir = open_dir_beneath(root_fd, components, true);
+    if (auto* error = std::get_if<FsError>(&dir)) {
+        result.error = std::move(*error);
+        return result;
+    }
+    dir_fd_ = std::move(std::get<UniqueFd>(dir));
+
+    struct stat st{};
+    if (::fstatat(dir_fd_.get(), final_name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            result.error = FsError{protocol::ErrorCode::Conflict, "'" + target_.path + "' is a directory on the server"};
+            return result;
+        }
+        if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == target_.size && target_.sha256 &&
+            final_has_same_content(*target_.sha256)) {
+            result.outcome = OpenOutcome::AlreadyHave;
+            return result;
+        }
+    }
+
+    partial_name_ = partial_name_for(final_name_);
+    file_fd_.reset(::openat(dir_fd_.get(), partial_name_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                            0600));
+    if (!file_fd_) {
+        result.error = fs_error_from_errno(errno, "create partial for '" + target_.path + "'");
+        return result;
+    }
+    result.outcome = OpenOutcome::Ready;
+    return result;
+}
+
+bool IncomingUpload::final_has_same_content(const Sha256Digest& expected)
+{
+    UniqueFd fd{::openat(dir_fd_.get(), final_name_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
+    if (!fd) {
+        return false;
+    }
+    Sha256 hasher;
+    std::vector<std::uint8_t> buffer(1 << 20);
+    while (true) {
+        const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return false;
+        }
+        if (n == 0) {
+            break;
+        }
+        hasher.update(std::span{buffer.data(), static_cast<std::size_t>(n)});
+    }
+    return hasher.finish() == expected;
+}
+
+std::optional<FsError> IncomingUpload::write(std::uint64_t offset, std::span<const std::uint8_t> data)
+{
+    if (failed_ || !file_fd_) {
+        return std::nullopt;
+    }
+    std::size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::pwrite(file_fd_.get(), data.data() + done, data.size() - done,
+                                   static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            failed_ = true;
+            return fs_error_from_errno(errno, "write '" + target_.path + "'");
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    hasher_.update(data);
+    return std::nullopt;
+}
+
+std::optional<FsError> IncomingUpload::commit(const Sha256Digest& expected)
+{
+    if (failed_ || !file_fd_) {
+        discard();
+        return FsError{protocol::ErrorCode::IoError, "'" + target_.path + "' had a failed write"};
+    }
+    if (hasher_.finish() != expected) {
+        discard();
+        return FsError{protocol::ErrorCode::HashMismatch, "SHA-256 of received '" + target_.path + "' does not match"};
+    }
+    const timespec times[2] = {timespec{0, UTIME_OMIT}, to_timespec(target_.mtime_ns)};
+    if (::fchmod(file_fd_.get(), static_cast<mode_t>(target_.mode) & MirroredModeBits) != 0 ||
+        ::futimens(file_fd_.get(), times) != 0) {
+        const FsError error = fs_error_from_errno(errno, "set mode/mtime of '" + target_.path + "'");
+        discard();
+        return error;
+    }
+    // A failed fsync is never retried as a success: the kernel may have dropped the dirty pages.
+    if (::fsync(file_fd_.get()) != 0) {
+        const FsError error = fs_error_from_errno(errno, "fsync '" + target_.path + "'");
+        discard();
+        return error;
+    }
+    if (::renameat(dir_fd_.get(), partial_name_.c_str(), dir_fd_.get(), final_name_.c_str()) != 0) {
+        const FsError error = fs_error_from_errno(errno, "rename into '" + target_.path + "'");
+        discard();
+        return error;
+    }
+    file_fd_.reset();
+    if (::fsync(dir_fd_.get()) != 0) {
+        return fs_error_from_errno(errno, "fsync directory of '" + target_.path + "'");
+    }
+    dir_fd_.reset();
+    return std::nullopt;
+}
+
+void IncomingUpload::discard()
+{
+    if (file_fd_) {
+        file_fd_.reset();
+        ::unlinkat(dir_fd_.get(), partial_name_.c_str(), 0);
+    }
+    failed_ = true;
+}
+
+} // namespace minisync::server

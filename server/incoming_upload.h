@@ -1,0 +1,59 @@
+// The disk side of one upload on the server: a hidden partial file beside the target, the running
+// SHA-256 of what was written, and the durable commit (fsync, rename, fsync of the directory).
+// Blocking; every method runs on the upload's strand, never on the loop thread.
+#pragma once
+
+#include "fs_error.h"
+#include "sha256.h"
+#include "unique_fd.h"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace minisync::server {
+
+struct UploadTarget {
+    std::string client;
+    std::string folder;
+    std::string path; // validated relative path
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    std::uint32_t mode = 0644;
+    std::optional<Sha256Digest> sha256;
+};
+
+class IncomingUpload {
+public:
+    enum class OpenOutcome { Ready, AlreadyHave, Failed };
+    struct OpenResult {
+        OpenOutcome outcome = OpenOutcome::Failed;
+        std::uint64_t offset = 0;
+        FsError error;
+    };
+
+    explicit IncomingUpload(UploadTarget target) : target_{std::move(target)} {}
+
+    OpenResult open(int root_fd);
+    // After the first failure further writes are skipped; the failure is returned once.
+    std::optional<FsError> write(std::uint64_t offset, std::span<const std::uint8_t> data);
+    std::optional<FsError> commit(const Sha256Digest& expected);
+    // Removes the partial file; safe to call in any state.
+    void discard();
+
+    [[nodiscard]] const UploadTarget& target() const noexcept { return target_; }
+
+private:
+    bool final_has_same_content(const Sha256Digest& expected);
+
+    UploadTarget target_;
+    UniqueFd dir_fd_;
+    UniqueFd file_fd_;
+    std::string final_name_;
+    std::string partial_name_;
+    Sha256 hasher_;
+    bool failed_ = false;
+};
+
+} // namespace minisync::server

@@ -1,0 +1,211 @@
+// Listener, accept path, session bookkeeping and orderly shutdown of minisync-server.
+#include "server.h"
+
+#include <event2/bufferevent_ssl.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace minisync::server {
+namespace {
+
+constexpr int ListenBacklog = 512;
+constexpr timeval AcceptRetryDelay{1, 0};
+constexpr timeval ShutdownGrace{3, 0};
+
+UniqueFd open_root(const std::string& root)
+{
+    std::error_code ec;
+    std::filesystem::create_directories(root, ec);
+    if (ec) {
+        throw std::runtime_error("cannot create root '" + root + "': " + ec.message());
+    }
+    UniqueFd fd{::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (!fd) {
+        throw std::runtime_error("cannot open root '" + root + "': " + std::strerror(errno));
+    }
+    // Dot-names under the root are the server's own (CNs may not start with '.'): metadata and state.
+    if (::mkdirat(fd.get(), ".minisync", 0700) != 0 && errno != EEXIST) {
+        throw std::runtime_error("cannot create '" + root + "/.minisync': " + std::strerror(errno));
+    }
+    return fd;
+}
+
+std::string describe_peer(const sockaddr* addr)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (addr->sa_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+        evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+        return std::string{host} + ":" + std::to_string(port);
+    }
+    if (addr->sa_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+        evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+    }
+    return "[" + std::string{host} + "]:" + std::to_string(port);
+}
+
+} // namespace
+
+Server::Server(ServerSettings settings)
+    : settings_{std::move(settings)},
+      root_fd_{open_root(settings_.root)},
+      tls_{make_server_tls_context(settings_.tls)},
+      base_{event_base_new()},
+      inbox_{base_.get()},
+      pool_{settings_.workers},
+      context_{inbox_,
+               pool_,
+               settings_,
+               root_fd_.get(),
+               stats_,
+               active_paths_,
+               [this](std::uint64_t id) { return find_session(id); },
+               [this](std::uint64_t id) { session_closed(id); }}
+{
+    reap_event_.reset(event_new(base_.get(), -1, 0, &Server::on_reap, this));
+    accept_resume_.reset(evtimer_new(base_.get(), &Server::on_accept_resume, this));
+    shutdown_deadline_.reset(evtimer_new(base_.get(), &Server::on_shutdown_deadline, this));
+    for (const int signal_number : {SIGTERM, SIGINT}) {
+        EventPtr ev{evsignal_new(base_.get(), signal_number, &Server::on_signal, this)};
+        event_add(ev.get(), nullptr);
+        signal_events_.push_back(std::move(ev));
+    }
+    bind_listener();
+}
+
+Server::~Server()
+{
+    // Sessions post their last disk work to the pool; it must run before the pool is joined.
+    listener_.reset();
+    sessions_.clear();
+    graveyard_.clear();
+}
+
+void Server::bind_listener()
+{
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    const std::string port = std::to_string(settings_.listen.port);
+    if (const int rc = ::getaddrinfo(settings_.listen.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+        throw std::runtime_error("cannot resolve listen address '" + settings_.listen.to_string() +
+                                 "': " + gai_strerror(rc));
+    }
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses{found, &::freeaddrinfo};
+    listener_.reset(evconnlistener_new_bind(base_.get(), &Server::on_accept, this,
+                                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+                                            ListenBacklog, found->ai_addr, static_cast<int>(found->ai_addrlen)));
+    if (!listener_) {
+        throw std::runtime_error("cannot listen on " + settings_.listen.to_string() + ": " +
+                                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    }
+    evconnlistener_set_error_cb(listener_.get(), &Server::on_accept_error);
+    sockaddr_storage bound{};
+    socklen_t bound_len = sizeof bound;
+    ::getsockname(evconnlistener_get_fd(listener_.get()), reinterpret_cast<sockaddr*>(&bound), &bound_len);
+    bound_port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                                    : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+}
+
+int Server::run()
+{
+    SPDLOG_INFO("listening on {}:{} root={}", settings_.listen.host, bound_port_, settings_.root);
+    event_base_dispatch(base_.get());
+    SPDLOG_INFO("stopped: {} files committed, {} bytes received", stats_.files_committed, stats_.bytes_received);
+    return 0;
+}
+
+void Server::handle_accept(evutil_socket_t fd, sockaddr* addr, int)
+{
+    if (shutting_down_) {
+        evutil_closesocket(fd);
+        return;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    SSL* ssl = SSL_new(tls_.get());
+    if (ssl == nullptr) {
+        SPDLOG_ERROR("SSL_new failed; dropping connection");
+        evutil_closesocket(fd);
+        return;
+    }
+    BufferEventPtr bev{bufferevent_openssl_socket_new(base_.get(), fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)};
+    if (!bev) {
+        // libevent has freed the SSL on this path; the socket is still ours.
+        evutil_closesocket(fd);
+        SPDLOG_ERROR("bufferevent_openssl_socket_new failed; dropping connection");
+        return;
+    }
+    const std::uint64_t id = next_session_id_++;
+    sessions_.emplace(id, std::make_unique<ClientSession>(id, context_, std::move(bev), describe_peer(addr)));
+    ++stats_.connections;
+}
+
+void Server::handle_accept_error()
+{
+    const int err = EVUTIL_SOCKET_ERROR();
+    SPDLOG_ERROR("accept failed: {} ({}); pausing accepts for {} s", evutil_socket_error_to_string(err), err,
+                 AcceptRetryDelay.tv_sec);
+    // Out of descriptors: accepting again at once would spin on the same error.
+    evconnlistener_disable(listener_.get());
+    evtimer_add(accept_resume_.get(), &AcceptRetryDelay);
+}
+
+void Server::begin_shutdown()
+{
+    if (shutting_down_) {
+        return;
+    }
+    shutting_down_ = true;
+    SPDLOG_INFO("shutting down: {} connections open", sessions_.size());
+    evconnlistener_disable(listener_.get());
+    for (const auto& [id, session] : sessions_) {
+        session->shutdown("server shutting down");
+    }
+    if (sessions_.empty()) {
+        event_base_loopbreak(base_.get());
+        return;
+    }
+    evtimer_add(shutdown_deadline_.get(), &ShutdownGrace);
+}
+
+ClientSession* Server::find_session(std::uint64_t id)
+{
+    const auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+void Server::session_closed(std::uint64_t id)
+{
+    const auto it = sessions_.find(id);
+    if (it == sessions_.end()) {
+        return;
+    }
+    graveyard_.push_back(std::move(it->second));
+    sessions_.erase(it);
+    --stats_.connections;
+    event_active(reap_event_.get(), EV_READ, 0);
+    if (shutting_down_ && sessions_.empty()) {
+        event_base_loopbreak(base_.get());
+    }
+}
+
+} // namespace minisync::server

@@ -1,0 +1,80 @@
+// minisync-server's top level: the listening socket, the TLS context, the event loop and its sessions.
+#pragma once
+
+#include "client_session.h"
+#include "libevent_handles.h"
+#include "loop_inbox.h"
+#include "openssl_handles.h"
+#include "server_settings.h"
+#include "server_stats.h"
+#include "unique_fd.h"
+#include "worker_pool.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace minisync::server {
+
+class Server {
+public:
+    // Throws std::runtime_error when the root, the certificates or the listening address cannot be used.
+    explicit Server(ServerSettings settings);
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    ~Server();
+
+    // Serves until SIGTERM or SIGINT; returns the process exit code.
+    int run();
+    [[nodiscard]] std::uint16_t bound_port() const noexcept { return bound_port_; }
+
+private:
+    static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* self)
+    {
+        static_cast<Server*>(self)->handle_accept(fd, addr, len);
+    }
+    static void on_accept_error(evconnlistener*, void* self) { static_cast<Server*>(self)->handle_accept_error(); }
+    static void on_signal(evutil_socket_t, short, void* self) { static_cast<Server*>(self)->begin_shutdown(); }
+    static void on_reap(evutil_socket_t, short, void* self) { static_cast<Server*>(self)->graveyard_.clear(); }
+    static void on_accept_resume(evutil_socket_t, short, void* self)
+    {
+        evconnlistener_enable(static_cast<Server*>(self)->listener_.get());
+    }
+    static void on_shutdown_deadline(evutil_socket_t, short, void* self)
+    {
+        event_base_loopbreak(static_cast<Server*>(self)->base_.get());
+    }
+
+    void bind_listener();
+    void handle_accept(evutil_socket_t fd, sockaddr* addr, int len);
+    void handle_accept_error();
+    void begin_shutdown();
+    ClientSession* find_session(std::uint64_t id);
+    void session_closed(std::uint64_t id);
+
+    const ServerSettings settings_;
+    UniqueFd root_fd_;
+    SslCtxPtr tls_;
+    EvBasePtr base_;
+    LoopInbox inbox_;
+    WorkerPool pool_;
+    ServerStats stats_;
+    std::unordered_set<std::string> active_paths_;
+    SessionContext context_;
+    std::map<std::uint64_t, std::unique_ptr<ClientSession>> sessions_;
+    // Sessions closed during a callback are destroyed on a later loop pass, never inside their own callback.
+    std::vector<std::unique_ptr<ClientSession>> graveyard_;
+    std::uint64_t next_session_id_ = 1;
+    bool shutting_down_ = false;
+    std::uint16_t bound_port_ = 0;
+    EvListenerPtr listener_;
+    EventPtr reap_event_;
+    EventPtr accept_resume_;
+    EventPtr shutdown_deadline_;
+    std::vector<EventPtr> signal_events_;
+};
+
+} // namespace minisync::server
