@@ -52,6 +52,7 @@ public:
     [[nodiscard]] bool closed() const noexcept { return closed_; }
     [[nodiscard]] bool closing() const noexcept { return closing_ || closed_; }
     [[nodiscard]] SSL* ssl() const;
+    [[nodiscard]] bufferevent* handle() const noexcept { return bev_.get(); }
 
 private:
     static void on_read(bufferevent*, void* self) { static_cast<FrameChannel*>(self)->handle_read(); }

@@ -35,4 +35,9 @@ struct EvBufferFree {
 };
 using EvBufferPtr = std::unique_ptr<evbuffer, EvBufferFree>;
 
+struct EvTokenBucketCfgFree {
+    void operator()(ev_token_bucket_cfg* cfg) const noexcept { ev_token_bucket_cfg_free(cfg); }
+};
+using EvTokenBucketCfgPtr = std::unique_ptr<ev_token_bucket_cfg, EvTokenBucketCfgFree>;
+
 } // namespace minisync

@@ -1,0 +1,137 @@
+// inotify event decoding and the dispatch of subtree scans.
+#include "folder_watcher.h"
+
+#include "tree_scanner.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace minisync::agent {
+
+FolderWatcher::FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool,
+                             const std::vector<FolderSpec>& folders, std::shared_ptr<const ExcludeFilter> excludes,
+                             ChangeSink sink)
+    : inbox_{inbox},
+      pool_{pool},
+      folders_{folders},
+      excludes_{std::move(excludes)},
+      sink_{std::move(sink)},
+      watches_{std::make_shared<WatchTable>()},
+      read_event_{event_new(base, watches_->inotify_fd(), EV_READ | EV_PERSIST, &FolderWatcher::on_readable, this)}
+{
+    if (!read_event_) {
+        throw std::runtime_error("event_new failed for the inotify descriptor");
+    }
+}
+
+void FolderWatcher::start()
+{
+    event_add(read_event_.get(), nullptr);
+    for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
+        scan(folder, "", true);
+    }
+}
+
+void FolderWatcher::stop()
+{
+    event_del(read_event_.get());
+}
+
+void FolderWatcher::scan(std::size_t folder, std::string start, bool verify_first)
+{
+    ++scans_running_;
+    // The worker touches only what it owns a share of; `this` is used back on the loop thread alone.
+    pool_.post([this, &inbox = inbox_, watches = watches_, excludes = excludes_, folder,
+                root = folders_[folder].path, start = std::move(start), verify_first] {
+        ScanResult result = scan_tree(*watches, *excludes, folder, root, start);
+        inbox.post([this, folder, verify_first, result = std::move(result)]() mutable {
+            --scans_running_;
+            for (const std::string& error : result.errors) {
+                SPDLOG_WARN("folder={}: {}", folders_[folder].name, error);
+            }
+            if (result.watch_limit_reached && !watch_limit_reported_) {
+                watch_limit_reported_ = true;
+                SPDLOG_ERROR("folder={}: inotify watch limit reached; changes in some directories will be missed "
+                             "until fs.inotify.max_user_watches is raised (sysctl)",
+                             folders_[folder].name);
+            }
+            for (std::string& path : result.files) {
+                sink_(SyncItem{folder, std::move(path), verify_first});
+            }
+        });
+    });
+}
+
+void FolderWatcher::read_events()
+{
+    // Large enough for a burst, aligned as inotify(7) requires.
+    alignas(inotify_event) static thread_local char buffer[64 * 1024];
+    while (true) {
+        const ssize_t n = ::read(watches_->inotify_fd(), buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                SPDLOG_ERROR("reading inotify events failed: {} ({})", std::strerror(errno), errno);
+            }
+            if (errno != EINTR) {
+                return;
+            }
+            continue;
+        }
+        for (ssize_t offset = 0; offset < n;) {
+            const auto* event = reinterpret_cast<const inotify_event*>(buffer + offset);
+            handle_event(*event);
+            offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+        }
+    }
+}
+
+void FolderWatcher::handle_event(const inotify_event& event)
+{
+    if ((event.mask & IN_Q_OVERFLOW) != 0) {
+        ++overflows_;
+        SPDLOG_WARN("inotify queue overflowed; rescanning every folder");
+        for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
+            scan(folder, "", true);
+        }
+        return;
+    }
+    const std::optional<WatchedDir> dir = watches_->find(event.wd);
+    if (!dir) {
+        return;
+    }
+    if ((event.mask & IN_IGNORED) != 0) {
+        watches_->forget(event.wd);
+        return;
+    }
+    if ((event.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) != 0) {
+        if (dir->path.empty()) {
+            SPDLOG_ERROR("folder={}: the watched folder '{}' was removed or moved away", folders_[dir->folder].name,
+                         folders_[dir->folder].path);
+        }
+        return;
+    }
+    if (event.len == 0) {
+        return;
+    }
+    const std::string name{event.name, ::strnlen(event.name, event.len)};
+    std::string path = dir->path.empty() ? name : dir->path + "/" + name;
+    if (excludes_->excluded(path)) {
+        return;
+    }
+    if ((event.mask & IN_ISDIR) != 0) {
+        // The new directory may already hold files created before its watch existed: scan it.
+        if ((event.mask & (IN_CREATE | IN_MOVED_TO)) != 0) {
+            scan(dir->folder, std::move(path), (event.mask & IN_MOVED_TO) != 0);
+        }
+        return;
+    }
+    if ((event.mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0) {
+        sink_(SyncItem{dir->folder, std::move(path), false});
+    }
+}
+
+} // namespace minisync::agent

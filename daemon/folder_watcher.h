@@ -1,0 +1,58 @@
+// Turns inotify events on every watched folder into paths to sync. Owns the inotify descriptor's
+// place in the loop; subtree scans (new directories, start-up, overflow) run on worker threads.
+#pragma once
+
+#include "agent_settings.h"
+#include "exclude_filter.h"
+#include "libevent_handles.h"
+#include "loop_inbox.h"
+#include "sync_queue.h"
+#include "watch_table.h"
+#include "worker_pool.h"
+
+#include <sys/inotify.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace minisync::agent {
+
+class FolderWatcher {
+public:
+    using ChangeSink = std::function<void(SyncItem)>;
+
+    FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool, const std::vector<FolderSpec>& folders,
+                  std::shared_ptr<const ExcludeFilter> excludes, ChangeSink sink);
+    FolderWatcher(const FolderWatcher&) = delete;
+    FolderWatcher& operator=(const FolderWatcher&) = delete;
+
+    // Watches and scans every folder; each file found is reported with verify_first set.
+    void start();
+    void stop();
+
+    [[nodiscard]] std::size_t scans_running() const noexcept { return scans_running_; }
+    [[nodiscard]] std::uint64_t overflows() const noexcept { return overflows_; }
+
+private:
+    static void on_readable(evutil_socket_t, short, void* self) { static_cast<FolderWatcher*>(self)->read_events(); }
+
+    void read_events();
+    void handle_event(const inotify_event& event);
+    void scan(std::size_t folder, std::string start, bool verify_first);
+
+    LoopInbox& inbox_;
+    WorkerPool& pool_;
+    const std::vector<FolderSpec>& folders_;
+    const std::shared_ptr<const ExcludeFilter> excludes_;
+    const ChangeSink sink_;
+    const std::shared_ptr<WatchTable> watches_;
+    const EventPtr read_event_;
+    std::size_t scans_running_ = 0;
+    std::uint64_t overflows_ = 0;
+    bool watch_limit_reported_ = false;
+};
+
+} // namespace minisync::agent

@@ -1,0 +1,113 @@
+// Opening, hashing and chunked reading of a file being uploaded, with change detection.
+#include "outgoing_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace minisync::agent {
+namespace {
+
+std::int64_t mtime_ns_of(const struct stat& st)
+{
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+// Fills the buffer unless end of file comes first; returns bytes read or -1.
+ssize_t read_fully(int fd, std::uint8_t* buffer, std::size_t length, std::uint64_t offset)
+{
+    std::size_t done = 0;
+    while (done < length) {
+        const ssize_t n = ::pread(fd, buffer + done, length - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -1;
+        }
+        if (n == 0) {
+            break;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    return static_cast<ssize_t>(done);
+}
+
+} // namespace
+
+OutgoingFile::Opened OutgoingFile::open(bool hash_first)
+{
+    Opened opened;
+    // O_NONBLOCK: a FIFO put where a file was must not hang the worker.
+    fd_.reset(::open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (!fd_) {
+        opened.status = (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) ? Status::Gone : Status::Failed;
+        opened.error = std::string{"cannot open '"} + path_ + "': " + std::strerror(errno);
+        return opened;
+    }
+    struct stat st{};
+    if (::fstat(fd_.get(), &st) != 0) {
+        opened.error = std::string{"cannot stat '"} + path_ + "': " + std::strerror(errno);
+        return opened;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        opened.status = Status::Gone;
+        return opened;
+    }
+    ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    size_ = static_cast<std::uint64_t>(st.st_size);
+    mtime_ns_ = mtime_ns_of(st);
+    opened.size = size_;
+    opened.mtime_ns = mtime_ns_;
+    opened.mode = st.st_mode & 07777;
+    if (hash_first) {
+        Sha256 hasher;
+        std::vector<std::uint8_t> buffer(1 << 20);
+        for (std::uint64_t offset = 0; offset < size_;) {
+            const ssize_t n = read_fully(fd_.get(), buffer.data(), buffer.size(), offset);
+            if (n <= 0) {
+                break; // shrank while hashing; finish() will notice the change
+            }
+            hasher.update(std::span{buffer.data(), static_cast<std::size_t>(n)});
+            offset += static_cast<std::uint64_t>(n);
+        }
+        first_hash_ = hasher.finish();
+        opened.sha256 = first_hash_;
+    }
+    opened.status = Status::Ready;
+    return opened;
+}
+
+OutgoingFile::Chunk OutgoingFile::read(std::uint64_t offset, std::size_t length)
+{
+    Chunk chunk;
+    chunk.data.resize(length);
+    const ssize_t n = read_fully(fd_.get(), chunk.data.data(), length, offset);
+    if (n < 0) {
+        chunk.error = std::string{"cannot read '"} + path_ + "': " + std::strerror(errno);
+        return chunk;
+    }
+    if (static_cast<std::size_t>(n) != length) {
+        chunk.error = "'" + path_ + "' shrank while being sent";
+        return chunk;
+    }
+    hasher_.update(chunk.data);
+    chunk.ok = true;
+    return chunk;
+}
+
+OutgoingFile::Finished OutgoingFile::finish()
+{
+    Finished finished;
+    finished.sha256 = hasher_.finish();
+    struct stat st{};
+    finished.unchanged = ::fstat(fd_.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == size_ &&
+                         mtime_ns_of(st) == mtime_ns_ && (!first_hash_ || *first_hash_ == finished.sha256);
+    fd_.reset();
+    return finished;
+}
+
+} // namespace minisync::agent

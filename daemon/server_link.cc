@@ -1,0 +1,244 @@
+// Connection management for minisyncd: name resolution off the loop, TLS setup, HELLO, backoff.
+#include "server_link.h"
+
+#include "tls_context.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace minisync::agent {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr std::chrono::milliseconds FirstBackoff = 250ms;
+constexpr std::chrono::milliseconds MaxBackoff = 30s;
+constexpr std::size_t OutputLowWater = 1U << 20;
+constexpr timeval ConnectTimeout{15, 0};
+const char* const AgentVersion = "minisyncd 0.1.0";
+
+timeval to_timeval(std::chrono::milliseconds ms)
+{
+    return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+} // namespace
+
+ServerLink::ServerLink(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
+                       Listener& listener)
+    : base_{base},
+      inbox_{inbox},
+      pool_{pool},
+      settings_{settings},
+      listener_{listener},
+      tls_{make_client_tls_context(settings.tls)},
+      retry_timer_{evtimer_new(base, &ServerLink::on_retry, this)},
+      backoff_{FirstBackoff}
+{
+    if (settings.bwlimit) {
+        // Refilled every 100 ms rather than every second, so the cap is a steady rate, not bursts.
+        const std::size_t per_tick =
+            std::max<std::uint64_t>(1, std::min<std::uint64_t>(*settings.bwlimit / 10, EV_RATE_LIMIT_MAX));
+        const timeval tick{0, 100'000};
+        rate_limit_.reset(ev_token_bucket_cfg_new(EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, per_tick, per_tick, &tick));
+    }
+}
+
+ServerLink::~ServerLink()
+{
+    *alive_ = false;
+}
+
+void ServerLink::start()
+{
+    resolve();
+}
+
+void ServerLink::stop(std::function<void()> done)
+{
+    const State previous = std::exchange(state_, State::Stopped);
+    evtimer_del(retry_timer_.get());
+    if (channel_ && !channel_->closing() && previous != State::Waiting) {
+        on_stopped_ = std::move(done);
+        channel_->close_after_flush("agent shutting down");
+        return;
+    }
+    done();
+}
+
+std::size_t ServerLink::output_size() const
+{
+    return channel_ ? channel_->output_size() : 0;
+}
+
+void ServerLink::send(std::span<const std::uint8_t> frame)
+{
+    if (channel_) {
+        channel_->send(frame);
+    }
+}
+
+void ServerLink::send_data(const protocol::DataPrefix& prefix, std::vector<std::uint8_t>&& payload)
+{
+    if (channel_) {
+        channel_->send_data(prefix, std::move(payload));
+    }
+}
+
+void ServerLink::resolve()
+{
+    if (state_ == State::Stopped) {
+        return;
+    }
+    state_ = State::Resolving;
+    retired_channel_.reset();
+    // getaddrinfo blocks (DNS), so it runs on a worker; the answer comes back through the inbox.
+    pool_.post([&inbox = inbox_, alive = alive_, this, host = settings_.server.host,
+                port = std::to_string(settings_.server.port)] {
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+        addrinfo* found = nullptr;
+        const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
+        sockaddr_storage address{};
+        socklen_t length = 0;
+        std::string error;
+        if (rc == 0) {
+            std::memcpy(&address, found->ai_addr, found->ai_addrlen);
+            length = found->ai_addrlen;
+            ::freeaddrinfo(found);
+        } else {
+            error = std::string{"cannot resolve '"} + host + "': " + gai_strerror(rc);
+        }
+        inbox.post([alive, this, address, length, error] {
+            if (!*alive || state_ != State::Resolving) {
+                return;
+            }
+            if (!error.empty()) {
+                fail(error);
+                return;
+            }
+            connect(address, length);
+        });
+    });
+}
+
+void ServerLink::connect(const sockaddr_storage& address, socklen_t length)
+{
+    SslPtr ssl{SSL_new(tls_.get())};
+    if (!ssl || !expect_server_name(ssl.get(), settings_.server_name, settings_.server.host)) {
+        fail("cannot set up TLS: " + drain_openssl_errors());
+        return;
+    }
+    BufferEventPtr bev{bufferevent_openssl_socket_new(base_, -1, ssl.release(), BUFFEREVENT_SSL_CONNECTING,
+                                                      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)};
+    if (!bev) {
+        fail("bufferevent_openssl_socket_new failed");
+        return;
+    }
+    if (rate_limit_) {
+        bufferevent_set_rate_limit(bev.get(), rate_limit_.get());
+    }
+    state_ = State::Connecting;
+    channel_ = std::make_unique<FrameChannel>(std::move(bev), *this, OutputLowWater);
+    channel_->set_read_timeout(&ConnectTimeout);
+    bufferevent* raw = channel_->handle();
+    if (bufferevent_socket_connect(raw, reinterpret_cast<const sockaddr*>(&address), static_cast<int>(length)) != 0) {
+        // The channel reports the failure through on_closed on a later pass.
+        return;
+    }
+    const int one = 1;
+    ::setsockopt(bufferevent_getfd(raw), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void ServerLink::on_connected()
+{
+    state_ = State::Greeting;
+    channel_->send(protocol::encode(protocol::Hello{protocol::MinProtocolVersion, protocol::ProtocolVersion,
+                                                    AgentVersion}));
+}
+
+void ServerLink::on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body)
+{
+    if (header.type == protocol::FrameType::Error) {
+        const auto error = protocol::decode_error(body);
+        if (error && error->request_id == 0) {
+            last_error_ = std::string{"server refused the connection: "} + error->message;
+            SPDLOG_ERROR("server={}: {}", settings_.server.to_string(), last_error_);
+            channel_->close_after_flush(last_error_);
+            return;
+        }
+    }
+    if (state_ == State::Greeting) {
+        const auto hello = header.type == protocol::FrameType::HelloOk ? protocol::decode_hello_ok(body) : std::nullopt;
+        if (!hello || hello->version < protocol::MinProtocolVersion || hello->version > protocol::ProtocolVersion) {
+            channel_->close_after_flush("server answered HELLO with something else");
+            return;
+        }
+        state_ = State::Ready;
+        backoff_ = FirstBackoff;
+        last_error_.clear();
+        channel_->set_read_timeout(nullptr);
+        SPDLOG_INFO("server={}: connected as '{}' ({}, protocol {})", settings_.server.to_string(),
+                    hello->client_name, hello->server, hello->version);
+        listener_.on_link_ready();
+        return;
+    }
+    if (state_ == State::Ready) {
+        listener_.on_server_frame(header, std::move(body));
+    }
+}
+
+void ServerLink::on_bad_frame(const std::string& reason)
+{
+    channel_->close_after_flush("server sent a bad frame: " + reason);
+}
+
+void ServerLink::on_output_low()
+{
+    if (state_ == State::Ready) {
+        listener_.on_link_writable();
+    }
+}
+
+void ServerLink::on_closed(const std::string& reason)
+{
+    const bool was_ready = state_ == State::Ready;
+    retired_channel_ = std::move(channel_);
+    if (was_ready) {
+        listener_.on_link_lost();
+    }
+    if (state_ == State::Stopped) {
+        if (on_stopped_) {
+            std::exchange(on_stopped_, nullptr)();
+        }
+        return;
+    }
+    fail(reason);
+}
+
+void ServerLink::fail(const std::string& reason)
+{
+    if (state_ == State::Stopped) {
+        return;
+    }
+    if (last_error_.empty() || reason.find("refused the connection") == std::string::npos) {
+        last_error_ = reason;
+    }
+    state_ = State::Waiting;
+    // Full jitter between half and all of the backoff keeps a fleet of agents from reconnecting in step.
+    std::uniform_int_distribution<long> spread{backoff_.count() / 2, backoff_.count()};
+    const std::chrono::milliseconds delay{spread(jitter_)};
+    SPDLOG_WARN("server={}: connection failed: {}; retrying in {} ms", settings_.server.to_string(), reason,
+                delay.count());
+    const timeval tv = to_timeval(delay);
+    evtimer_add(retry_timer_.get(), &tv);
+    backoff_ = std::min(backoff_ * 2, MaxBackoff);
+}
+
+} // namespace minisync::agent

@@ -1,0 +1,92 @@
+// The agent's one connection to the server: resolve, connect, TLS with the expected server name,
+// HELLO, then frames both ways; on loss, reconnect with capped exponential backoff and jitter.
+//
+// States: Idle -> Resolving -> Connecting (TCP + TLS) -> Greeting (HELLO sent) -> Ready
+//         Resolving/Connecting/Greeting/Ready --(failure)--> Waiting --(backoff timer)--> Resolving
+//         any --stop()--> Stopped
+#pragma once
+
+#include "agent_settings.h"
+#include "frame_channel.h"
+#include "libevent_handles.h"
+#include "loop_inbox.h"
+#include "openssl_handles.h"
+#include "protocol_codec.h"
+#include "worker_pool.h"
+
+#include <event2/bufferevent_ssl.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+
+namespace minisync::agent {
+
+class ServerLink final : public FrameChannel::Handler {
+public:
+    class Listener {
+    public:
+        virtual void on_link_ready() = 0;
+        // Every request in flight on the lost connection is void.
+        virtual void on_link_lost() = 0;
+        virtual void on_server_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) = 0;
+        virtual void on_link_writable() = 0;
+
+    protected:
+        ~Listener() = default;
+    };
+
+    ServerLink(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
+               Listener& listener);
+    ServerLink(const ServerLink&) = delete;
+    ServerLink& operator=(const ServerLink&) = delete;
+    ~ServerLink();
+
+    void start();
+    // Flushes and closes the connection; calls done() once it is closed (or at once when there is none).
+    void stop(std::function<void()> done);
+
+    [[nodiscard]] bool ready() const noexcept { return state_ == State::Ready; }
+    [[nodiscard]] std::size_t output_size() const;
+    [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
+    void send(std::span<const std::uint8_t> frame);
+    void send_data(const protocol::DataPrefix& prefix, std::vector<std::uint8_t>&& payload);
+
+private:
+    enum class State { Idle, Resolving, Connecting, Greeting, Ready, Waiting, Stopped };
+
+    static void on_retry(evutil_socket_t, short, void* self) { static_cast<ServerLink*>(self)->resolve(); }
+
+    void resolve();
+    void connect(const sockaddr_storage& address, socklen_t length);
+    void fail(const std::string& reason);
+
+    void on_connected() override;
+    void on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) override;
+    void on_bad_frame(const std::string& reason) override;
+    void on_output_low() override;
+    void on_closed(const std::string& reason) override;
+
+    event_base* const base_;
+    LoopInbox& inbox_;
+    WorkerPool& pool_;
+    const AgentSettings& settings_;
+    Listener& listener_;
+    const SslCtxPtr tls_;
+    const EventPtr retry_timer_;
+    // libevent keeps a pointer to it, so it outlives every connection's bufferevent.
+    EvTokenBucketCfgPtr rate_limit_;
+    State state_ = State::Idle;
+    std::unique_ptr<FrameChannel> channel_;
+    // A closed channel waits here until the next connection attempt: never freed in its own callback.
+    std::unique_ptr<FrameChannel> retired_channel_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    std::chrono::milliseconds backoff_;
+    std::minstd_rand jitter_{std::random_device{}()};
+    std::string last_error_;
+    std::function<void()> on_stopped_;
+};
+
+} // namespace minisync::agent

@@ -1,0 +1,34 @@
+// Paths waiting to be sent, in arrival order, each at most once: a burst of events on one path
+// collapses into a single entry. Loop thread only.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace minisync::agent {
+
+struct SyncItem {
+    std::size_t folder = 0;
+    std::string path;
+    // The server may already hold this version (found by a scan, not by an event): send the hash first.
+    bool verify_first = false;
+};
+
+class SyncQueue {
+public:
+    void push(SyncItem item);
+    std::optional<SyncItem> pop();
+    [[nodiscard]] std::size_t size() const noexcept { return order_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return order_.empty(); }
+
+private:
+    static std::string key_of(std::size_t folder, const std::string& path);
+
+    std::deque<std::string> order_;
+    std::unordered_map<std::string, SyncItem> items_;
+};
+
+} // namespace minisync::agent

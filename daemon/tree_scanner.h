@@ -1,0 +1,25 @@
+// Walks a directory subtree on a worker thread: watches every directory before listing it, so a file
+// created during the walk is either listed or reported by inotify, never missed.
+#pragma once
+
+#include "exclude_filter.h"
+#include "watch_table.h"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace minisync::agent {
+
+struct ScanResult {
+    std::vector<std::string> files; // regular files, relative to the folder root
+    std::size_t directories = 0;
+    bool watch_limit_reached = false;
+    std::vector<std::string> errors;
+};
+
+// folder_root is absolute; start is relative to it ("" for the whole folder). Symlinks are not followed.
+ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::size_t folder,
+                     const std::string& folder_root, const std::string& start);
+
+} // namespace minisync::agent

@@ -1,0 +1,340 @@
+// Scheduling of uploads, the per-upload protocol exchange and the bounded read-ahead that feeds it.
+#include "uploader.h"
+
+#include "protocol_codec.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace minisync::agent {
+namespace {
+
+using protocol::ErrorCode;
+using protocol::FrameType;
+
+// Enough uploads in flight that one round trip per file does not limit small-file throughput.
+constexpr std::size_t MaxJobs = 64;
+constexpr std::size_t ChunkSize = 256 * 1024;
+constexpr std::size_t MaxReadsPerJob = 4;
+// Bytes read but not yet written to the socket, across all uploads: the agent's memory bound.
+constexpr std::size_t MaxBufferedBytes = 8U << 20;
+constexpr timeval RetryDelay{5, 0};
+
+std::string key_of(const SyncItem& item)
+{
+    std::string key = std::to_string(item.folder);
+    key.push_back('\0');
+    key += item.path;
+    return key;
+}
+
+bool worth_retrying(ErrorCode code)
+{
+    switch (code) {
+    case ErrorCode::BadPath:
+    case ErrorCode::Conflict:
+    case ErrorCode::PermissionDenied:
+    case ErrorCode::NotAllowed: return false;
+    default: return true;
+    }
+}
+
+} // namespace
+
+Uploader::Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings)
+    : inbox_{inbox}, pool_{pool}, settings_{settings}, retry_timer_{evtimer_new(base, &Uploader::on_retry, this)}
+{
+}
+
+void Uploader::enqueue(SyncItem item)
+{
+    if (const auto it = job_by_path_.find(key_of(item)); it != job_by_path_.end()) {
+        jobs_.at(it->second).changed_again = true;
+        return;
+    }
+    queue_.push(std::move(item));
+    pump();
+}
+
+std::size_t Uploader::buffered_bytes() const
+{
+    return link_->output_size() + bytes_being_read_;
+}
+
+void Uploader::pump()
+{
+    if (link_ == nullptr || !link_->ready()) {
+        return;
+    }
+    while (jobs_.size() < MaxJobs) {
+        std::optional<SyncItem> item = queue_.pop();
+        if (!item) {
+            break;
+        }
+        if (const auto it = job_by_path_.find(key_of(*item)); it != job_by_path_.end()) {
+            jobs_.at(it->second).changed_again = true;
+            continue;
+        }
+        start_job(std::move(*item));
+    }
+    for (auto& [id, job] : jobs_) {
+        if (buffered_bytes() >= MaxBufferedBytes) {
+            break;
+        }
+        if (job.state == State::Streaming) {
+            issue_reads(job);
+        }
+    }
+}
+
+void Uploader::start_job(SyncItem item)
+{
+    const std::uint64_t id = next_job_id_++;
+    Job job;
+    job.id = id;
+    job.key = key_of(item);
+    job.file = std::make_shared<OutgoingFile>(settings_.folders[item.folder].path + "/" + item.path);
+    job.strand = Strand::create(pool_);
+    job.item = std::move(item);
+    job_by_path_.emplace(job.key, id);
+    auto& stored = jobs_.emplace(id, std::move(job)).first->second;
+    stored.strand->post([this, &inbox = inbox_, file = stored.file, id, hash_first = stored.item.verify_first] {
+        OutgoingFile::Opened opened = file->open(hash_first);
+        inbox.post([this, id, opened = std::move(opened)] { on_prepared(id, opened); });
+    });
+}
+
+void Uploader::on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& opened)
+{
+    const auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) {
+        return;
+    }
+    Job& job = it->second;
+    if (opened.status == OutgoingFile::Status::Gone) {
+        SPDLOG_DEBUG("folder={} path={}: gone before it could be sent", settings_.folders[job.item.folder].name,
+                     job.item.path);
+        end_job(job_id, Then::Done);
+        return;
+    }
+    if (opened.status == OutgoingFile::Status::Failed) {
+        ++stats_.failures;
+        SPDLOG_WARN("folder={} path={}: {}", settings_.folders[job.item.folder].name, job.item.path, opened.error);
+        end_job(job_id, Then::RetryLater);
+        return;
+    }
+    job.request_id = next_request_id_++;
+    job.size = opened.size;
+    job.state = State::AwaitingReady;
+    job_by_request_.emplace(job.request_id, job_id);
+    protocol::UploadBegin begin;
+    begin.request_id = job.request_id;
+    begin.folder = settings_.folders[job.item.folder].name;
+    begin.path = job.item.path;
+    begin.size = opened.size;
+    begin.mtime_ns = opened.mtime_ns;
+    begin.mode = opened.mode;
+    begin.sha256 = opened.sha256;
+    link_->send(protocol::encode(begin));
+}
+
+void Uploader::issue_reads(Job& job)
+{
+    while (job.reads_in_flight < MaxReadsPerJob && job.next_read < job.size && buffered_bytes() < MaxBufferedBytes) {
+        const std::uint64_t offset = job.next_read;
+        const std::size_t length = static_cast<std::size_t>(std::min<std::uint64_t>(ChunkSize, job.size - offset));
+        job.next_read += length;
+        ++job.reads_in_flight;
+        bytes_being_read_ += length;
+        job.strand->post([this, &inbox = inbox_, file = job.file, id = job.id, offset, length] {
+            OutgoingFile::Chunk chunk = file->read(offset, length);
+            inbox.post([this, id, offset, length, chunk = std::move(chunk)]() mutable {
+                on_chunk(id, offset, length, std::move(chunk));
+            });
+        });
+    }
+}
+
+void Uploader::on_chunk(std::uint64_t job_id, std::uint64_t offset, std::size_t length, OutgoingFile::Chunk&& chunk)
+{
+    bytes_being_read_ -= length;
+    const auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) {
+        pump();
+        return;
+    }
+    Job& job = it->second;
+    --job.reads_in_flight;
+    if (!chunk.ok) {
+        SPDLOG_INFO("folder={} path={}: {}; sending it again", settings_.folders[job.item.folder].name, job.item.path,
+                    chunk.error);
+        link_->send(protocol::encode_request_only(FrameType::Abort, job.request_id));
+        end_job(job_id, Then::Requeue);
+        return;
+    }
+    link_->send_data(protocol::DataPrefix{job.request_id, offset}, std::move(chunk.data));
+    job.bytes_sent += length;
+    stats_.bytes_sent += length;
+    if (job.bytes_sent == job.size) {
+        job.state = State::Finishing;
+        job.strand->post([this, &inbox = inbox_, file = job.file, job_id] {
+            const OutgoingFile::Finished finished = file->finish();
+            inbox.post([this, job_id, finished] { on_finished(job_id, finished); });
+        });
+    }
+    pump();
+}
+
+void Uploader::on_finished(std::uint64_t job_id, const OutgoingFile::Finished& finished)
+{
+    const auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) {
+        return;
+    }
+    Job& job = it->second;
+    if (!finished.unchanged) {
+        SPDLOG_INFO("folder={} path={}: changed while being sent; sending it again",
+                    settings_.folders[job.item.folder].name, job.item.path);
+        link_->send(protocol::encode_request_only(FrameType::Abort, job.request_id));
+        end_job(job_id, Then::Requeue);
+        return;
+    }
+    job.state = State::Committing;
+    link_->send(protocol::encode(protocol::Commit{job.request_id, finished.sha256}));
+}
+
+void Uploader::on_server_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body)
+{
+    std::optional<std::uint32_t> request_id;
+    switch (header.type) {
+    case FrameType::UploadReady:
+        if (const auto ready = protocol::decode_upload_ready(body)) request_id = ready->request_id;
+        break;
+    case FrameType::AlreadyHave:
+    case FrameType::Committed:
+        if (const auto reply = protocol::decode_request_only(body)) request_id = reply->request_id;
+        break;
+    case FrameType::Error:
+        if (const auto error = protocol::decode_error(body)) request_id = error->request_id;
+        break;
+    default: break;
+    }
+    if (!request_id) {
+        SPDLOG_WARN("server sent an unexpected or malformed {} frame; ignored", protocol::to_string(header.type));
+        return;
+    }
+    handle_reply(*request_id, header.type, body);
+}
+
+Uploader::Job* Uploader::job_for_request(std::uint32_t request_id)
+{
+    const auto it = job_by_request_.find(request_id);
+    return it == job_by_request_.end() ? nullptr : &jobs_.at(it->second);
+}
+
+void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::Bytes body)
+{
+    Job* job = job_for_request(request_id);
+    if (job == nullptr) {
+        return; // an upload this side already gave up
+    }
+    const std::string& folder = settings_.folders[job->item.folder].name;
+    switch (type) {
+    case FrameType::UploadReady: {
+        const auto ready = protocol::decode_upload_ready(body);
+        if (job->state != State::AwaitingReady || ready->offset != 0) {
+            SPDLOG_WARN("folder={} path={}: server offered offset {}, which this agent cannot resume from",
+                        folder, job->item.path, ready->offset);
+            link_->send(protocol::encode_request_only(FrameType::Abort, request_id));
+            end_job(job->id, Then::RetryLater);
+            return;
+        }
+        job->state = State::Streaming;
+        if (job->size == 0) {
+            job->state = State::Finishing;
+            job->strand->post([this, &inbox = inbox_, file = job->file, job_id = job->id] {
+                const OutgoingFile::Finished finished = file->finish();
+                inbox.post([this, job_id, finished] { on_finished(job_id, finished); });
+            });
+            return;
+        }
+        pump();
+        return;
+    }
+    case FrameType::AlreadyHave:
+        ++stats_.files_synced;
+        SPDLOG_DEBUG("folder={} path={}: server already has it", folder, job->item.path);
+        end_job(job->id, Then::Done);
+        return;
+    case FrameType::Committed:
+        ++stats_.files_synced;
+        SPDLOG_INFO("folder={} path={}: synced ({} bytes)", folder, job->item.path, job->size);
+        end_job(job->id, Then::Done);
+        return;
+    case FrameType::Error: {
+        const auto error = protocol::decode_error(body);
+        ++stats_.failures;
+        const bool retry = worth_retrying(error->code);
+        SPDLOG_WARN("folder={} path={}: server error: {} ({}){}", folder, job->item.path, error->message,
+                    protocol::to_string(error->code), retry ? "; will retry" : "");
+        end_job(job->id, retry ? Then::RetryLater : Then::Done);
+        return;
+    }
+    default: return;
+    }
+}
+
+void Uploader::end_job(std::uint64_t job_id, Then then)
+{
+    const auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) {
+        return;
+    }
+    Job job = std::move(it->second);
+    jobs_.erase(it);
+    job_by_path_.erase(job.key);
+    if (job.request_id != 0) {
+        job_by_request_.erase(job.request_id);
+    }
+    SyncItem item = std::move(job.item);
+    if (then == Then::Requeue || job.changed_again) {
+        item.verify_first = false;
+        queue_.push(std::move(item));
+    } else if (then == Then::RetryLater) {
+        retry_later_.push_back(std::move(item));
+        if (evtimer_pending(retry_timer_.get(), nullptr) == 0) {
+            evtimer_add(retry_timer_.get(), &RetryDelay);
+        }
+    }
+    pump();
+}
+
+void Uploader::retry_failed()
+{
+    for (SyncItem& item : std::exchange(retry_later_, {})) {
+        queue_.push(std::move(item));
+    }
+    pump();
+}
+
+void Uploader::on_link_ready()
+{
+    // Request ids are per connection and only have to increase on it.
+    next_request_id_ = 1;
+    pump();
+}
+
+void Uploader::on_link_lost()
+{
+    for (auto& [id, job] : jobs_) {
+        // A commit may have landed before the connection died; hashing first avoids sending it twice.
+        job.item.verify_first = job.item.verify_first || job.state == State::Committing;
+        queue_.push(std::move(job.item));
+    }
+    jobs_.clear();
+    job_by_path_.clear();
+    job_by_request_.clear();
+}
+
+} // namespace minisync::agent

@@ -1,0 +1,108 @@
+// Moves queued paths to the server: many uploads in flight on one connection, each read and hashed on
+// its own strand, with a global cap on buffered bytes so memory stays bounded whatever the file sizes.
+//
+// Upload states:  Preparing (open, stat, maybe hash; on a strand)
+//                   -> AwaitingReady (UPLOAD_BEGIN sent)
+//                      -> finished on ALREADY_HAVE or ERROR
+//                      -> Streaming (reads on the strand, DATA frames out)
+//                         -> Finishing (final hash and change check on the strand)
+//                            -> Committing (COMMIT sent) -> finished on COMMITTED or ERROR
+//                            -> finished and requeued when the file changed underneath (ABORT sent)
+// Losing the connection ends every upload and requeues its path.
+#pragma once
+
+#include "agent_settings.h"
+#include "libevent_handles.h"
+#include "loop_inbox.h"
+#include "outgoing_file.h"
+#include "server_link.h"
+#include "sync_queue.h"
+#include "worker_pool.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace minisync::agent {
+
+struct UploadStats {
+    std::uint64_t files_synced = 0;
+    std::uint64_t bytes_sent = 0; // file content, not wire bytes
+    std::uint64_t failures = 0;
+};
+
+class Uploader final : public ServerLink::Listener {
+public:
+    Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings);
+    Uploader(const Uploader&) = delete;
+    Uploader& operator=(const Uploader&) = delete;
+
+    // Must be called once, before any traffic: the link is created after the uploader it reports to.
+    void attach(ServerLink& link) { link_ = &link; }
+
+    void enqueue(SyncItem item);
+
+    [[nodiscard]] std::size_t queue_depth() const noexcept { return queue_.size(); }
+    [[nodiscard]] std::size_t in_flight() const noexcept { return jobs_.size(); }
+    [[nodiscard]] const UploadStats& stats() const noexcept { return stats_; }
+
+    void on_link_ready() override;
+    void on_link_lost() override;
+    void on_server_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) override;
+    void on_link_writable() override { pump(); }
+
+private:
+    enum class State { Preparing, AwaitingReady, Streaming, Finishing, Committing };
+
+    struct Job {
+        std::uint64_t id = 0;
+        SyncItem item;
+        std::string key;
+        State state = State::Preparing;
+        std::shared_ptr<OutgoingFile> file;
+        std::shared_ptr<Strand> strand;
+        std::uint32_t request_id = 0;
+        std::uint64_t size = 0;
+        std::uint64_t next_read = 0;     // next offset to ask the strand for
+        std::uint64_t bytes_sent = 0;    // handed to the connection
+        std::size_t reads_in_flight = 0;
+        bool changed_again = false;      // another event came in while this upload ran
+    };
+
+    static void on_retry(evutil_socket_t, short, void* self) { static_cast<Uploader*>(self)->retry_failed(); }
+
+    void pump();
+    void retry_failed();
+    void start_job(SyncItem item);
+    void issue_reads(Job& job);
+    void on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& opened);
+    void on_chunk(std::uint64_t job_id, std::uint64_t offset, std::size_t length, OutgoingFile::Chunk&& chunk);
+    void on_finished(std::uint64_t job_id, const OutgoingFile::Finished& finished);
+    void handle_reply(std::uint32_t request_id, protocol::FrameType type, protocol::Bytes body);
+    // Ends a job; requeue sends its path again (now or, after a server-side failure, a little later).
+    enum class Then { Done, Requeue, RetryLater };
+    void end_job(std::uint64_t job_id, Then then);
+    Job* job_for_request(std::uint32_t request_id);
+    [[nodiscard]] std::size_t buffered_bytes() const;
+
+    LoopInbox& inbox_;
+    WorkerPool& pool_;
+    const AgentSettings& settings_;
+    ServerLink* link_ = nullptr;
+    SyncQueue queue_;
+    std::map<std::uint64_t, Job> jobs_;
+    std::unordered_map<std::string, std::uint64_t> job_by_path_;
+    std::unordered_map<std::uint32_t, std::uint64_t> job_by_request_;
+    std::vector<SyncItem> retry_later_;
+    std::uint64_t next_job_id_ = 1;
+    std::uint32_t next_request_id_ = 1;
+    std::size_t bytes_being_read_ = 0;
+    UploadStats stats_;
+    const EventPtr retry_timer_;
+};
+
+} // namespace minisync::agent

@@ -1,0 +1,65 @@
+// inotify_add_watch under the table lock, with the watch mask minisyncd relies on.
+#include "watch_table.h"
+
+#include <sys/inotify.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace minisync::agent {
+namespace {
+
+constexpr std::uint32_t WatchMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+                                    IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW |
+                                    IN_EXCL_UNLINK;
+
+} // namespace
+
+WatchTable::WatchTable() : inotify_fd_{::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)}
+{
+    if (!inotify_fd_) {
+        throw std::runtime_error(std::string{"inotify_init1 failed: "} + std::strerror(errno) +
+                                 " (see fs.inotify.max_user_instances)");
+    }
+}
+
+AddWatchResult WatchTable::add(const std::string& absolute_path, WatchedDir dir)
+{
+    const std::lock_guard lock{mutex_};
+    const int wd = ::inotify_add_watch(inotify_fd_.get(), absolute_path.c_str(), WatchMask);
+    if (wd < 0) {
+        switch (errno) {
+        case ENOENT:
+        case ENOTDIR: return AddWatchResult::Gone;
+        case ENOSPC: return AddWatchResult::LimitReached;
+        default: return AddWatchResult::Failed;
+        }
+    }
+    dirs_[wd] = std::move(dir);
+    return AddWatchResult::Added;
+}
+
+std::optional<WatchedDir> WatchTable::find(int wd) const
+{
+    const std::lock_guard lock{mutex_};
+    const auto it = dirs_.find(wd);
+    if (it == dirs_.end()) {
+        return std::nullopt;
+    }
+    return it->second;
+}
+
+void WatchTable::forget(int wd)
+{
+    const std::lock_guard lock{mutex_};
+    dirs_.erase(wd);
+}
+
+std::size_t WatchTable::size() const
+{
+    const std::lock_guard lock{mutex_};
+    return dirs_.size();
+}
+
+} // namespace minisync::agent
