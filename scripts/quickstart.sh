@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# quickstart.sh — owns the "try minisync in one command" path: install deps, build (Release),
+# quickstart.sh — owns the "try minisync in one command" path: install deps, build,
 # make development certificates, then run a local minisync-server and a minisyncd agent
 # syncing FOLDER, in the foreground until Ctrl-C.
 #
@@ -8,7 +8,7 @@
 # FOLDER (default: my_folder in the repo root) is resolved against the directory you run
 # the script from, and created if missing; NAME defaults to its basename, as for minisyncd.
 # Everything else lives in the repository root:
-#   build/      Release build
+#   build/      optimised build, shared with scripts/test.sh
 #   dev-certs/  development CA, server and client certificates (scripts/gen-certs.sh)
 #   dev-data/   the server's root: synced files land in dev-data/mini-rsync-client/NAME/
 # Ctrl-C (or SIGTERM/SIGHUP) stops both daemons and exits 0 if both stopped cleanly. If either
@@ -62,8 +62,8 @@ cd -- "$repo"
 # ---- build, certificates, folder --------------------------------------------------
 
 scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-cmake --build build -j2
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j2 --target minisync-server minisyncd minisyncctl
 
 server_bin=build/server/minisync-server
 agent_bin=build/daemon/minisyncd
@@ -156,7 +156,7 @@ agent_pid=$!
 
 say "server on $LISTEN (pid $server_pid), agent (pid $agent_pid) syncing $folder"
 say "files land in ./dev-data/$CLIENT_CN/$name/ (in $repo)"
-say "status: build/ctl/minisyncctl status; press Ctrl-C to stop both"
+say "press Ctrl-C to stop both"
 
 # Stay in the foreground until one daemon exits on its own. (Polling rather than `wait -n`:
 # bash 5.2's `wait -n` misses a child that has already been reaped.) The sleep runs in the
