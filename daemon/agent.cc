@@ -1,6 +1,8 @@
 // Wiring of minisyncd's components and its shutdown sequence.
 #include "agent.h"
 
+#include "service_notify.h"
+
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -51,6 +53,8 @@ int Agent::run()
     SPDLOG_INFO("server={} expecting certificate name '{}'", settings_.server.to_string(), settings_.server_name);
     watcher_.start();
     link_.start();
+    notify_ready("watching " + std::to_string(settings_.folders.size()) + " folder(s), server " +
+                 settings_.server.to_string());
     event_base_dispatch(base_.get());
     const UploadStats& stats = uploader_.stats();
     SPDLOG_INFO("stopped: {} files synced, {} bytes sent, {} still queued", stats.files_synced, stats.bytes_sent,
@@ -64,6 +68,7 @@ void Agent::begin_shutdown()
         return;
     }
     shutting_down_ = true;
+    notify_stopping();
     SPDLOG_INFO("shutting down");
     watcher_.stop();
     evtimer_add(shutdown_deadline_.get(), &ShutdownGrace);

@@ -1,6 +1,8 @@
 // Listener, accept path, session bookkeeping and orderly shutdown of minisync-server.
 #include "server.h"
 
+#include "service_notify.h"
+
 #include <event2/bufferevent_ssl.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -127,6 +129,7 @@ void Server::bind_listener()
 int Server::run()
 {
     SPDLOG_INFO("listening on {}:{} root={}", settings_.listen.host, bound_port_, settings_.root);
+    notify_ready("listening on " + settings_.listen.host + ":" + std::to_string(bound_port_));
     event_base_dispatch(base_.get());
     SPDLOG_INFO("stopped: {} files committed, {} bytes received", stats_.files_committed, stats_.bytes_received);
     return 0;
@@ -175,6 +178,7 @@ void Server::begin_shutdown()
         return;
     }
     shutting_down_ = true;
+    notify_stopping();
     SPDLOG_INFO("shutting down: {} connections open", sessions_.size());
     evconnlistener_disable(listener_.get());
     for (const auto& [id, session] : sessions_) {

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# initial_sync.sh — times minisync's initial sync of two workloads into an empty server root:
+# one 200 MiB file of random data, and 1000 files of 4 KiB in 10 directories. Server and agent run
+# on 127.0.0.1 over mutual TLS with durable commits, as always. Prints the median of RUNS runs.
+#
+# Usage: bench/initial_sync.sh [BUILD_DIR]     (default: build; RUNS=5 in the environment)
+set -euo pipefail
+
+repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
+build=$(realpath -m -- "${1:-$repo/build}")
+runs=${RUNS:-5}
+server_bin=$build/server/minisync-server
+agent_bin=$build/daemon/minisyncd
+[[ -x $server_bin && -x $agent_bin ]] || { echo "build first: $server_bin / $agent_bin missing" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/minisync-bench.XXXXXX")
+server_pid="" agent_pid=""
+cleanup() {
+  for pid in $agent_pid $server_pid; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf -- "$work"
+}
+trap cleanup EXIT
+
+"$repo/scripts/gen-certs.sh" "$work/certs" >/dev/null
+mkdir -p "$work/big" "$work/small"
+head -c $((200 << 20)) /dev/urandom >"$work/big/big.bin"
+for d in $(seq -w 1 10); do
+  mkdir -p "$work/small/dir$d"
+  for f in $(seq -w 1 100); do head -c 4096 /dev/urandom >"$work/small/dir$d/file$f"; done
+done
+
+now_ns() { date +%s%N; }
+
+# One run: empty root, start the server, start the agent on FOLDER, wait until COUNT files are
+# reported synced, print the elapsed seconds from agent start.
+one_run() {
+  local folder=$1 count=$2 root=$work/root log=$work/agent.log port start end
+  rm -rf -- "$root"
+  "$server_bin" --listen 127.0.0.1:0 --root "$root" --cert "$work/certs/server.crt" \
+    --key "$work/certs/server.key" --ca "$work/certs/ca.crt" 2>"$work/server.log" &
+  server_pid=$!
+  until port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/server.log" 2>/dev/null | cut -d: -f2) && [[ -n $port ]]; do
+    sleep 0.01
+  done
+  start=$(now_ns)
+  "$agent_bin" --server "127.0.0.1:$port" --cert "$work/certs/client.crt" --key "$work/certs/client.key" \
+    --ca "$work/certs/ca.crt" "$folder" 2>"$log" &
+  agent_pid=$!
+  until (($(grep -c 'synced (' "$log" || true) >= count)); do sleep 0.005; done
+  end=$(now_ns)
+  kill "$agent_pid" "$server_pid"
+  wait "$agent_pid" "$server_pid" || true
+  agent_pid="" server_pid=""
+  cmp -s "$folder/$(cd "$folder" && find . -type f | head -n 1)" \
+    "$root/mini-rsync-client/$(basename "$folder")/$(cd "$folder" && find . -type f | head -n 1)" ||
+    { echo "content differs after sync" >&2; exit 1; }
+  echo "scale=3; ($end - $start) / 1000000000" | bc
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+big=$(for _ in $(seq "$runs"); do one_run "$work/big" 1; done | median)
+small=$(for _ in $(seq "$runs"); do one_run "$work/small" 1000; done | median)
+printf 'workload                       median of %d   rate\n' "$runs"
+printf '200 MiB file, initial sync     %6.3f s      %6.0f MiB/s\n' "$big" "$(echo "200 / $big" | bc -l)"
+printf '1000 x 4 KiB, initial sync     %6.3f s      %6.0f files/s\n' "$small" "$(echo "1000 / $small" | bc -l)"
