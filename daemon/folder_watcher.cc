@@ -131,6 +131,10 @@ void FolderWatcher::handle_event(const inotify_event& event)
     }
     if ((event.mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0) {
         sink_(SyncItem{dir->folder, std::move(path), false});
+    } else if ((event.mask & IN_ATTRIB) != 0) {
+        // chmod or touch: the content is most likely what the server has, so offer the hash and let
+        // the server apply the new mode and mtime without a transfer.
+        sink_(SyncItem{dir->folder, std::move(path), true});
     }
 }
 

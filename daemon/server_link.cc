@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace minisync::agent {
 namespace {
@@ -41,10 +42,11 @@ ServerLink::ServerLink(event_base* base, LoopInbox& inbox, WorkerPool& pool, con
 {
     if (settings.bwlimit) {
         // Refilled every 100 ms rather than every second, so the cap is a steady rate, not bursts.
-        const std::size_t per_tick =
-            std::max<std::uint64_t>(1, std::min<std::uint64_t>(*settings.bwlimit / 10, EV_RATE_LIMIT_MAX));
+        // libevent 2.1's SSL bufferevent keeps limits in an int: EV_RATE_LIMIT_MAX would read as -1 and stall.
+        constexpr std::uint64_t Unlimited = std::numeric_limits<int>::max();
+        const std::uint64_t per_tick = std::clamp<std::uint64_t>(*settings.bwlimit / 10, 1, Unlimited);
         const timeval tick{0, 100'000};
-        rate_limit_.reset(ev_token_bucket_cfg_new(EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, per_tick, per_tick, &tick));
+        rate_limit_.reset(ev_token_bucket_cfg_new(Unlimited, Unlimited, per_tick, per_tick, &tick));
     }
 }
 

@@ -36,8 +36,8 @@ ClientSession::ClientSession(std::uint64_t id, SessionContext& context, BufferEv
 ClientSession::~ClientSession()
 {
     for (auto& [request_id, upload] : uploads_) {
-        context_.active_paths.erase(upload.lock_key);
         upload.strand->post([file = upload.file] { file->discard(); });
+        context_.path_locks.release(upload.lock_key, upload.lock_generation);
     }
 }
 
@@ -49,6 +49,8 @@ void ClientSession::shutdown(const std::string& reason)
 void ClientSession::on_connected()
 {
     SSL* ssl = channel_.ssl();
+    // From here on, a refusal is about who the client is, not about the handshake.
+    state_ = State::Refused;
     if (SSL_get_verify_result(ssl) != X509_V_OK) {
         reject_connection(ErrorCode::NotAllowed, "client certificate not verified", "bad_cert");
         return;
@@ -70,9 +72,8 @@ void ClientSession::on_connected()
 
 void ClientSession::on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body)
 {
-    if (state_ == State::Handshake) {
-        reject_connection(ErrorCode::BadFrame, "frame before the TLS handshake finished", "protocol");
-        return;
+    if (state_ == State::Handshake || state_ == State::Refused) {
+        return; // nothing is read before the handshake, and nothing more from a refused client
     }
     if (state_ == State::AwaitHello) {
         if (header.type != FrameType::Hello) {
@@ -186,8 +187,9 @@ void ClientSession::handle_begin(protocol::Bytes body)
     }
     std::string lock_key = client_;
     lock_key.append(1, '\0').append(begin->folder).append(1, '\0').append(begin->path);
-    if (!context_.active_paths.insert(lock_key).second) {
-        fail_request(request_id, ErrorCode::Busy, "another connection is uploading this path");
+    std::optional<PathLocks::Lease> lease = context_.path_locks.acquire(lock_key);
+    if (!lease) {
+        fail_request(request_id, ErrorCode::Busy, "another request is uploading this path");
         return;
     }
 
@@ -195,8 +197,9 @@ void ClientSession::handle_begin(protocol::Bytes body)
                         begin->mtime_ns, begin->mode, begin->sha256};
     Upload upload;
     upload.file = std::make_shared<IncomingUpload>(std::move(target));
-    upload.strand = Strand::create(context_.pool);
+    upload.strand = std::move(lease->strand);
     upload.lock_key = std::move(lock_key);
+    upload.lock_generation = lease->generation;
     upload.size = begin->size;
     auto [it, inserted] = uploads_.emplace(request_id, std::move(upload));
 
@@ -365,10 +368,10 @@ void ClientSession::end_request(std::uint32_t request_id, bool discard_partial)
     if (it == uploads_.end()) {
         return;
     }
-    context_.active_paths.erase(it->second.lock_key);
     if (discard_partial) {
         it->second.strand->post([file = it->second.file] { file->discard(); });
     }
+    context_.path_locks.release(it->second.lock_key, it->second.lock_generation);
     uploads_.erase(it);
 }
 

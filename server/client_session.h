@@ -2,6 +2,7 @@
 // Protocol state lives here on the loop thread; file work is sent to each upload's strand.
 //
 // Connection states:  Handshake --(TLS done, CN accepted)--> AwaitHello --(HELLO ok)--> Ready
+//                     Handshake --(CN refused)--> Refused
 //                     any state --(error, EOF, shutdown)--> closed (reported to the server, then reaped)
 // Request states:     BEGIN -> Opening --(READY sent)--> Receiving --(COMMIT)--> Committing -> finished
 //                     Opening may finish at once with ALREADY_HAVE or ERROR; any state may end with ERROR or ABORT.
@@ -10,6 +11,7 @@
 #include "frame_channel.h"
 #include "incoming_upload.h"
 #include "loop_inbox.h"
+#include "path_locks.h"
 #include "protocol_codec.h"
 #include "server_settings.h"
 #include "server_stats.h"
@@ -20,7 +22,6 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace minisync::server {
 
@@ -33,8 +34,8 @@ struct SessionContext {
     const ServerSettings& settings;
     int root_fd;
     ServerStats& stats;
-    // Paths being uploaded by any session, so two connections never write the same partial file.
-    std::unordered_set<std::string>& active_paths;
+    // Paths being uploaded by any session, so two requests never write the same partial file.
+    PathLocks& path_locks;
     // Completions from workers find their session by id, since it may have closed meanwhile.
     std::function<ClientSession*(std::uint64_t)> find_session;
     std::function<void(std::uint64_t)> session_closed;
@@ -51,13 +52,14 @@ public:
     void shutdown(const std::string& reason);
 
 private:
-    enum class State { Handshake, AwaitHello, Ready };
+    enum class State { Handshake, Refused, AwaitHello, Ready };
     enum class Phase { Opening, Receiving, Committing };
 
     struct Upload {
         std::shared_ptr<IncomingUpload> file;
         std::shared_ptr<Strand> strand;
         std::string lock_key;
+        std::uint64_t lock_generation = 0;
         std::uint64_t size = 0;
         std::uint64_t next_offset = 0;
         Phase phase = Phase::Opening;

@@ -54,6 +54,10 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
         }
         if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == target_.size && target_.sha256 &&
             final_has_same_content(*target_.sha256)) {
+            if (auto error = update_final_metadata(st)) {
+                result.error = std::move(*error);
+                return result;
+            }
             result.outcome = OpenOutcome::AlreadyHave;
             return result;
         }
@@ -68,6 +72,22 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
     }
     result.outcome = OpenOutcome::Ready;
     return result;
+}
+
+std::optional<FsError> IncomingUpload::update_final_metadata(const struct stat& current)
+{
+    const mode_t mode = static_cast<mode_t>(target_.mode) & MirroredModeBits;
+    const timespec mtime = to_timespec(target_.mtime_ns);
+    if ((current.st_mode & MirroredModeBits) == mode && current.st_mtim.tv_sec == mtime.tv_sec &&
+        current.st_mtim.tv_nsec == mtime.tv_nsec) {
+        return std::nullopt;
+    }
+    UniqueFd fd{::openat(dir_fd_.get(), final_name_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
+    const timespec times[2] = {timespec{0, UTIME_OMIT}, mtime};
+    if (!fd || ::fchmod(fd.get(), mode) != 0 || ::futimens(fd.get(), times) != 0 || ::fsync(fd.get()) != 0) {
+        return fs_error_from_errno(errno, "update mode/mtime of '" + target_.path + "'");
+    }
+    return std::nullopt;
 }
 
 bool IncomingUpload::final_has_same_content(const Sha256Digest& expected)

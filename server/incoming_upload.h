@@ -7,6 +7,8 @@
 #include "sha256.h"
 #include "unique_fd.h"
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -46,6 +48,8 @@ public:
 
 private:
     bool final_has_same_content(const Sha256Digest& expected);
+    // Same content, new mode or mtime (a chmod or touch on the agent): applied in place, durably.
+    std::optional<FsError> update_final_metadata(const struct stat& current);
 
     UploadTarget target_;
     UniqueFd dir_fd_;

@@ -70,12 +70,13 @@ Server::Server(ServerSettings settings)
       base_{event_base_new()},
       inbox_{base_.get()},
       pool_{settings_.workers},
+      path_locks_{pool_, inbox_},
       context_{inbox_,
                pool_,
                settings_,
                root_fd_.get(),
                stats_,
-               active_paths_,
+               path_locks_,
                [this](std::uint64_t id) { return find_session(id); },
                [this](std::uint64_t id) { session_closed(id); }}
 {

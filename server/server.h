@@ -5,6 +5,7 @@
 #include "libevent_handles.h"
 #include "loop_inbox.h"
 #include "openssl_handles.h"
+#include "path_locks.h"
 #include "server_settings.h"
 #include "server_stats.h"
 #include "unique_fd.h"
@@ -14,7 +15,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 namespace minisync::server {
@@ -62,7 +62,7 @@ private:
     LoopInbox inbox_;
     WorkerPool pool_;
     ServerStats stats_;
-    std::unordered_set<std::string> active_paths_;
+    PathLocks path_locks_;
     SessionContext context_;
     std::map<std::uint64_t, std::unique_ptr<ClientSession>> sessions_;
     // Sessions closed during a callback are destroyed on a later loop pass, never inside their own callback.

@@ -1,0 +1,39 @@
+// Lease bookkeeping for per-path strands.
+#include "path_locks.h"
+
+namespace minisync::server {
+
+std::optional<PathLocks::Lease> PathLocks::acquire(const std::string& key)
+{
+    auto [it, inserted] = entries_.try_emplace(key);
+    Entry& entry = it->second;
+    if (!inserted && entry.held) {
+        return std::nullopt;
+    }
+    if (inserted) {
+        entry.strand = Strand::create(pool_);
+    }
+    entry.held = true;
+    entry.generation = next_generation_++;
+    return Lease{entry.strand, entry.generation};
+}
+
+void PathLocks::release(const std::string& key, std::uint64_t generation)
+{
+    const auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.generation != generation) {
+        return;
+    }
+    it->second.held = false;
+    // Runs after everything already queued on the strand; only then is the path free of old work.
+    it->second.strand->post([this, &inbox = inbox_, key, generation] {
+        inbox.post([this, key, generation] {
+            const auto entry = entries_.find(key);
+            if (entry != entries_.end() && entry->second.generation == generation && !entry->second.held) {
+                entries_.erase(entry);
+            }
+        });
+    });
+}
+
+} // namespace minisync::server

@@ -1,0 +1,47 @@
+// Which (client, folder, path) is being written, and the strand that writes it. After a request ends,
+// its path keeps the strand until the work already queued there (discarding a partial, say) has run,
+// so a new request for the same path queues behind that work instead of racing it. Loop thread only.
+#pragma once
+
+#include "loop_inbox.h"
+#include "worker_pool.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace minisync::server {
+
+class PathLocks {
+public:
+    struct Lease {
+        std::shared_ptr<Strand> strand;
+        std::uint64_t generation = 0;
+    };
+
+    PathLocks(WorkerPool& pool, LoopInbox& inbox) : pool_{pool}, inbox_{inbox} {}
+    PathLocks(const PathLocks&) = delete;
+    PathLocks& operator=(const PathLocks&) = delete;
+
+    // Nothing when a live request holds the path.
+    std::optional<Lease> acquire(const std::string& key);
+    // Ends the lease; the entry goes once its strand is idle, unless someone acquired it meanwhile.
+    void release(const std::string& key, std::uint64_t generation);
+    [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+
+private:
+    struct Entry {
+        std::shared_ptr<Strand> strand;
+        std::uint64_t generation = 0;
+        bool held = false;
+    };
+
+    WorkerPool& pool_;
+    LoopInbox& inbox_;
+    std::unordered_map<std::string, Entry> entries_;
+    std::uint64_t next_generation_ = 1;
+};
+
+} // namespace minisync::server

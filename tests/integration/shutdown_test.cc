@@ -1,0 +1,124 @@
+// SIGTERM handling of both daemons: exit status 0 within 5 s when idle, connected, or in the middle of an upload.
+#include "minisync_fixture.h"
+#include "protocol_codec.h"
+#include "raw_client.h"
+#include "test_files.h"
+#include "tree_walk.h"
+#include "wait_for.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+
+namespace minisync::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+// SPEC: "Both daemons exit 0 within 5 s of SIGTERM."
+constexpr std::chrono::milliseconds ExitDeadline = 5s;
+
+class ShutdownTest : public MinisyncTest {
+protected:
+    void SetUp() override
+    {
+        MinisyncTest::SetUp();
+        src_ = make_dir("src");
+        dst_ = server_file(DefaultCn, "src");
+    }
+
+    std::uint64_t partial_bytes() const
+    {
+        std::uint64_t bytes = 0;
+        const TreeListing listing = list_tree(dst_);
+        for (const std::string& path : find_partials(dst_)) {
+            if (const auto it = listing.find(path); it != listing.end()) {
+                bytes += it->second.size;
+            }
+        }
+        return bytes;
+    }
+
+    fs::path src_;
+    fs::path dst_;
+};
+
+TEST_F(ShutdownTest, ConnectedAgentThenIdleServerExitZero)
+{
+    write_file(src_ / "f.txt", "content\n");
+    start_server();
+    ChildProcess& agent = start_agent({src_.string()});
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+
+    ASSERT_TRUE(agent.send_signal(SIGTERM));
+    EXPECT_EQ(agent.wait_for_exit(ExitDeadline), 0);
+    ASSERT_TRUE(server().send_signal(SIGTERM));
+    EXPECT_EQ(server().wait_for_exit(ExitDeadline), 0);
+}
+
+TEST_F(ShutdownTest, ServerWithConnectedAgentThenReconnectingAgentExitZero)
+{
+    write_file(src_ / "f.txt", "content\n");
+    start_server();
+    ChildProcess& agent = start_agent({src_.string()});
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+
+    ASSERT_TRUE(server().send_signal(SIGTERM));
+    EXPECT_EQ(server().wait_for_exit(ExitDeadline), 0);
+    // The agent has lost its server and is backing off between reconnection attempts.
+    ASSERT_TRUE(wait_for([&] { return agent.log_contains("connection failed"); }, 5s));
+    ASSERT_TRUE(agent.send_signal(SIGTERM));
+    EXPECT_EQ(agent.wait_for_exit(ExitDeadline), 0);
+}
+
+TEST_F(ShutdownTest, AgentInTheMiddleOfAnUploadExitsZero)
+{
+    // 64 MiB takes a few hundred ms here; the server is frozen as soon as the upload has begun, so the
+    // agent is stopped with a full send buffer that it can never flush.
+    write_random_file(src_ / "big.bin", 64 << 20, 3);
+    start_server();
+    ChildProcess& agent = start_agent({src_.string()});
+    // Data already written to the partial: the agent is streaming, not still waiting for UPLOAD_READY.
+    ASSERT_TRUE(wait_for([&] { return partial_bytes() > 0; }, 10s)) << "the upload never started";
+    ASSERT_TRUE(server().send_signal(SIGSTOP));
+    ASSERT_FALSE(fs::exists(dst_ / "big.bin")) << "the upload finished before the server could be frozen";
+
+    ASSERT_TRUE(agent.send_signal(SIGTERM));
+    EXPECT_EQ(agent.wait_for_exit(ExitDeadline), 0);
+    ASSERT_TRUE(server().send_signal(SIGCONT));
+    ASSERT_TRUE(server().send_signal(SIGTERM));
+    EXPECT_EQ(server().wait_for_exit(ExitDeadline), 0);
+    EXPECT_FALSE(fs::exists(dst_ / "big.bin")) << "a cut-short upload must not appear under its final name";
+}
+
+TEST_F(ShutdownTest, ServerInTheMiddleOfAnUploadExitsZero)
+{
+    start_server();
+    // A raw client holds the upload open for as long as the test likes: half of it sent, no COMMIT.
+    RawClient client{port(), pki().client()};
+    client.hello();
+    protocol::UploadBegin begin;
+    begin.request_id = 1;
+    begin.folder = "f";
+    begin.path = "half.bin";
+    begin.size = 8 << 20;
+    ASSERT_TRUE(client.send(protocol::encode(begin)));
+    const ReadResult ready = client.read_frame();
+    ASSERT_EQ(ready.status, ReadStatus::Frame);
+    ASSERT_EQ(ready.frame.type, protocol::FrameType::UploadReady);
+    const std::vector<std::uint8_t> chunk = random_bytes(256 * 1024, 9);
+    for (std::uint64_t offset = 0; offset < (4 << 20); offset += chunk.size()) {
+        const protocol::DataFrameHead head = protocol::encode_data_head({1, offset}, chunk.size());
+        ASSERT_TRUE(client.send(head));
+        ASSERT_TRUE(client.send(chunk));
+    }
+
+    ASSERT_TRUE(server().send_signal(SIGTERM));
+    EXPECT_EQ(server().wait_for_exit(ExitDeadline), 0);
+    EXPECT_FALSE(fs::exists(server_file(DefaultCn, "f", "half.bin")));
+}
+
+} // namespace
+} // namespace minisync::test

@@ -1,0 +1,292 @@
+// Content sync end to end: files with their mode and mtime, new and moved-in directory trees, the start-up
+// scan and ALREADY_HAVE on restart, large and many small files, rapid rewrites, unusual names, per-client
+// namespaces, the bandwidth cap, and no leftover partials.
+#include "minisync_fixture.h"
+#include "test_files.h"
+#include "tree_compare.h"
+#include "tree_walk.h"
+#include "wait_for.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <csignal>
+#include <iomanip>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+
+namespace minisync::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+void print_timing(const std::string& what, Clock::duration elapsed)
+{
+    // The lead records these lines; keep their shape stable.
+    std::cout << "[ timing ] " << what << ": " << std::fixed << std::setprecision(2)
+              << std::chrono::duration<double>(elapsed).count() << " s" << std::endl;
+}
+
+// Only regular files: directory metadata is the server's own (see CompareOptions::directory_metadata).
+TreeListing files_only(TreeListing listing)
+{
+    std::erase_if(listing, [](const auto& item) { return item.second.kind != EntryKind::File; });
+    return listing;
+}
+
+class SyncTest : public MinisyncTest {
+protected:
+    void SetUp() override
+    {
+        MinisyncTest::SetUp();
+        src_ = make_dir("src");
+        dst_ = server_file(DefaultCn, "src");
+    }
+
+    // Starts the server and an agent on src, then waits for a probe file written after the start to
+    // arrive. From then on the connection is up and the folder's root is watched: the probe was found
+    // either by inotify or by the start-up scan, which adds each directory's watch before reading it.
+    ChildProcess& start_and_prime()
+    {
+        start_server();
+        ChildProcess& agent = start_agent({src_.string()});
+        write_file(src_ / "probe.txt", "probe\n");
+        // A helper returning a value cannot ASSERT; gtest turns the exception into a failure that ends the test.
+        if (const ::testing::AssertionResult primed = wait_until_synced(src_, dst_, 20s); !primed) {
+            throw std::runtime_error(std::string{"the probe file never arrived: "} + primed.message());
+        }
+        return agent;
+    }
+
+    // Size and mtime of every file match: with atomic renames on the server, that means every file has
+    // landed. Much cheaper than hashing, so timings measure the sync, not the test.
+    bool metadata_matches() const { return compare_listings(list_tree(src_), list_tree(dst_)).empty(); }
+
+    fs::path src_;
+    fs::path dst_;
+};
+
+TEST_F(SyncTest, OneFileArrivesWithSameContentModeAndMtime)
+{
+    start_and_prime();
+    const fs::path staging = make_dir("staging");
+    const std::vector<std::uint8_t> content = random_bytes(300 * 1024 + 7, 1);
+    write_file(staging / "report.bin", content);
+    ASSERT_EQ(::chmod((staging / "report.bin").c_str(), 0640), 0);
+    const timespec mtime{1'600'000'000, 123'456'789};
+    set_mtime(staging / "report.bin", mtime);
+    // A rename delivers the file complete, mode and mtime already set, in one IN_MOVED_TO.
+    fs::rename(staging / "report.bin", src_ / "report.bin");
+
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+    struct stat st{};
+    ASSERT_EQ(::lstat((dst_ / "report.bin").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    EXPECT_EQ(st.st_mode & 0777, 0640U);
+    EXPECT_EQ(st.st_mtim.tv_sec, mtime.tv_sec);
+    EXPECT_EQ(st.st_mtim.tv_nsec, mtime.tv_nsec);
+    EXPECT_EQ(read_file(dst_ / "report.bin"), std::string(content.begin(), content.end()));
+}
+
+TEST_F(SyncTest, FilesWrittenIntoJustCreatedNestedDirectoriesArrive)
+{
+    start_and_prime();
+    for (int i = 0; i < 20; ++i) {
+        const fs::path deepest = src_ / ("tree" + std::to_string(i)) / "a" / "b" / "c" / "d";
+        fs::create_directories(deepest);
+        // Written at once, before the agent can have watched any of the new directories: only its scan
+        // of a new directory can find this file.
+        write_file(deepest / "leaf.txt", "leaf of tree " + std::to_string(i) + "\n");
+    }
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 30s));
+}
+
+TEST_F(SyncTest, DirectoryTreeMovedInArrivesAndIsWatched)
+{
+    start_and_prime();
+    const fs::path outside = make_dir("elsewhere/moved/inner");
+    write_file(outside / "before-move.txt", "written before the move\n");
+    write_file(outside.parent_path() / "top.txt", "top\n");
+    fs::rename(outside.parent_path(), src_ / "moved");
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+
+    // Arrival alone could come from one scan; a later write shows the moved-in directories are watched.
+    write_file(src_ / "moved" / "inner" / "after-move.txt", "written after the move\n");
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+}
+
+TEST_F(SyncTest, ClientsWithTheSameFolderNameStayInTheirOwnNamespaces)
+{
+    pki().generate({"--client", "alice", "--client", "bob"});
+    const fs::path alice_dir = make_dir("alice/shared");
+    const fs::path bob_dir = make_dir("bob/shared");
+    write_file(alice_dir / "note.txt", "from alice\n");
+    write_file(bob_dir / "note.txt", "from bob\n");
+    write_file(bob_dir / "only-bob.txt", "bob's alone\n");
+    start_server();
+    start_agent({alice_dir.string()}, {}, pki().client("alice"));
+    start_agent({bob_dir.string()}, {}, pki().client("bob"));
+
+    EXPECT_TRUE(wait_until_synced(alice_dir, server_file("alice", "shared"), 20s));
+    EXPECT_TRUE(wait_until_synced(bob_dir, server_file("bob", "shared"), 20s));
+}
+
+TEST_F(SyncTest, StartupScanSyncsExistingFilesAndRestartRewritesNothing)
+{
+    fs::create_directories(src_ / "docs" / "deep" / "er");
+    write_file(src_ / "top.txt", "top\n");
+    write_file(src_ / "empty", "");
+    write_file(src_ / "docs" / "readme.md", "# readme\n");
+    write_random_file(src_ / "docs" / "deep" / "er" / "data.bin", (1 << 20) + 3, 7);
+    ASSERT_EQ(::chmod((src_ / "top.txt").c_str(), 0600), 0);
+    set_mtime(src_ / "docs" / "readme.md", timespec{1'234'567'890, 987'654'321});
+    constexpr std::size_t FileCount = 4;
+
+    start_server();
+    ChildProcess& first = start_agent({src_.string()});
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 30s));
+    const TreeListing before = files_only(list_tree(dst_));
+    ASSERT_EQ(before.size(), FileCount);
+    ASSERT_TRUE(first.send_signal(SIGTERM));
+    ASSERT_EQ(first.wait_for_exit(5s), 0);
+
+    ChildProcess& second = start_agent({src_.string()});
+    // The rescan offers every file with its SHA-256; the server has them all and must say so (a debug
+    // line per file) instead of accepting an upload.
+    ASSERT_TRUE(wait_for([&] { return second.log_count("server already has it") >= FileCount; }, 20s))
+        << second.log_text();
+    EXPECT_EQ(second.log_count("synced ("), 0U) << second.log_text();
+    const TreeListing after = files_only(list_tree(dst_));
+    // Same inode and ctime: not rewritten, not replaced by a rename, not even touched.
+    EXPECT_EQ(join_lines(compare_listings(before, after, CompareOptions{.identity = true})), "");
+    EXPECT_EQ(join_lines(compare_trees(src_, dst_)), "");
+}
+
+TEST_F(SyncTest, RestartAfterModeAndMtimeOnlyChangesSyncsThem)
+{
+    write_file(src_ / "same.txt", "same content\n");
+    start_server();
+    ChildProcess& first = start_agent({src_.string()});
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+    ASSERT_TRUE(first.send_signal(SIGTERM));
+    ASSERT_EQ(first.wait_for_exit(5s), 0);
+
+    // Changed while no agent ran: same bytes, new mode and mtime. SPEC: on start every file that changed
+    // is synced, mode and mtime included.
+    ASSERT_EQ(::chmod((src_ / "same.txt").c_str(), 0600), 0);
+    set_mtime(src_ / "same.txt", timespec{1'000'000'000, 123'456'789});
+    start_agent({src_.string()});
+    EXPECT_TRUE(wait_until_synced(src_, dst_, 10s));
+}
+
+TEST_F(SyncTest, UnusualFileNamesArrive)
+{
+    start_and_prime();
+    const std::vector<std::string> names{
+        "with space.txt", "ünïcödé-名前.txt", "new\nline", "tab\tname",
+        "back\\slash", "-leading-dash", "trailing.", "...", ".hidden", "a=b", "#%*?[]",
+        ".minisync.not-a-partial", std::string(255, 'n'),
+    };
+    fs::create_directories(src_ / "dir with space" / ".hidden dir");
+    for (const std::string& name : names) {
+        write_file(src_ / name, name);
+        write_file(src_ / "dir with space" / ".hidden dir" / name, name + name);
+    }
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+}
+
+TEST_F(SyncTest, LargeFileArrivesIntact)
+{
+    constexpr std::uint64_t Size = 200ULL << 20;
+    write_random_file(src_ / "big.bin", Size, 200);
+    start_server();
+
+    const Clock::time_point started = Clock::now();
+    start_agent({src_.string()});
+    // The final name appears only by the rename of a verified, complete file: its existence is arrival.
+    ASSERT_TRUE(wait_for([&] { return metadata_matches(); }, 120s)) << join_lines(compare_trees(src_, dst_));
+    print_timing("200 MiB", Clock::now() - started);
+    EXPECT_EQ(join_lines(compare_trees(src_, dst_)), "");
+}
+
+TEST_F(SyncTest, ThousandSmallFilesCreatedWhileRunningArrive)
+{
+    start_and_prime();
+    const Clock::time_point started = Clock::now();
+    std::uint64_t seed = 1000;
+    for (int d = 0; d < 10; ++d) {
+        const fs::path dir = src_ / ("batch" + std::to_string(d));
+        fs::create_directory(dir);
+        for (int f = 0; f < 100; ++f) {
+            const std::size_t size = 1024 + static_cast<std::size_t>((seed * 2654435761U) % (7 * 1024 + 1));
+            write_file(dir / ("file" + std::to_string(f) + ".bin"), random_bytes(size, seed++));
+        }
+    }
+    ASSERT_TRUE(wait_for([&] { return metadata_matches(); }, 60s)) << join_lines(compare_trees(src_, dst_));
+    print_timing("1000 files of 1-8 KiB", Clock::now() - started);
+    EXPECT_EQ(join_lines(compare_trees(src_, dst_)), "");
+    EXPECT_EQ(files_only(list_tree(dst_)).size(), 1001U); // and the probe
+}
+
+TEST_F(SyncTest, RapidRewritesEndWithTheFinalContent)
+{
+    ChildProcess& agent = start_and_prime();
+    // Same size every time, several rewrites per mtime tick: only content tells the versions apart,
+    // and the agent reads while the file is being truncated and rewritten under it.
+    constexpr std::size_t Size = 512 * 1024;
+    std::vector<std::uint8_t> last;
+    for (int i = 0; i < 100; ++i) {
+        last = random_bytes(Size, 5000 + static_cast<std::uint64_t>(i));
+        write_file(src_ / "hot.bin", last);
+    }
+    const Sha256Digest expected = sha256_of(std::string_view{reinterpret_cast<const char*>(last.data()), last.size()});
+
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 30s));
+    EXPECT_EQ(file_sha256(dst_ / "hot.bin"), expected);
+    // Uploads given up half-way (the file changed under them) must not leave their partials behind.
+    EXPECT_TRUE(wait_for([&] { return find_partials(server_root()).empty(); }, 10s))
+        << join_lines(find_partials(server_root()));
+    // Whatever was still in flight when the trees first matched must not replace the final version.
+    ASSERT_TRUE(agent.send_signal(SIGTERM));
+    EXPECT_EQ(agent.wait_for_exit(5s), 0);
+    EXPECT_EQ(join_lines(compare_trees(src_, dst_)), "");
+    EXPECT_EQ(file_sha256(dst_ / "hot.bin"), expected);
+}
+
+TEST_F(SyncTest, BandwidthLimitedUploadArrivesNoFasterThanTheCap)
+{
+    // 2 MiB at 1 MiB/s: about two seconds, whatever the machine.
+    write_random_file(src_ / "capped.bin", 2 << 20, 21);
+    start_server();
+    const Clock::time_point started = Clock::now();
+    start_agent({src_.string()}, {"--bwlimit", "1M"});
+    ASSERT_TRUE(wait_for([&] { return metadata_matches(); }, 10s)) << join_lines(compare_trees(src_, dst_));
+    const Clock::duration elapsed = Clock::now() - started;
+    EXPECT_GE(elapsed, 1500ms) << "2 MiB arrived faster than --bwlimit 1M allows";
+    EXPECT_EQ(join_lines(compare_trees(src_, dst_)), "");
+}
+
+TEST_F(SyncTest, NoPartialFilesRemainAfterSync)
+{
+    // Sizes around the agent's 256 KiB chunk and the multi-chunk case.
+    fs::create_directories(src_ / "sub");
+    write_file(src_ / "zero", "");
+    write_file(src_ / "one", "1");
+    write_random_file(src_ / "sub" / "chunk-minus-one", 256 * 1024 - 1, 11);
+    write_random_file(src_ / "sub" / "chunk", 256 * 1024, 12);
+    write_random_file(src_ / "sub" / "chunk-plus-one", 256 * 1024 + 1, 13);
+    write_random_file(src_ / "sub" / "five-mib", 5 << 20, 14);
+    start_server();
+    start_agent({src_.string()});
+
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 30s));
+    EXPECT_EQ(join_lines(find_partials(server_root())), "");
+    EXPECT_EQ(join_lines(find_partials(src_)), "");
+}
+
+} // namespace
+} // namespace minisync::test

@@ -1,0 +1,174 @@
+// Mutual TLS in both directions: which client certificates the server accepts (CA, validity, CN rules,
+// --allow-cn) and which server certificates the agent accepts (CA and name). Refused means nothing lands.
+#include "minisync_fixture.h"
+#include "pki.h"
+#include "test_files.h"
+#include "tree_compare.h"
+#include "tree_walk.h"
+#include "wait_for.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <ostream>
+#include <string>
+
+namespace minisync::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+constexpr auto RefusalDeadline = 15s;
+
+class TlsAuthTest : public MinisyncTest {
+protected:
+    void SetUp() override
+    {
+        MinisyncTest::SetUp();
+        src_ = make_dir("src");
+        write_file(src_ / "f.txt", "must only arrive with an accepted certificate\n");
+    }
+
+    // Everything under the root except the server's own <root>/.minisync.
+    std::string landed() const
+    {
+        std::string found;
+        for (const auto& [path, entry] : list_tree(server_root())) {
+            if (path != ".minisync" && !path.starts_with(".minisync/")) {
+                found += path + "\n";
+            }
+        }
+        return found;
+    }
+
+    // Waits until the log shows the refusal twice: the agent retried and was refused again, so the first
+    // refusal was not a fluke and nothing got through in between.
+    static ::testing::AssertionResult refused_twice(const ChildProcess& process, const std::string& text)
+    {
+        if (wait_for([&] { return process.log_count(text) >= 2; }, RefusalDeadline)) {
+            return ::testing::AssertionSuccess();
+        }
+        return ::testing::AssertionFailure() << "'" << process.log_path().string() << "' does not show '" << text
+                                             << "' twice:\n"
+                                             << process.log_text();
+    }
+
+    fs::path src_;
+};
+
+TEST_F(TlsAuthTest, ClientCertificateFromAnotherCaIsRefused)
+{
+    const Pki other{sandbox() / "other-pki"};
+    other.generate();
+    start_server();
+    TlsFiles tls = other.client();
+    tls.ca = pki().ca(); // the agent trusts the real server; only its own certificate is foreign
+    ChildProcess& agent = start_agent({src_.string()}, {}, tls);
+
+    ASSERT_TRUE(refused_twice(server(), "TLS handshake failed"));
+    EXPECT_TRUE(server().log_contains("certificate verify failed"));
+    EXPECT_TRUE(agent.log_contains("connection failed"));
+    EXPECT_EQ(landed(), "");
+}
+
+TEST_F(TlsAuthTest, ExpiredClientCertificateIsRefused)
+{
+    pki().generate({"--expired", "old", "old-client"});
+    start_server();
+    start_agent({src_.string()}, {}, pki().client("old"));
+
+    ASSERT_TRUE(refused_twice(server(), "TLS handshake failed"));
+    EXPECT_TRUE(server().log_contains("certificate has expired"));
+    EXPECT_EQ(landed(), "");
+}
+
+TEST_F(TlsAuthTest, NotYetValidClientCertificateIsRefused)
+{
+    pki().generate({"--not-yet-valid", "future", "future-client"});
+    start_server();
+    start_agent({src_.string()}, {}, pki().client("future"));
+
+    ASSERT_TRUE(refused_twice(server(), "TLS handshake failed"));
+    EXPECT_TRUE(server().log_contains("certificate is not yet valid"));
+    EXPECT_EQ(landed(), "");
+}
+
+TEST_F(TlsAuthTest, ClientCnMissingFromAllowListIsRefused)
+{
+    start_server({"--allow-cn", "someone-else"});
+    ChildProcess& agent = start_agent({src_.string()});
+
+    ASSERT_TRUE(refused_twice(agent, "server refused the connection"));
+    EXPECT_TRUE(agent.log_contains("not in --allow-cn"));
+    EXPECT_EQ(landed(), "");
+}
+
+TEST_F(TlsAuthTest, ClientCnOnAllowListIsAccepted)
+{
+    start_server({"--allow-cn", "someone-else", "--allow-cn", DefaultCn});
+    start_agent({src_.string()});
+    EXPECT_TRUE(wait_until_synced(src_, server_file(DefaultCn, "src"), 20s));
+}
+
+TEST_F(TlsAuthTest, AgentRefusesServerWithoutTheExpectedName)
+{
+    start_server();
+    ChildProcess& agent = start_agent({src_.string()}, {"--server-name", "some-other-name"});
+
+    ASSERT_TRUE(refused_twice(agent, "certificate verify failed"));
+    EXPECT_TRUE(agent.log_contains("hostname mismatch"));
+    EXPECT_EQ(landed(), "");
+}
+
+TEST_F(TlsAuthTest, AgentRefusesCaSignedCertificateIssuedToAnotherName)
+{
+    // A certificate from the right CA for another host (as another client could present): no MITM.
+    pki().generate({"--server-cn", "impostor", "impostor.example"});
+    start_server({}, pki().server("impostor"));
+    ChildProcess& agent = start_agent({src_.string()});
+
+    ASSERT_TRUE(refused_twice(agent, "certificate verify failed"));
+    EXPECT_TRUE(agent.log_contains("hostname mismatch"));
+    EXPECT_EQ(landed(), "");
+}
+
+struct UnsafeCn {
+    std::string stem; // certificate file name and test name
+    std::string cn;
+};
+
+// Readable names in test listings instead of gtest's byte dump.
+void PrintTo(const UnsafeCn& param, std::ostream* out)
+{
+    *out << param.stem << " (CN '" << param.cn << "')";
+}
+
+class UnsafeClientCnTest : public TlsAuthTest, public ::testing::WithParamInterface<UnsafeCn> {};
+
+TEST_P(UnsafeClientCnTest, IsRefusedBeforeAnyFileOperation)
+{
+    const UnsafeCn& param = GetParam();
+    pki().generate({"--client-cn", param.stem, param.cn});
+    start_server();
+    const TreeListing root_before = list_tree(server_root());
+    // A folder name of its own: with CN "..", a server that used the CN would create <root>/../cn-probe.
+    ChildProcess& agent = start_agent({src_.string() + "=cn-probe"}, {}, pki().client(param.stem));
+
+    ASSERT_TRUE(refused_twice(agent, "server refused the connection"));
+    EXPECT_EQ(landed(), "");
+    EXPECT_FALSE(fs::exists(sandbox() / "cn-probe"));
+    // Not even a directory, and nothing inside the server's own .minisync.
+    EXPECT_EQ(join_lines(compare_listings(root_before, list_tree(server_root()),
+                                          CompareOptions{.identity = true, .skip_partials = false})),
+              "");
+}
+
+INSTANTIATE_TEST_SUITE_P(TlsAuth, UnsafeClientCnTest,
+                         ::testing::Values(UnsafeCn{"dotdot", ".."}, UnsafeCn{"dot", "."},
+                                           UnsafeCn{"hidden", ".hidden"}, UnsafeCn{"reserved", ".minisync"},
+                                           UnsafeCn{"slash", "a/b"}, UnsafeCn{"nocn", ""}),
+                         [](const ::testing::TestParamInfo<UnsafeCn>& info) { return info.param.stem; });
+
+} // namespace
+} // namespace minisync::test
