@@ -85,6 +85,9 @@ void FrameChannel::close_after_flush(std::string reason)
     closing_ = true;
     close_reason_ = std::move(reason);
     bufferevent_disable(bev_.get(), EV_READ);
+    // A peer that never reads must not keep a closing connection alive.
+    constexpr timeval FlushTimeout{10, 0};
+    bufferevent_set_timeouts(bev_.get(), nullptr, &FlushTimeout);
     bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
     // The write callback finishes the close; deferring it keeps on_closed out of the caller's stack.
     bufferevent_trigger(bev_.get(), EV_WRITE, static_cast<int>(BEV_TRIG_IGNORE_WATERMARKS) | static_cast<int>(BEV_TRIG_DEFER_CALLBACKS));

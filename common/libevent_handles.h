@@ -3,6 +3,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -34,6 +35,12 @@ struct EvBufferFree {
     void operator()(evbuffer* buf) const noexcept { evbuffer_free(buf); }
 };
 using EvBufferPtr = std::unique_ptr<evbuffer, EvBufferFree>;
+
+struct EvDnsBaseFree {
+    // Pending lookups are dropped without their callbacks running.
+    void operator()(evdns_base* dns) const noexcept { evdns_base_free(dns, 0); }
+};
+using EvDnsBasePtr = std::unique_ptr<evdns_base, EvDnsBaseFree>;
 
 struct EvTokenBucketCfgFree {
     void operator()(ev_token_bucket_cfg* cfg) const noexcept { ev_token_bucket_cfg_free(cfg); }

@@ -15,22 +15,33 @@ WorkerPool::WorkerPool(std::size_t threads)
     }
 }
 
-WorkerPool::~WorkerPool()
+void WorkerPool::shutdown()
 {
+    std::deque<Task> dropped;
     {
         const std::lock_guard lock{mutex_};
+        if (stopping_) {
+            return;
+        }
         stopping_ = true;
+        stop_requested_ = true;
+        dropped.swap(queue_);
     }
     wake_.notify_all();
     for (std::thread& thread : threads_) {
         thread.join();
     }
+    // Destroyed outside the lock: a task's captures may post (and be dropped) as they go.
+    dropped.clear();
 }
 
 void WorkerPool::post(Task task)
 {
     {
         const std::lock_guard lock{mutex_};
+        if (stopping_) {
+            return;
+        }
         queue_.push_back(std::move(task));
     }
     wake_.notify_one();
@@ -43,7 +54,7 @@ void WorkerPool::run()
         {
             std::unique_lock lock{mutex_};
             wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty()) {
+            if (stopping_) {
                 return;
             }
             task = std::move(queue_.front());

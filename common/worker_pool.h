@@ -2,6 +2,7 @@
 // run one object's tasks in order without pinning it to a thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -20,11 +21,16 @@ public:
     explicit WorkerPool(std::size_t threads);
     WorkerPool(const WorkerPool&) = delete;
     WorkerPool& operator=(const WorkerPool&) = delete;
-    // Runs every task already queued, then joins.
-    ~WorkerPool();
+    ~WorkerPool() { shutdown(); }
 
+    // Drops the tasks still queued, lets running ones finish, joins. A daemon stopping must exit within
+    // seconds, and whatever was queued (hashing, writes of an interrupted upload) is redone or resumed
+    // later. Tasks posted afterwards are dropped.
+    void shutdown();
     void post(Task task);
     [[nodiscard]] std::size_t size() const noexcept { return threads_.size(); }
+    // Long tasks (hashing a large file, walking a large tree) check this and give up early.
+    [[nodiscard]] const std::atomic<bool>& stop_requested() const noexcept { return stop_requested_; }
 
 private:
     void run();
@@ -33,6 +39,7 @@ private:
     std::condition_variable wake_;
     std::deque<Task> queue_;
     bool stopping_ = false;
+    std::atomic<bool> stop_requested_{false};
     std::vector<std::thread> threads_;
 };
 

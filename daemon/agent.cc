@@ -31,7 +31,7 @@ Agent::Agent(AgentSettings settings)
       inbox_{base_.get()},
       pool_{settings_.workers},
       uploader_{base_.get(), inbox_, pool_, settings_},
-      link_{base_.get(), inbox_, pool_, settings_, uploader_},
+      link_{base_.get(), settings_, uploader_},
       watcher_{base_.get(), inbox_, pool_, settings_.folders,
                std::make_shared<const ExcludeFilter>(settings_.excludes),
                [this](SyncItem item) { uploader_.enqueue(std::move(item)); }},
@@ -43,6 +43,12 @@ Agent::Agent(AgentSettings settings)
         event_add(ev.get(), nullptr);
         signal_events_.push_back(std::move(ev));
     }
+}
+
+Agent::~Agent()
+{
+    // Workers stop first: none may still run a task that reports to the members about to go.
+    pool_.shutdown();
 }
 
 int Agent::run()

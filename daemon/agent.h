@@ -22,6 +22,7 @@ public:
     explicit Agent(AgentSettings settings);
     Agent(const Agent&) = delete;
     Agent& operator=(const Agent&) = delete;
+    ~Agent();
 
     // Runs until SIGTERM or SIGINT; returns the process exit code.
     int run();

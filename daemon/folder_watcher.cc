@@ -45,9 +45,9 @@ void FolderWatcher::scan(std::size_t folder, std::string start, bool verify_firs
 {
     ++scans_running_;
     // The worker touches only what it owns a share of; `this` is used back on the loop thread alone.
-    pool_.post([this, &inbox = inbox_, watches = watches_, excludes = excludes_, folder,
-                root = folders_[folder].path, start = std::move(start), verify_first] {
-        ScanResult result = scan_tree(*watches, *excludes, folder, root, start);
+    pool_.post([this, &inbox = inbox_, &stop = pool_.stop_requested(), watches = watches_, excludes = excludes_,
+                folder, root = folders_[folder].path, start = std::move(start), verify_first] {
+        ScanResult result = scan_tree(*watches, *excludes, folder, root, start, stop);
         inbox.post([this, folder, verify_first, result = std::move(result)]() mutable {
             --scans_running_;
             for (const std::string& error : result.errors) {

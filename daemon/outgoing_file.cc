@@ -1,6 +1,8 @@
 // Opening, hashing and chunked reading of a file being uploaded, with change detection.
 #include "outgoing_file.h"
 
+#include "open_beneath.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,16 +43,20 @@ ssize_t read_fully(int fd, std::uint8_t* buffer, std::size_t length, std::uint64
 OutgoingFile::Opened OutgoingFile::open(bool hash_first)
 {
     Opened opened;
+    const UniqueFd root{::open(folder_root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)};
     // O_NONBLOCK: a FIFO put where a file was must not hang the worker.
-    fd_.reset(::open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    fd_.reset(root ? open_beneath(root.get(), relative_path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY) : -1);
     if (!fd_) {
-        opened.status = (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) ? Status::Gone : Status::Failed;
-        opened.error = std::string{"cannot open '"} + path_ + "': " + std::strerror(errno);
+        // A path that now crosses a symlink (ELOOP, EXDEV) is not this folder's file any more.
+        const int err = errno;
+        opened.status = (err == ENOENT || err == ELOOP || err == EXDEV || err == ENOTDIR) ? Status::Gone
+                                                                                           : Status::Failed;
+        opened.error = "cannot open '" + display_path() + "': " + std::strerror(err);
         return opened;
     }
     struct stat st{};
     if (::fstat(fd_.get(), &st) != 0) {
-        opened.error = std::string{"cannot stat '"} + path_ + "': " + std::strerror(errno);
+        opened.error = "cannot stat '" + display_path() + "': " + std::strerror(errno);
         return opened;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -66,7 +72,7 @@ OutgoingFile::Opened OutgoingFile::open(bool hash_first)
     if (hash_first) {
         Sha256 hasher;
         std::vector<std::uint8_t> buffer(1 << 20);
-        for (std::uint64_t offset = 0; offset < size_;) {
+        for (std::uint64_t offset = 0; offset < size_ && !stop_;) {
             const ssize_t n = read_fully(fd_.get(), buffer.data(), buffer.size(), offset);
             if (n <= 0) {
                 break; // shrank while hashing; finish() will notice the change
@@ -87,11 +93,11 @@ OutgoingFile::Chunk OutgoingFile::read(std::uint64_t offset, std::size_t length)
     chunk.data.resize(length);
     const ssize_t n = read_fully(fd_.get(), chunk.data.data(), length, offset);
     if (n < 0) {
-        chunk.error = std::string{"cannot read '"} + path_ + "': " + std::strerror(errno);
+        chunk.error = "cannot read '" + display_path() + "': " + std::strerror(errno);
         return chunk;
     }
     if (static_cast<std::size_t>(n) != length) {
-        chunk.error = "'" + path_ + "' shrank while being sent";
+        chunk.error = "'" + display_path() + "' shrank while being sent";
         return chunk;
     }
     hasher_.update(chunk.data);

@@ -5,6 +5,7 @@
 #include "sha256.h"
 #include "unique_fd.h"
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,7 +37,11 @@ public:
         Sha256Digest sha256{};
     };
 
-    explicit OutgoingFile(std::string absolute_path) : path_{std::move(absolute_path)} {}
+    // stop is checked while hashing, so a daemon shutting down is not held up by a large file.
+    OutgoingFile(std::string folder_root, std::string relative_path, const std::atomic<bool>& stop)
+        : folder_root_{std::move(folder_root)}, relative_path_{std::move(relative_path)}, stop_{stop}
+    {
+    }
 
     Opened open(bool hash_first);
     // Reads must come in offset order: they feed the running hash.
@@ -44,7 +49,11 @@ public:
     Finished finish();
 
 private:
-    std::string path_;
+    [[nodiscard]] std::string display_path() const { return folder_root_ + "/" + relative_path_; }
+
+    std::string folder_root_;
+    std::string relative_path_;
+    const std::atomic<bool>& stop_;
     UniqueFd fd_;
     std::uint64_t size_ = 0;
     std::int64_t mtime_ns_ = 0;

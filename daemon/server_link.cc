@@ -1,9 +1,9 @@
 // Connection management for minisyncd: name resolution off the loop, TLS setup, HELLO, backoff.
 #include "server_link.h"
 
+#include "tcp_tuning.h"
 #include "tls_context.h"
 
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 
 namespace minisync::agent {
 namespace {
@@ -29,17 +30,18 @@ timeval to_timeval(std::chrono::milliseconds ms)
 
 } // namespace
 
-ServerLink::ServerLink(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
-                       Listener& listener)
+ServerLink::ServerLink(event_base* base, const AgentSettings& settings, Listener& listener)
     : base_{base},
-      inbox_{inbox},
-      pool_{pool},
       settings_{settings},
       listener_{listener},
       tls_{make_client_tls_context(settings.tls)},
       retry_timer_{evtimer_new(base, &ServerLink::on_retry, this)},
+      dns_{evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)},
       backoff_{FirstBackoff}
 {
+    if (!dns_) {
+        throw std::runtime_error("evdns_base_new failed");
+    }
     if (settings.bwlimit) {
         // Refilled every 100 ms rather than every second, so the cap is a steady rate, not bursts.
         // libevent 2.1's SSL bufferevent keeps limits in an int: EV_RATE_LIMIT_MAX would read as -1 and stall.
@@ -98,40 +100,51 @@ void ServerLink::resolve()
     }
     state_ = State::Resolving;
     retired_channel_.reset();
-    // getaddrinfo blocks (DNS), so it runs on a worker; the answer comes back through the inbox.
-    pool_.post([&inbox = inbox_, alive = alive_, this, host = settings_.server.host,
-                port = std::to_string(settings_.server.port)] {
-        addrinfo hints{};
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
-        addrinfo* found = nullptr;
-        const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
-        sockaddr_storage address{};
-        socklen_t length = 0;
-        std::string error;
-        if (rc == 0) {
-            std::memcpy(&address, found->ai_addr, found->ai_addrlen);
-            length = found->ai_addrlen;
-            ::freeaddrinfo(found);
-        } else {
-            error = std::string{"cannot resolve '"} + host + "': " + gai_strerror(rc);
-        }
-        inbox.post([alive, this, address, length, error] {
-            if (!*alive || state_ != State::Resolving) {
-                return;
-            }
-            if (!error.empty()) {
-                fail(error);
-                return;
-            }
-            connect(address, length);
-        });
-    });
+    addresses_.clear();
+    next_address_ = 0;
+    evutil_addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = EVUTIL_AI_NUMERICSERV | EVUTIL_AI_ADDRCONFIG;
+    // The callback may run before evdns_getaddrinfo returns (numeric hosts, /etc/hosts), and on
+    // cancellation after this object is gone: it gets its own context holding a liveness flag.
+    auto* query = new ResolveQuery{alive_, this};
+    const std::string port = std::to_string(settings_.server.port);
+    evdns_getaddrinfo(dns_.get(), settings_.server.host.c_str(), port.c_str(), &hints, &ServerLink::on_resolved, query);
 }
 
-void ServerLink::connect(const sockaddr_storage& address, socklen_t length)
+void ServerLink::on_resolved(int result, evutil_addrinfo* found, void* arg)
 {
+    const std::unique_ptr<ResolveQuery> query{static_cast<ResolveQuery*>(arg)};
+    const std::unique_ptr<evutil_addrinfo, decltype(&evutil_freeaddrinfo)> owned{found, &evutil_freeaddrinfo};
+    if (!*query->alive || result == EVUTIL_EAI_CANCEL) {
+        return;
+    }
+    ServerLink& link = *query->link;
+    if (link.state_ != State::Resolving) {
+        return;
+    }
+    if (result != 0) {
+        link.fail("cannot resolve '" + link.settings_.server.host + "': " + evutil_gai_strerror(result));
+        return;
+    }
+    for (const evutil_addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
+        Address address;
+        std::memcpy(&address.storage, entry->ai_addr, entry->ai_addrlen);
+        address.length = static_cast<socklen_t>(entry->ai_addrlen);
+        link.addresses_.push_back(address);
+    }
+    link.connect_next();
+}
+
+void ServerLink::connect_next()
+{
+    if (next_address_ >= addresses_.size()) {
+        fail(addresses_.empty() ? "no address for '" + settings_.server.host + "'" : last_attempt_error_);
+        return;
+    }
+    const Address& address = addresses_[next_address_++];
     SslPtr ssl{SSL_new(tls_.get())};
     if (!ssl || !expect_server_name(ssl.get(), settings_.server_name, settings_.server.host)) {
         fail("cannot set up TLS: " + drain_openssl_errors());
@@ -150,12 +163,15 @@ void ServerLink::connect(const sockaddr_storage& address, socklen_t length)
     channel_ = std::make_unique<FrameChannel>(std::move(bev), *this, OutputLowWater);
     channel_->set_read_timeout(&ConnectTimeout);
     bufferevent* raw = channel_->handle();
-    if (bufferevent_socket_connect(raw, reinterpret_cast<const sockaddr*>(&address), static_cast<int>(length)) != 0) {
-        // The channel reports the failure through on_closed on a later pass.
+    if (bufferevent_socket_connect(raw, reinterpret_cast<const sockaddr*>(&address.storage),
+                                   static_cast<int>(address.length)) != 0) {
+        // Refused at once (no route, say): libevent reports nothing more, so move on here.
+        last_attempt_error_ = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+        retired_channel_ = std::move(channel_);
+        connect_next();
         return;
     }
-    const int one = 1;
-    ::setsockopt(bufferevent_getfd(raw), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    tune_tcp_socket(bufferevent_getfd(raw));
 }
 
 void ServerLink::on_connected()
@@ -219,6 +235,11 @@ void ServerLink::on_closed(const std::string& reason)
         if (on_stopped_) {
             std::exchange(on_stopped_, nullptr)();
         }
+        return;
+    }
+    if (!was_ready && next_address_ < addresses_.size()) {
+        last_attempt_error_ = reason;
+        connect_next();
         return;
     }
     fail(reason);

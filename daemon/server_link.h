@@ -1,7 +1,7 @@
 // The agent's one connection to the server: resolve, connect, TLS with the expected server name,
 // HELLO, then frames both ways; on loss, reconnect with capped exponential backoff and jitter.
 //
-// States: Idle -> Resolving -> Connecting (TCP + TLS) -> Greeting (HELLO sent) -> Ready
+// States: Idle -> Resolving (evdns) -> Connecting (TCP + TLS, each address in turn) -> Greeting (HELLO sent) -> Ready
 //         Resolving/Connecting/Greeting/Ready --(failure)--> Waiting --(backoff timer)--> Resolving
 //         any --stop()--> Stopped
 #pragma once
@@ -9,10 +9,8 @@
 #include "agent_settings.h"
 #include "frame_channel.h"
 #include "libevent_handles.h"
-#include "loop_inbox.h"
 #include "openssl_handles.h"
 #include "protocol_codec.h"
-#include "worker_pool.h"
 
 #include <event2/bufferevent_ssl.h>
 
@@ -21,6 +19,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace minisync::agent {
 
@@ -38,8 +37,7 @@ public:
         ~Listener() = default;
     };
 
-    ServerLink(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
-               Listener& listener);
+    ServerLink(event_base* base, const AgentSettings& settings, Listener& listener);
     ServerLink(const ServerLink&) = delete;
     ServerLink& operator=(const ServerLink&) = delete;
     ~ServerLink();
@@ -57,10 +55,21 @@ public:
 private:
     enum class State { Idle, Resolving, Connecting, Greeting, Ready, Waiting, Stopped };
 
+    struct ResolveQuery {
+        std::shared_ptr<bool> alive;
+        ServerLink* link;
+    };
+    struct Address {
+        sockaddr_storage storage{};
+        socklen_t length = 0;
+    };
+
     static void on_retry(evutil_socket_t, short, void* self) { static_cast<ServerLink*>(self)->resolve(); }
+    static void on_resolved(int result, evutil_addrinfo* found, void* arg);
 
     void resolve();
-    void connect(const sockaddr_storage& address, socklen_t length);
+    // Tries the next resolved address; every address failing ends in fail() and a backoff.
+    void connect_next();
     void fail(const std::string& reason);
 
     void on_connected() override;
@@ -70,14 +79,16 @@ private:
     void on_closed(const std::string& reason) override;
 
     event_base* const base_;
-    LoopInbox& inbox_;
-    WorkerPool& pool_;
     const AgentSettings& settings_;
     Listener& listener_;
     const SslCtxPtr tls_;
     const EventPtr retry_timer_;
     // libevent keeps a pointer to it, so it outlives every connection's bufferevent.
     EvTokenBucketCfgPtr rate_limit_;
+    const EvDnsBasePtr dns_;
+    std::vector<Address> addresses_;
+    std::size_t next_address_ = 0;
+    std::string last_attempt_error_;
     State state_ = State::Idle;
     std::unique_ptr<FrameChannel> channel_;
     // A closed channel waits here until the next connection attempt: never freed in its own callback.

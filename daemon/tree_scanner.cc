@@ -24,11 +24,11 @@ std::string join(const std::string& dir, const char* name)
 } // namespace
 
 ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::size_t folder,
-                     const std::string& folder_root, const std::string& start)
+                     const std::string& folder_root, const std::string& start, const std::atomic<bool>& stop)
 {
     ScanResult result;
     std::vector<std::string> pending{start};
-    while (!pending.empty()) {
+    while (!pending.empty() && !stop) {
         const std::string relative = std::move(pending.back());
         pending.pop_back();
         const std::string absolute = relative.empty() ? folder_root : folder_root + "/" + relative;

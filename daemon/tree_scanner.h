@@ -5,6 +5,7 @@
 #include "exclude_filter.h"
 #include "watch_table.h"
 
+#include <atomic>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -19,7 +20,8 @@ struct ScanResult {
 };
 
 // folder_root is absolute; start is relative to it ("" for the whole folder). Symlinks are not followed.
+// The walk ends early, incomplete, once stop is set.
 ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::size_t folder,
-                     const std::string& folder_root, const std::string& start);
+                     const std::string& folder_root, const std::string& start, const std::atomic<bool>& stop);
 
 } // namespace minisync::agent

@@ -94,7 +94,7 @@ void Uploader::start_job(SyncItem item)
     Job job;
     job.id = id;
     job.key = key_of(item);
-    job.file = std::make_shared<OutgoingFile>(settings_.folders[item.folder].path + "/" + item.path);
+    job.file = std::make_shared<OutgoingFile>(settings_.folders[item.folder].path, item.path, pool_.stop_requested());
     job.strand = Strand::create(pool_);
     job.item = std::move(item);
     job_by_path_.emplace(job.key, id);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -23,7 +24,12 @@ std::variant<UniqueFd, FsError> open_dir_beneath(int base_fd, std::span<const st
         const std::string name{component};
         UniqueFd next{::openat(current.get(), name.c_str(), DirFlags)};
         if (!next && errno == ENOENT && create) {
-            if (::mkdirat(current.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+            if (::mkdirat(current.get(), name.c_str(), 0755) == 0) {
+                // The new entry must survive a crash as surely as the file about to be committed in it.
+                if (::fsync(current.get()) != 0) {
+                    return fs_error_from_errno(errno, "fsync directory above '" + name + "'");
+                }
+            } else if (errno != EEXIST) {
                 return fs_error_from_errno(errno, "mkdir '" + name + "'");
             }
             next.reset(::openat(current.get(), name.c_str(), DirFlags));

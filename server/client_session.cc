@@ -20,6 +20,8 @@ constexpr std::size_t MaxUploadsPerConnection = 256;
 // Receive-side backpressure: stop reading the socket while this much data waits for the disk.
 constexpr std::size_t PauseReadingAbove = 32U << 20;
 constexpr std::size_t ResumeReadingBelow = 8U << 20;
+// A peer that sends requests but never reads the answers stops being read once this much waits for it.
+constexpr std::size_t MaxUnreadReplies = 1U << 20;
 constexpr timeval HandshakeTimeout{10, 0};
 
 const char* const ServerVersion = "minisync-server 0.1.0";
@@ -71,6 +73,37 @@ void ClientSession::on_connected()
 }
 
 void ClientSession::on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body)
+{
+    dispatch(header, std::move(body));
+    update_read_pause();
+}
+
+void ClientSession::on_output_low()
+{
+    update_read_pause();
+}
+
+void ClientSession::update_read_pause()
+{
+    if (channel_.closing()) {
+        return;
+    }
+    // Hysteresis on both counts, so reading does not flap on and off around one threshold.
+    const bool disk_behind = bytes_queued_to_disk_ > (read_paused_ ? ResumeReadingBelow : PauseReadingAbove);
+    const bool peer_not_reading = channel_.output_size() > (read_paused_ ? OutputLowWater : MaxUnreadReplies);
+    const bool pause = disk_behind || peer_not_reading;
+    if (pause == read_paused_) {
+        return;
+    }
+    read_paused_ = pause;
+    if (pause) {
+        channel_.pause_reading();
+    } else {
+        channel_.resume_reading();
+    }
+}
+
+void ClientSession::dispatch(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body)
 {
     if (state_ == State::Handshake || state_ == State::Refused) {
         return; // nothing is read before the handshake, and nothing more from a refused client
@@ -196,7 +229,7 @@ void ClientSession::handle_begin(protocol::Bytes body)
     UploadTarget target{client_, std::move(begin->folder), std::move(begin->path), begin->size,
                         begin->mtime_ns, begin->mode, begin->sha256};
     Upload upload;
-    upload.file = std::make_shared<IncomingUpload>(std::move(target));
+    upload.file = std::make_shared<IncomingUpload>(std::move(target), context_.pool.stop_requested());
     upload.strand = std::move(lease->strand);
     upload.lock_key = std::move(lock_key);
     upload.lock_generation = lease->generation;
@@ -262,9 +295,6 @@ void ClientSession::handle_data(std::vector<std::uint8_t>&& body)
     upload->next_offset += payload;
     context_.stats.bytes_received += payload;
     bytes_queued_to_disk_ += payload;
-    if (bytes_queued_to_disk_ > PauseReadingAbove) {
-        channel_.pause_reading();
-    }
     upload->strand->post([this_id = id_, &context = context_, file = upload->file, request_id = prefix->request_id,
                           offset = prefix->offset, body = std::move(body)] {
         const auto data = std::span{body}.subspan(protocol::DataPrefixSize);
@@ -280,9 +310,7 @@ void ClientSession::handle_data(std::vector<std::uint8_t>&& body)
 void ClientSession::on_chunk_written(std::uint32_t request_id, std::size_t bytes, const std::optional<FsError>& error)
 {
     bytes_queued_to_disk_ -= bytes;
-    if (bytes_queued_to_disk_ < ResumeReadingBelow) {
-        channel_.resume_reading();
-    }
+    update_read_pause();
     if (error && uploads_.contains(request_id) && !channel_.closing()) {
         SPDLOG_WARN("client={}: {}", client_, error->message);
         fail_request(request_id, error->code, error->message);

@@ -68,7 +68,12 @@ private:
     void on_connected() override;
     void on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) override;
     void on_bad_frame(const std::string& reason) override;
+    void on_output_low() override;
     void on_closed(const std::string& reason) override;
+
+    void dispatch(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body);
+    // Stops reading while too much waits for the disk or for the peer to read its replies.
+    void update_read_pause();
 
     void handle_hello(protocol::Bytes body);
     void handle_begin(protocol::Bytes body);
@@ -96,6 +101,7 @@ private:
     std::uint32_t highest_request_id_ = 0;
     std::unordered_map<std::uint32_t, Upload> uploads_;
     std::size_t bytes_queued_to_disk_ = 0;
+    bool read_paused_ = false;
 };
 
 } // namespace minisync::server

@@ -98,7 +98,7 @@ bool IncomingUpload::final_has_same_content(const Sha256Digest& expected)
     }
     Sha256 hasher;
     std::vector<std::uint8_t> buffer(1 << 20);
-    while (true) {
+    while (!stop_) {
         const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
         if (n < 0 && errno == EINTR) {
             continue;
@@ -111,7 +111,7 @@ bool IncomingUpload::final_has_same_content(const Sha256Digest& expected)
         }
         hasher.update(std::span{buffer.data(), static_cast<std::size_t>(n)});
     }
-    return hasher.finish() == expected;
+    return !stop_ && hasher.finish() == expected;
 }
 
 std::optional<FsError> IncomingUpload::write(std::uint64_t offset, std::span<const std::uint8_t> data)
@@ -141,6 +141,11 @@ std::optional<FsError> IncomingUpload::commit(const Sha256Digest& expected)
     if (failed_ || !file_fd_) {
         discard();
         return FsError{protocol::ErrorCode::IoError, "'" + target_.path + "' had a failed write"};
+    }
+    struct stat st{};
+    if (::fstat(file_fd_.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != target_.size) {
+        discard();
+        return FsError{protocol::ErrorCode::SizeMismatch, "partial of '" + target_.path + "' has the wrong size"};
     }
     if (hasher_.finish() != expected) {
         discard();

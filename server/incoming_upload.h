@@ -9,6 +9,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -35,7 +36,8 @@ public:
         FsError error;
     };
 
-    explicit IncomingUpload(UploadTarget target) : target_{std::move(target)} {}
+    // stop is checked while hashing an existing file, so a server shutting down is not held up.
+    IncomingUpload(UploadTarget target, const std::atomic<bool>& stop) : target_{std::move(target)}, stop_{stop} {}
 
     OpenResult open(int root_fd);
     // After the first failure further writes are skipped; the failure is returned once.
@@ -52,6 +54,7 @@ private:
     std::optional<FsError> update_final_metadata(const struct stat& current);
 
     UploadTarget target_;
+    const std::atomic<bool>& stop_;
     UniqueFd dir_fd_;
     UniqueFd file_fd_;
     std::string final_name_;

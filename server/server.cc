@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include "service_notify.h"
+#include "tcp_tuning.h"
 
 #include <event2/bufferevent_ssl.h>
 #include <fcntl.h>
@@ -93,7 +94,9 @@ Server::Server(ServerSettings settings)
 
 Server::~Server()
 {
-    // Sessions post their last disk work to the pool; it must run before the pool is joined.
+    // Workers stop first: none may still run a task that reports to the sessions or context about to go.
+    // Partial files of interrupted uploads stay on disk, hidden, and are replaced by the next upload.
+    pool_.shutdown();
     listener_.reset();
     sessions_.clear();
     graveyard_.clear();
@@ -142,8 +145,7 @@ void Server::handle_accept(evutil_socket_t fd, sockaddr* addr, int)
         evutil_closesocket(fd);
         return;
     }
-    const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    tune_tcp_socket(fd);
     SSL* ssl = SSL_new(tls_.get());
     if (ssl == nullptr) {
         SPDLOG_ERROR("SSL_new failed; dropping connection");
