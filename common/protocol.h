@@ -3,6 +3,9 @@
 //
 // Change history (bump ProtocolVersion when a peer of the previous version would misread a frame):
 //   1  initial: HELLO/HELLO_OK, uploads with BEGIN/READY|HAVE/DATA/COMMIT/COMMITTED|ERROR, ABORT.
+//   2  resumable uploads: UPLOAD_BEGIN carries a resume offset and the SHA-256 of that prefix; the
+//      server confirms durable progress with PROGRESS; REMOVE/REMOVED delete a file. Version 1 peers
+//      are refused (none was ever deployed).
 #pragma once
 
 #include "sha256.h"
@@ -15,8 +18,8 @@
 namespace minisync::protocol {
 
 constexpr std::uint32_t HelloMagic = 0x4d53594e; // "MSYN"
-constexpr std::uint16_t ProtocolVersion = 1;
-constexpr std::uint16_t MinProtocolVersion = 1;
+constexpr std::uint16_t ProtocolVersion = 2;
+constexpr std::uint16_t MinProtocolVersion = 2;
 
 // Every frame: u32 body size, u16 type, u16 flags (zero in version 1), then the body. Big-endian.
 constexpr std::size_t FrameHeaderSize = 8;
@@ -36,6 +39,9 @@ enum class FrameType : std::uint16_t {
     Commit = 14,
     Committed = 15,  // server: durable under its final name; request finished
     Abort = 16,      // agent gives a request up; request finished
+    Progress = 17,   // server: this many bytes of the partial are durable (fsynced)
+    Remove = 18,     // agent: delete this file or symlink
+    Removed = 19,    // server: it is gone (or never was); request finished
 };
 
 enum class ErrorCode : std::uint16_t {
@@ -91,6 +97,21 @@ struct UploadBegin {
     std::int64_t mtime_ns = 0;
     std::uint32_t mode = 0;
     std::optional<Sha256Digest> sha256; // present when the agent knows it; enables AlreadyHave
+    // Where the agent would like to continue an interrupted upload, and the SHA-256 of its first
+    // resume_offset bytes; the server resumes only if its partial holds exactly that prefix.
+    std::uint64_t resume_offset = 0;
+    Sha256Digest prefix_sha256{};
+};
+
+struct ProgressMsg {
+    std::uint32_t request_id = 0;
+    std::uint64_t durable_offset = 0;
+};
+
+struct RemoveMsg {
+    std::uint32_t request_id = 0;
+    std::string folder;
+    std::string path;
 };
 
 struct UploadReady {
@@ -104,6 +125,7 @@ struct RequestOnly {
 using AlreadyHave = RequestOnly;
 using Committed = RequestOnly;
 using Abort = RequestOnly;
+using Removed = RequestOnly;
 
 struct DataPrefix {
     std::uint32_t request_id = 0;

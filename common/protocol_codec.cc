@@ -162,6 +162,9 @@ const char* to_string(FrameType type) noexcept
     case FrameType::Commit: return "COMMIT";
     case FrameType::Committed: return "COMMITTED";
     case FrameType::Abort: return "ABORT";
+    case FrameType::Progress: return "PROGRESS";
+    case FrameType::Remove: return "REMOVE";
+    case FrameType::Removed: return "REMOVED";
     }
     return "UNKNOWN";
 }
@@ -231,6 +234,10 @@ std::vector<std::uint8_t> encode(const UploadBegin& msg)
     if (msg.sha256) {
         w.bytes(*msg.sha256);
     }
+    w.u64(msg.resume_offset);
+    if (msg.resume_offset > 0) {
+        w.bytes(msg.prefix_sha256);
+    }
     return w.finish();
 }
 
@@ -247,6 +254,23 @@ std::vector<std::uint8_t> encode(const Commit& msg)
     Writer w{FrameType::Commit};
     w.u32(msg.request_id);
     w.bytes(msg.sha256);
+    return w.finish();
+}
+
+std::vector<std::uint8_t> encode(const ProgressMsg& msg)
+{
+    Writer w{FrameType::Progress};
+    w.u32(msg.request_id);
+    w.u64(msg.durable_offset);
+    return w.finish();
+}
+
+std::vector<std::uint8_t> encode(const RemoveMsg& msg)
+{
+    Writer w{FrameType::Remove};
+    w.u32(msg.request_id);
+    w.str(msg.folder);
+    w.str(msg.path);
     return w.finish();
 }
 
@@ -322,6 +346,10 @@ std::optional<UploadBegin> decode_upload_begin(Bytes body)
         }
         msg.sha256 = digest;
     }
+    if (!r.u64(msg.resume_offset) || msg.resume_offset > msg.size ||
+        (msg.resume_offset > 0 && !r.fixed(msg.prefix_sha256))) {
+        return std::nullopt;
+    }
     if (!r.at_end() || msg.request_id == 0) {
         return std::nullopt;
     }
@@ -343,6 +371,26 @@ std::optional<Commit> decode_commit(Bytes body)
     Reader r{body};
     Commit msg;
     if (!r.u32(msg.request_id) || !r.fixed(msg.sha256) || !r.at_end()) {
+        return std::nullopt;
+    }
+    return msg;
+}
+
+std::optional<ProgressMsg> decode_progress(Bytes body)
+{
+    Reader r{body};
+    ProgressMsg msg;
+    if (!r.u32(msg.request_id) || !r.u64(msg.durable_offset) || !r.at_end()) {
+        return std::nullopt;
+    }
+    return msg;
+}
+
+std::optional<RemoveMsg> decode_remove(Bytes body)
+{
+    Reader r{body};
+    RemoveMsg msg;
+    if (!r.u32(msg.request_id) || !r.str(msg.folder) || !r.str(msg.path) || !r.at_end() || msg.request_id == 0) {
         return std::nullopt;
     }
     return msg;

@@ -30,6 +30,8 @@ std::vector<std::uint8_t> encode(const ErrorMsg& msg);
 std::vector<std::uint8_t> encode(const UploadBegin& msg);
 std::vector<std::uint8_t> encode(const UploadReady& msg);
 std::vector<std::uint8_t> encode(const Commit& msg);
+std::vector<std::uint8_t> encode(const ProgressMsg& msg);
+std::vector<std::uint8_t> encode(const RemoveMsg& msg);
 std::vector<std::uint8_t> encode_request_only(FrameType type, std::uint32_t request_id);
 
 // A DATA frame's header and prefix; the payload follows it on the wire without being copied here.
@@ -43,6 +45,8 @@ std::optional<ErrorMsg> decode_error(Bytes body);
 std::optional<UploadBegin> decode_upload_begin(Bytes body);
 std::optional<UploadReady> decode_upload_ready(Bytes body);
 std::optional<Commit> decode_commit(Bytes body);
+std::optional<ProgressMsg> decode_progress(Bytes body);
+std::optional<RemoveMsg> decode_remove(Bytes body);
 std::optional<RequestOnly> decode_request_only(Bytes body);
 // On success the payload is the rest of the body after the prefix.
 std::optional<DataPrefix> decode_data_prefix(Bytes body);

@@ -46,6 +46,23 @@ Sha256Digest Sha256::finish()
     return digest;
 }
 
+Sha256Digest Sha256::digest_so_far() const
+{
+    const EvpMdCtxPtr copy{EVP_MD_CTX_new()};
+    Sha256Digest digest{};
+    unsigned int len = 0;
+    if (!copy || EVP_MD_CTX_copy_ex(copy.get(), ctx_.get()) != 1 ||
+        EVP_DigestFinal_ex(copy.get(), digest.data(), &len) != 1) {
+        throw std::runtime_error("copying a SHA-256 context failed");
+    }
+    return digest;
+}
+
+void Sha256::reset()
+{
+    EVP_DigestInit_ex(ctx_.get(), sha256_md(), nullptr);
+}
+
 Sha256Digest sha256_of(std::string_view data)
 {
     Sha256 hasher;

@@ -22,6 +22,9 @@ public:
     void update(std::string_view data);
     // Returns the digest and leaves the hasher ready for a new message.
     Sha256Digest finish();
+    // The digest of what was fed so far, without ending the message (the prefix of a resumed upload).
+    [[nodiscard]] Sha256Digest digest_so_far() const;
+    void reset();
 
 private:
     EvpMdCtxPtr ctx_;

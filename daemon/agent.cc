@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <ctime>
+#include <filesystem>
 #include <stdexcept>
 
 namespace minisync::agent {
@@ -13,6 +15,45 @@ namespace {
 
 // SPEC: exit within 5 s of SIGTERM, so the flush of the connection gets a little less.
 constexpr timeval ShutdownGrace{3, 0};
+
+// A database that cannot be opened is moved aside and rebuilt empty: the state is derived data (a
+// rescan plus the server's answers restore it), and refusing to start would only crash-loop the service.
+std::shared_ptr<StateStore> open_state(const std::string& path)
+{
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path{path}.parent_path(), ec);
+    auto opened = StateStore::open(path);
+    if (auto* store = std::get_if<std::unique_ptr<StateStore>>(&opened)) {
+        return std::move(*store);
+    }
+    const std::string reason = std::get<std::string>(opened);
+    char stamp[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", std::gmtime(&now));
+    const std::string aside = path + ".corrupt-" + stamp;
+    SPDLOG_ERROR("{}", reason);
+    std::filesystem::rename(path, aside, ec);
+    for (const char* suffix : {"-wal", "-shm"}) {
+        std::filesystem::remove(path + suffix, ec);
+    }
+    SPDLOG_ERROR("moved the unusable state database to '{}' and started a new one at '{}'; every file is "
+                 "checked against the server again (hashed, not re-sent when unchanged)",
+                 aside, path);
+    auto fresh = StateStore::open(path);
+    if (auto* store = std::get_if<std::unique_ptr<StateStore>>(&fresh)) {
+        return std::move(*store);
+    }
+    throw std::runtime_error(std::get<std::string>(fresh));
+}
+
+std::vector<std::int64_t> resolve_folder_ids(StateStore& store, const std::vector<FolderSpec>& folders)
+{
+    std::vector<std::int64_t> ids;
+    for (const FolderSpec& folder : folders) {
+        ids.push_back(store.folder_id(folder.name));
+    }
+    return ids;
+}
 
 EvBasePtr make_base()
 {
@@ -27,10 +68,13 @@ EvBasePtr make_base()
 
 Agent::Agent(AgentSettings settings)
     : settings_{std::move(settings)},
+      store_{open_state(settings_.state_path)},
+      folder_ids_{resolve_folder_ids(*store_, settings_.folders)},
       base_{make_base()},
       inbox_{base_.get()},
       pool_{settings_.workers},
-      uploader_{base_.get(), inbox_, pool_, settings_},
+      state_writer_{base_.get(), inbox_, pool_, store_},
+      uploader_{base_.get(), inbox_, pool_, settings_, state_writer_, folder_ids_},
       link_{base_.get(), settings_, uploader_},
       watcher_{base_.get(), inbox_, pool_, settings_.folders,
                std::make_shared<const ExcludeFilter>(settings_.excludes),
@@ -49,6 +93,7 @@ Agent::~Agent()
 {
     // Workers stop first: none may still run a task that reports to the members about to go.
     pool_.shutdown();
+    state_writer_.write_remaining();
 }
 
 int Agent::run()
@@ -56,8 +101,14 @@ int Agent::run()
     for (const FolderSpec& folder : settings_.folders) {
         SPDLOG_INFO("watching folder={} path={}", folder.name, folder.path);
     }
-    SPDLOG_INFO("server={} expecting certificate name '{}'", settings_.server.to_string(), settings_.server_name);
-    watcher_.start();
+    SPDLOG_INFO("server={} expecting certificate name '{}', state in '{}'", settings_.server.to_string(),
+                settings_.server_name, settings_.state_path);
+    // Loaded before the loop runs: reconciliation compares every scanned file with these records.
+    std::vector<std::shared_ptr<const FolderRecords>> known;
+    for (const std::int64_t id : folder_ids_) {
+        known.push_back(std::make_shared<const FolderRecords>(store_->load_folder(id)));
+    }
+    watcher_.start(std::move(known));
     link_.start();
     notify_ready("watching " + std::to_string(settings_.folders.size()) + " folder(s), server " +
                  settings_.server.to_string());

@@ -8,6 +8,8 @@
 #include "libevent_handles.h"
 #include "loop_inbox.h"
 #include "server_link.h"
+#include "state_store.h"
+#include "state_writer.h"
 #include "uploader.h"
 #include "worker_pool.h"
 
@@ -38,9 +40,12 @@ private:
     // Declaration order is destruction order reversed: the pool joins before the inbox and base go,
     // and everything holding an event is freed before the base.
     const AgentSettings settings_;
+    const std::shared_ptr<StateStore> store_;
+    const std::vector<std::int64_t> folder_ids_;
     EvBasePtr base_;
     LoopInbox inbox_;
     WorkerPool pool_;
+    StateWriter state_writer_;
     Uploader uploader_;
     ServerLink link_;
     FolderWatcher watcher_;

@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -16,6 +18,20 @@ namespace minisync::agent {
 std::string default_server_name(const HostPort& server)
 {
     return server.host_is_ip_literal() ? "mini-rsync-server" : server.host;
+}
+
+std::string default_state_path()
+{
+    if (const char* state_directory = std::getenv("STATE_DIRECTORY"); state_directory != nullptr && *state_directory) {
+        // systemd may list several directories separated by ':'; the first is ours.
+        const std::string first{state_directory, std::strcspn(state_directory, ":")};
+        return first + "/state.db";
+    }
+    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && *xdg == '/') {
+        return std::string{xdg} + "/minisync/state.db";
+    }
+    const char* home = std::getenv("HOME");
+    return std::string{home != nullptr ? home : "."} + "/.local/state/minisync/state.db";
 }
 
 std::pair<std::string, std::string> split_folder_argument(const std::string& argument)
@@ -93,6 +109,9 @@ ParsedAgentArgs parse_agent_args(int argc, const char* const* argv)
         }
     }
     settings.log_level = *parse_log_level(log_level);
+    if (settings.state_path.empty()) {
+        settings.state_path = default_state_path();
+    }
     if (folder_arguments.empty()) {
         return fail("no folder to sync; usage: minisyncd [options] FOLDER[=NAME]...");
     }

@@ -38,6 +38,9 @@ struct AgentSettings {
 // server certificate's name when that host is an IP literal.
 std::string default_server_name(const HostPort& server);
 
+// $STATE_DIRECTORY/state.db under systemd, else ${XDG_STATE_HOME:-~/.local/state}/minisync/state.db.
+std::string default_state_path();
+
 // Splits FOLDER[=NAME] at the last '='; without a name the folder's basename is used.
 std::pair<std::string, std::string> split_folder_argument(const std::string& argument);
 

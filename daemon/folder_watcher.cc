@@ -1,6 +1,7 @@
 // inotify event decoding and the dispatch of subtree scans.
 #include "folder_watcher.h"
 
+#include "reconcile.h"
 #include "tree_scanner.h"
 
 #include <spdlog/spdlog.h>
@@ -28,11 +29,11 @@ FolderWatcher::FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& poo
     }
 }
 
-void FolderWatcher::start()
+void FolderWatcher::start(std::vector<std::shared_ptr<const FolderRecords>> known)
 {
     event_add(read_event_.get(), nullptr);
     for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
-        scan(folder, "", true);
+        scan(folder, "", true, folder < known.size() ? std::move(known[folder]) : nullptr);
     }
 }
 
@@ -41,29 +42,66 @@ void FolderWatcher::stop()
     event_del(read_event_.get());
 }
 
-void FolderWatcher::scan(std::size_t folder, std::string start, bool verify_first)
+void FolderWatcher::scan(std::size_t folder, std::string start, bool verify_first,
+                         std::shared_ptr<const FolderRecords> known)
 {
     ++scans_running_;
     // The worker touches only what it owns a share of; `this` is used back on the loop thread alone.
     pool_.post([this, &inbox = inbox_, &stop = pool_.stop_requested(), watches = watches_, excludes = excludes_,
-                folder, root = folders_[folder].path, start = std::move(start), verify_first] {
+                folder, root = folders_[folder].path, start = std::move(start), verify_first,
+                known = std::move(known)] {
         ScanResult result = scan_tree(*watches, *excludes, folder, root, start, stop);
-        inbox.post([this, folder, verify_first, result = std::move(result)]() mutable {
-            --scans_running_;
-            for (const std::string& error : result.errors) {
-                SPDLOG_WARN("folder={}: {}", folders_[folder].name, error);
+        ReconcilePlan plan;
+        if (known) {
+            plan = reconcile(result.scan, *known, *excludes);
+        } else {
+            for (ScannedFile& file : result.scan.files) {
+                SyncItem item;
+                item.path = std::move(file.path);
+                item.verify_first = verify_first;
+                plan.uploads.push_back(std::move(item));
             }
-            if (result.watch_limit_reached && !watch_limit_reported_) {
-                watch_limit_reported_ = true;
-                SPDLOG_ERROR("folder={}: inotify watch limit reached; changes in some directories will be missed "
-                             "until fs.inotify.max_user_watches is raised (sysctl)",
-                             folders_[folder].name);
-            }
-            for (std::string& path : result.files) {
-                sink_(SyncItem{folder, std::move(path), verify_first});
-            }
+        }
+        inbox.post([this, folder, result = std::move(result), plan = std::move(plan)]() mutable {
+            finish_scan(folder, result, std::move(plan));
         });
     });
+}
+
+void FolderWatcher::finish_scan(std::size_t folder, const ScanResult& result, ReconcilePlan&& plan)
+{
+    --scans_running_;
+    const std::string& name = folders_[folder].name;
+    for (const std::string& error : result.errors) {
+        SPDLOG_WARN("folder={}: {}", name, error);
+    }
+    if (result.watch_limit_reached && !watch_limit_reported_) {
+        watch_limit_reported_ = true;
+        SPDLOG_ERROR("folder={}: inotify watch limit reached; changes in some directories will be missed "
+                     "until fs.inotify.max_user_watches is raised (sysctl)",
+                     name);
+    }
+    if (plan.withheld_removals) {
+        SPDLOG_WARN("folder={}: the folder is empty but the state database remembers files; not deleting them "
+                    "on the server (is the file system mounted?)",
+                    name);
+    }
+    if (result.scan.complete && result.scan.listed_dirs.contains("")) {
+        SPDLOG_INFO("folder={}: scanned {} files in {} directories: {} unchanged, {} to send, {} to remove", name,
+                    result.scan.files.size(), result.directories, plan.unchanged, plan.uploads.size(),
+                    plan.removals.size());
+    }
+    for (SyncItem& item : plan.uploads) {
+        item.folder = folder;
+        sink_(std::move(item));
+    }
+    for (std::string& path : plan.removals) {
+        SyncItem item;
+        item.folder = folder;
+        item.path = std::move(path);
+        item.kind = SyncItem::Kind::Remove;
+        sink_(std::move(item));
+    }
 }
 
 void FolderWatcher::read_events()
@@ -95,7 +133,7 @@ void FolderWatcher::handle_event(const inotify_event& event)
         ++overflows_;
         SPDLOG_WARN("inotify queue overflowed; rescanning every folder");
         for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
-            scan(folder, "", true);
+            scan(folder, "", true, nullptr);
         }
         return;
     }
@@ -125,16 +163,25 @@ void FolderWatcher::handle_event(const inotify_event& event)
     if ((event.mask & IN_ISDIR) != 0) {
         // The new directory may already hold files created before its watch existed: scan it.
         if ((event.mask & (IN_CREATE | IN_MOVED_TO)) != 0) {
-            scan(dir->folder, std::move(path), (event.mask & IN_MOVED_TO) != 0);
+            scan(dir->folder, std::move(path), (event.mask & IN_MOVED_TO) != 0, nullptr);
         }
         return;
     }
+    SyncItem item;
+    item.folder = dir->folder;
+    item.path = std::move(path);
     if ((event.mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0) {
-        sink_(SyncItem{dir->folder, std::move(path), false});
+        sink_(std::move(item));
     } else if ((event.mask & IN_ATTRIB) != 0) {
         // chmod or touch: the content is most likely what the server has, so offer the hash and let
         // the server apply the new mode and mtime without a transfer.
-        sink_(SyncItem{dir->folder, std::move(path), true});
+        item.verify_first = true;
+        sink_(std::move(item));
+    } else if ((event.mask & (IN_DELETE | IN_MOVED_FROM)) != 0) {
+        // A rename within the folder arrives as this plus IN_MOVED_TO for the new name: mirrored as a
+        // removal and an upload.
+        item.kind = SyncItem::Kind::Remove;
+        sink_(std::move(item));
     }
 }
 

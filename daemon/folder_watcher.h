@@ -6,6 +6,9 @@
 #include "exclude_filter.h"
 #include "libevent_handles.h"
 #include "loop_inbox.h"
+#include "reconcile.h"
+#include "state_store.h"
+#include "tree_scanner.h"
 #include "sync_queue.h"
 #include "watch_table.h"
 #include "worker_pool.h"
@@ -29,8 +32,9 @@ public:
     FolderWatcher(const FolderWatcher&) = delete;
     FolderWatcher& operator=(const FolderWatcher&) = delete;
 
-    // Watches and scans every folder; each file found is reported with verify_first set.
-    void start();
+    // Watches and scans every folder and reconciles what it finds with known[folder], the state
+    // database's records: only what changed, appeared or vanished since is reported.
+    void start(std::vector<std::shared_ptr<const FolderRecords>> known);
     void stop();
 
     [[nodiscard]] std::size_t scans_running() const noexcept { return scans_running_; }
@@ -39,9 +43,12 @@ public:
 private:
     static void on_readable(evutil_socket_t, short, void* self) { static_cast<FolderWatcher*>(self)->read_events(); }
 
+    void finish_scan(std::size_t folder, const ScanResult& result, ReconcilePlan&& plan);
     void read_events();
     void handle_event(const inotify_event& event);
-    void scan(std::size_t folder, std::string start, bool verify_first);
+    // Without known records every file found is reported (with verify_first as given); with them, the
+    // scan is reconciled with the records instead.
+    void scan(std::size_t folder, std::string start, bool verify_first, std::shared_ptr<const FolderRecords> known);
 
     LoopInbox& inbox_;
     WorkerPool& pool_;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -40,7 +41,7 @@ ssize_t read_fully(int fd, std::uint8_t* buffer, std::size_t length, std::uint64
 
 } // namespace
 
-OutgoingFile::Opened OutgoingFile::open(bool hash_first)
+OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<ResumeHint>& resume)
 {
     Opened opened;
     const UniqueFd root{::open(folder_root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)};
@@ -64,27 +65,41 @@ OutgoingFile::Opened OutgoingFile::open(bool hash_first)
         return opened;
     }
     ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-    size_ = static_cast<std::uint64_t>(st.st_size);
-    mtime_ns_ = mtime_ns_of(st);
-    opened.size = size_;
-    opened.mtime_ns = mtime_ns_;
+    version_ = FileVersion{static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st), static_cast<std::uint64_t>(st.st_ino)};
+    opened.version = version_;
     opened.mode = st.st_mode & 07777;
-    if (hash_first) {
-        Sha256 hasher;
-        std::vector<std::uint8_t> buffer(1 << 20);
-        for (std::uint64_t offset = 0; offset < size_ && !stop_;) {
-            const ssize_t n = read_fully(fd_.get(), buffer.data(), buffer.size(), offset);
-            if (n <= 0) {
-                break; // shrank while hashing; finish() will notice the change
-            }
-            hasher.update(std::span{buffer.data(), static_cast<std::size_t>(n)});
-            offset += static_cast<std::uint64_t>(n);
+    if (resume && resume->version == version_ && resume->offset > 0 && resume->offset <= version_.size) {
+        // The prefix goes into the running hash: the commit hash covers the whole file.
+        if (hash_range(hasher_, resume->offset) == resume->offset) {
+            opened.resume_offset = resume->offset;
+            opened.prefix_sha256 = hasher_.digest_so_far();
+        } else {
+            hasher_.reset();
         }
+    } else if (hash_first) {
+        Sha256 hasher;
+        hash_range(hasher, version_.size);
         first_hash_ = hasher.finish();
         opened.sha256 = first_hash_;
     }
     opened.status = Status::Ready;
     return opened;
+}
+
+std::uint64_t OutgoingFile::hash_range(Sha256& hasher, std::uint64_t length)
+{
+    std::vector<std::uint8_t> buffer(1 << 20);
+    std::uint64_t offset = 0;
+    while (offset < length && !stop_) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), length - offset));
+        const ssize_t n = read_fully(fd_.get(), buffer.data(), want, offset);
+        if (n <= 0) {
+            break; // shrank while hashing; finish() will notice the change
+        }
+        hasher.update(std::span{buffer.data(), static_cast<std::size_t>(n)});
+        offset += static_cast<std::uint64_t>(n);
+    }
+    return offset;
 }
 
 OutgoingFile::Chunk OutgoingFile::read(std::uint64_t offset, std::size_t length)
@@ -110,8 +125,8 @@ OutgoingFile::Finished OutgoingFile::finish()
     Finished finished;
     finished.sha256 = hasher_.finish();
     struct stat st{};
-    finished.unchanged = ::fstat(fd_.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == size_ &&
-                         mtime_ns_of(st) == mtime_ns_ && (!first_hash_ || *first_hash_ == finished.sha256);
+    finished.unchanged = ::fstat(fd_.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == version_.size &&
+                         mtime_ns_of(st) == version_.mtime_ns && (!first_hash_ || *first_hash_ == finished.sha256);
     fd_.reset();
     return finished;
 }

@@ -2,7 +2,9 @@
 // of exactly the bytes read for sending. Blocking; every method runs on the upload's strand.
 #pragma once
 
+#include "file_version.h"
 #include "sha256.h"
+#include "sync_queue.h"
 #include "unique_fd.h"
 
 #include <atomic>
@@ -19,10 +21,12 @@ public:
 
     struct Opened {
         Status status = Status::Failed;
-        std::uint64_t size = 0;
-        std::int64_t mtime_ns = 0;
+        FileVersion version;
         std::uint32_t mode = 0;
         std::optional<Sha256Digest> sha256; // when hashing first was asked for
+        // When the resume hint still matches the file: where to continue, and the hash of what precedes.
+        std::uint64_t resume_offset = 0;
+        Sha256Digest prefix_sha256{};
         std::string error;
     };
 
@@ -43,20 +47,23 @@ public:
     {
     }
 
-    Opened open(bool hash_first);
+    Opened open(bool hash_first, const std::optional<ResumeHint>& resume);
+    // The server did not take the resume offset: the running hash starts again from byte 0.
+    void restart() { hasher_.reset(); }
     // Reads must come in offset order: they feed the running hash.
     Chunk read(std::uint64_t offset, std::size_t length);
     Finished finish();
 
 private:
+    // Feeds up to length bytes from the start of the file to hasher; returns how many it fed.
+    std::uint64_t hash_range(Sha256& hasher, std::uint64_t length);
     [[nodiscard]] std::string display_path() const { return folder_root_ + "/" + relative_path_; }
 
     std::string folder_root_;
     std::string relative_path_;
     const std::atomic<bool>& stop_;
     UniqueFd fd_;
-    std::uint64_t size_ = 0;
-    std::int64_t mtime_ns_ = 0;
+    FileVersion version_;
     std::optional<Sha256Digest> first_hash_;
     Sha256 hasher_;
 };

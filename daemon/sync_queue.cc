@@ -15,8 +15,13 @@ void SyncQueue::push(SyncItem item)
 {
     std::string key = key_of(item.folder, item.path);
     if (const auto it = items_.find(key); it != items_.end()) {
+        SyncItem& queued = it->second;
         // An event after a scan means the content changed: hashing first would only cost a read.
-        it->second.verify_first = it->second.verify_first && item.verify_first;
+        queued.verify_first = queued.kind == item.kind && queued.verify_first && item.verify_first;
+        queued.kind = item.kind;
+        if (item.resume) {
+            queued.resume = item.resume;
+        }
         return;
     }
     items_.emplace(key, std::move(item));

@@ -1,8 +1,11 @@
 // Paths waiting to be sent, in arrival order, each at most once: a burst of events on one path
-// collapses into a single entry. Loop thread only.
+// collapses into a single entry, and the latest kind (upload or remove) wins. Loop thread only.
 #pragma once
 
+#include "file_version.h"
+
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
@@ -10,11 +13,20 @@
 
 namespace minisync::agent {
 
+// Where an interrupted upload of this path stopped: the server held offset bytes of this version.
+struct ResumeHint {
+    FileVersion version;
+    std::uint64_t offset = 0;
+};
+
 struct SyncItem {
+    enum class Kind { Upload, Remove };
     std::size_t folder = 0;
     std::string path;
+    Kind kind = Kind::Upload;
     // The server may already hold this version (found by a scan, not by an event): send the hash first.
     bool verify_first = false;
+    std::optional<ResumeHint> resume;
 };
 
 class SyncQueue {

@@ -28,14 +28,21 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
 {
     ScanResult result;
     std::vector<std::string> pending{start};
-    while (!pending.empty() && !stop) {
+    while (!pending.empty()) {
+        if (stop) {
+            return result;
+        }
         const std::string relative = std::move(pending.back());
         pending.pop_back();
         const std::string absolute = relative.empty() ? folder_root : folder_root + "/" + relative;
 
         switch (watches.add(absolute, WatchedDir{folder, relative})) {
         case AddWatchResult::Added: break;
-        case AddWatchResult::Gone: continue;
+        case AddWatchResult::Gone:
+            if (relative.empty()) {
+                result.scan.failed_dirs.insert(relative); // the folder itself is gone: nothing is known
+            }
+            continue;
         case AddWatchResult::LimitReached: result.watch_limit_reached = true; break;
         case AddWatchResult::Failed:
             result.errors.push_back("cannot watch '" + absolute + "': " + std::strerror(errno));
@@ -45,15 +52,18 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
         if (fd < 0) {
             if (errno != ENOENT && errno != ENOTDIR) {
                 result.errors.push_back("cannot open directory '" + absolute + "': " + std::strerror(errno));
+                result.scan.failed_dirs.insert(relative);
             }
             continue;
         }
         const std::unique_ptr<DIR, DirClose> dir{::fdopendir(fd)};
         if (!dir) {
             ::close(fd);
+            result.scan.failed_dirs.insert(relative);
             continue;
         }
         ++result.directories;
+        errno = 0;
         while (const dirent* entry = ::readdir(dir.get())) {
             const char* name = entry->d_name;
             if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) {
@@ -63,21 +73,34 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
             if (excludes.excluded(child)) {
                 continue;
             }
-            unsigned char type = entry->d_type;
-            if (type == DT_UNKNOWN) {
-                struct stat st{};
-                if (::fstatat(::dirfd(dir.get()), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-                    continue;
-                }
-                type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
-            }
-            if (type == DT_DIR) {
+            if (entry->d_type == DT_DIR) {
                 pending.push_back(std::move(child));
-            } else if (type == DT_REG) {
-                result.files.push_back(std::move(child));
+                continue;
+            }
+            if (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN) {
+                continue;
+            }
+            struct stat st{};
+            if (::fstatat(::dirfd(dir.get()), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                continue;
+            }
+            if (S_ISDIR(st.st_mode)) {
+                pending.push_back(std::move(child));
+            } else if (S_ISREG(st.st_mode)) {
+                const FileVersion version{static_cast<std::uint64_t>(st.st_size),
+                                          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
+                                              st.st_mtim.tv_nsec,
+                                          static_cast<std::uint64_t>(st.st_ino)};
+                result.scan.files.push_back(ScannedFile{std::move(child), version, st.st_mode & 07777U});
             }
         }
+        if (errno != 0) {
+            result.scan.failed_dirs.insert(relative);
+        } else {
+            result.scan.listed_dirs.insert(relative);
+        }
     }
+    result.scan.complete = true;
     return result;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "exclude_filter.h"
+#include "reconcile.h"
 #include "watch_table.h"
 
 #include <atomic>
@@ -13,7 +14,7 @@
 namespace minisync::agent {
 
 struct ScanResult {
-    std::vector<std::string> files; // regular files, relative to the folder root
+    FolderScan scan;
     std::size_t directories = 0;
     bool watch_limit_reached = false;
     std::vector<std::string> errors;

@@ -4,6 +4,7 @@
 #include "protocol_codec.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -42,8 +43,14 @@ bool worth_retrying(ErrorCode code)
 
 } // namespace
 
-Uploader::Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings)
-    : inbox_{inbox}, pool_{pool}, settings_{settings}, retry_timer_{evtimer_new(base, &Uploader::on_retry, this)}
+Uploader::Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
+                   StateWriter& state, std::vector<std::int64_t> folder_ids)
+    : inbox_{inbox},
+      pool_{pool},
+      settings_{settings},
+      state_{state},
+      folder_ids_{std::move(folder_ids)},
+      retry_timer_{evtimer_new(base, &Uploader::on_retry, this)}
 {
 }
 
@@ -99,10 +106,57 @@ void Uploader::start_job(SyncItem item)
     job.item = std::move(item);
     job_by_path_.emplace(job.key, id);
     auto& stored = jobs_.emplace(id, std::move(job)).first->second;
-    stored.strand->post([this, &inbox = inbox_, file = stored.file, id, hash_first = stored.item.verify_first] {
-        OutgoingFile::Opened opened = file->open(hash_first);
+    if (stored.item.kind == SyncItem::Kind::Remove) {
+        start_removal(stored);
+        return;
+    }
+    stored.strand->post([this, &inbox = inbox_, file = stored.file, id, hash_first = stored.item.verify_first,
+                         resume = stored.item.resume] {
+        OutgoingFile::Opened opened = file->open(hash_first, resume);
         inbox.post([this, id, opened = std::move(opened)] { on_prepared(id, opened); });
     });
+}
+
+void Uploader::start_removal(Job& job)
+{
+    // The path may exist again by now (deleted and re-created): then it is uploaded, not removed.
+    job.strand->post([this, &inbox = inbox_, path = settings_.folders[job.item.folder].path + "/" + job.item.path,
+                      id = job.id] {
+        struct stat st{};
+        const bool exists = ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+        inbox.post([this, id, exists] { on_removal_checked(id, exists); });
+    });
+}
+
+void Uploader::on_removal_checked(std::uint64_t job_id, bool exists)
+{
+    const auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) {
+        return;
+    }
+    Job& job = it->second;
+    if (exists) {
+        job.item.kind = SyncItem::Kind::Upload;
+        end_job(job_id, Then::Requeue);
+        return;
+    }
+    job.request_id = next_request_id_++;
+    job.state = State::Removing;
+    job_by_request_.emplace(job.request_id, job_id);
+    link_->send(protocol::encode(
+        protocol::RemoveMsg{job.request_id, settings_.folders[job.item.folder].name, job.item.path}));
+}
+
+void Uploader::record_committed(const Job& job)
+{
+    StateChange change;
+    change.kind = StateChange::Kind::Committed;
+    change.folder_id = folder_ids_[job.item.folder];
+    change.path = job.item.path;
+    change.version = job.version;
+    change.mode = job.mode;
+    change.sha256 = job.sha256;
+    state_.record(std::move(change));
 }
 
 void Uploader::on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& opened)
@@ -125,17 +179,24 @@ void Uploader::on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& ope
         return;
     }
     job.request_id = next_request_id_++;
-    job.size = opened.size;
+    job.version = opened.version;
+    job.size = opened.version.size;
+    job.mode = opened.mode;
+    job.announced_sha256 = opened.sha256;
+    job.resume_offset = opened.resume_offset;
+    job.confirmed_offset = opened.resume_offset;
     job.state = State::AwaitingReady;
     job_by_request_.emplace(job.request_id, job_id);
     protocol::UploadBegin begin;
     begin.request_id = job.request_id;
     begin.folder = settings_.folders[job.item.folder].name;
     begin.path = job.item.path;
-    begin.size = opened.size;
-    begin.mtime_ns = opened.mtime_ns;
+    begin.size = opened.version.size;
+    begin.mtime_ns = opened.version.mtime_ns;
     begin.mode = opened.mode;
     begin.sha256 = opened.sha256;
+    begin.resume_offset = opened.resume_offset;
+    begin.prefix_sha256 = opened.prefix_sha256;
     link_->send(protocol::encode(begin));
 }
 
@@ -201,6 +262,7 @@ void Uploader::on_finished(std::uint64_t job_id, const OutgoingFile::Finished& f
         return;
     }
     job.state = State::Committing;
+    job.sha256 = finished.sha256;
     link_->send(protocol::encode(protocol::Commit{job.request_id, finished.sha256}));
 }
 
@@ -213,7 +275,11 @@ void Uploader::on_server_frame(const protocol::FrameHeader& header, std::vector<
         break;
     case FrameType::AlreadyHave:
     case FrameType::Committed:
+    case FrameType::Removed:
         if (const auto reply = protocol::decode_request_only(body)) request_id = reply->request_id;
+        break;
+    case FrameType::Progress:
+        if (const auto progress = protocol::decode_progress(body)) request_id = progress->request_id;
         break;
     case FrameType::Error:
         if (const auto error = protocol::decode_error(body)) request_id = error->request_id;
@@ -243,15 +309,27 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
     switch (type) {
     case FrameType::UploadReady: {
         const auto ready = protocol::decode_upload_ready(body);
-        if (job->state != State::AwaitingReady || ready->offset != 0) {
-            SPDLOG_WARN("folder={} path={}: server offered offset {}, which this agent cannot resume from",
-                        folder, job->item.path, ready->offset);
+        const bool resumed = ready->offset == job->resume_offset;
+        if (job->state != State::AwaitingReady || (!resumed && ready->offset != 0)) {
+            SPDLOG_WARN("folder={} path={}: server offered offset {}, which this agent did not ask for", folder,
+                        job->item.path, ready->offset);
             link_->send(protocol::encode_request_only(FrameType::Abort, request_id));
             end_job(job->id, Then::RetryLater);
             return;
         }
+        if (resumed && ready->offset > 0) {
+            stats_.resumed_bytes += ready->offset;
+            SPDLOG_INFO("folder={} path={}: resuming at byte {} of {}", folder, job->item.path, ready->offset,
+                        job->size);
+        } else if (job->resume_offset > 0) {
+            // The server's partial was gone or not this version: the prefix hash starts over too.
+            job->strand->post([file = job->file] { file->restart(); });
+            job->confirmed_offset = 0;
+        }
         job->state = State::Streaming;
-        if (job->size == 0) {
+        job->next_read = ready->offset;
+        job->bytes_sent = ready->offset;
+        if (job->bytes_sent == job->size) {
             job->state = State::Finishing;
             job->strand->post([this, &inbox = inbox_, file = job->file, job_id = job->id] {
                 const OutgoingFile::Finished finished = file->finish();
@@ -262,14 +340,45 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
         pump();
         return;
     }
+    case FrameType::Progress: {
+        const auto progress = protocol::decode_progress(body);
+        if (job->state != State::Streaming && job->state != State::Finishing) {
+            return;
+        }
+        job->confirmed_offset = std::max(job->confirmed_offset, progress->durable_offset);
+        StateChange change;
+        change.kind = StateChange::Kind::Progress;
+        change.folder_id = folder_ids_[job->item.folder];
+        change.path = job->item.path;
+        change.version = job->version;
+        change.offset = job->confirmed_offset;
+        state_.record(std::move(change));
+        return;
+    }
+    case FrameType::Removed: {
+        ++stats_.files_removed;
+        SPDLOG_INFO("folder={} path={}: removed", folder, job->item.path);
+        StateChange change;
+        change.kind = StateChange::Kind::Forgotten;
+        change.folder_id = folder_ids_[job->item.folder];
+        change.path = job->item.path;
+        state_.record(std::move(change));
+        end_job(job->id, Then::Done);
+        return;
+    }
     case FrameType::AlreadyHave:
         ++stats_.files_synced;
         SPDLOG_DEBUG("folder={} path={}: server already has it", folder, job->item.path);
+        if (job->announced_sha256) {
+            job->sha256 = *job->announced_sha256;
+            record_committed(*job);
+        }
         end_job(job->id, Then::Done);
         return;
     case FrameType::Committed:
         ++stats_.files_synced;
         SPDLOG_INFO("folder={} path={}: synced ({} bytes)", folder, job->item.path, job->size);
+        record_committed(*job);
         end_job(job->id, Then::Done);
         return;
     case FrameType::Error: {
@@ -300,6 +409,7 @@ void Uploader::end_job(std::uint64_t job_id, Then then)
     SyncItem item = std::move(job.item);
     if (then == Then::Requeue || job.changed_again) {
         item.verify_first = false;
+        item.resume.reset();
         queue_.push(std::move(item));
     } else if (then == Then::RetryLater) {
         retry_later_.push_back(std::move(item));
@@ -330,6 +440,10 @@ void Uploader::on_link_lost()
     for (auto& [id, job] : jobs_) {
         // A commit may have landed before the connection died; hashing first avoids sending it twice.
         job.item.verify_first = job.item.verify_first || job.state == State::Committing;
+        job.item.resume.reset();
+        if (job.confirmed_offset > 0 && job.state != State::Committing) {
+            job.item.resume = ResumeHint{job.version, job.confirmed_offset};
+        }
         queue_.push(std::move(job.item));
     }
     jobs_.clear();

@@ -1,14 +1,18 @@
 // Moves queued paths to the server: many uploads in flight on one connection, each read and hashed on
 // its own strand, with a global cap on buffered bytes so memory stays bounded whatever the file sizes.
 //
-// Upload states:  Preparing (open, stat, maybe hash; on a strand)
-//                   -> AwaitingReady (UPLOAD_BEGIN sent)
+// Upload states:  Preparing (open, stat, maybe hash, or hash the prefix to resume from; on a strand)
+//                   -> AwaitingReady (UPLOAD_BEGIN sent, with the resume offset and prefix hash)
 //                      -> finished on ALREADY_HAVE or ERROR
-//                      -> Streaming (reads on the strand, DATA frames out)
+//                      -> Streaming (reads on the strand from the offset the server took, DATA frames out;
+//                                    PROGRESS records the durable offset in the state database)
 //                         -> Finishing (final hash and change check on the strand)
 //                            -> Committing (COMMIT sent) -> finished on COMMITTED or ERROR
 //                            -> finished and requeued when the file changed underneath (ABORT sent)
-// Losing the connection ends every upload and requeues its path.
+// Removal states: Preparing (lstat on a strand: a path that exists again is uploaded instead)
+//                   -> Removing (REMOVE sent) -> finished on REMOVED or ERROR
+// Losing the connection ends every request and requeues its path, with what the server confirmed
+// as durable so the upload resumes there.
 #pragma once
 
 #include "agent_settings.h"
@@ -16,6 +20,7 @@
 #include "loop_inbox.h"
 #include "outgoing_file.h"
 #include "server_link.h"
+#include "state_writer.h"
 #include "sync_queue.h"
 #include "worker_pool.h"
 
@@ -33,11 +38,15 @@ struct UploadStats {
     std::uint64_t files_synced = 0;
     std::uint64_t bytes_sent = 0; // file content, not wire bytes
     std::uint64_t failures = 0;
+    std::uint64_t files_removed = 0;
+    std::uint64_t resumed_bytes = 0; // not sent again thanks to resume
 };
 
 class Uploader final : public ServerLink::Listener {
 public:
-    Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings);
+    // folder_ids[i] is the state database's id of settings.folders[i].
+    Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
+             StateWriter& state, std::vector<std::int64_t> folder_ids);
     Uploader(const Uploader&) = delete;
     Uploader& operator=(const Uploader&) = delete;
 
@@ -56,7 +65,7 @@ public:
     void on_link_writable() override { pump(); }
 
 private:
-    enum class State { Preparing, AwaitingReady, Streaming, Finishing, Committing };
+    enum class State { Preparing, AwaitingReady, Streaming, Finishing, Committing, Removing };
 
     struct Job {
         std::uint64_t id = 0;
@@ -66,6 +75,12 @@ private:
         std::shared_ptr<OutgoingFile> file;
         std::shared_ptr<Strand> strand;
         std::uint32_t request_id = 0;
+        FileVersion version;
+        std::uint32_t mode = 0;
+        std::optional<Sha256Digest> announced_sha256;
+        Sha256Digest sha256{};
+        std::uint64_t resume_offset = 0;   // what this side offered to continue from
+        std::uint64_t confirmed_offset = 0; // durable on the server, from PROGRESS
         std::uint64_t size = 0;
         std::uint64_t next_read = 0;     // next offset to ask the strand for
         std::uint64_t bytes_sent = 0;    // handed to the connection
@@ -78,6 +93,9 @@ private:
     void pump();
     void retry_failed();
     void start_job(SyncItem item);
+    void start_removal(Job& job);
+    void on_removal_checked(std::uint64_t job_id, bool exists);
+    void record_committed(const Job& job);
     void issue_reads(Job& job);
     void on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& opened);
     void on_chunk(std::uint64_t job_id, std::uint64_t offset, std::size_t length, OutgoingFile::Chunk&& chunk);
@@ -92,6 +110,8 @@ private:
     LoopInbox& inbox_;
     WorkerPool& pool_;
     const AgentSettings& settings_;
+    StateWriter& state_;
+    const std::vector<std::int64_t> folder_ids_;
     ServerLink* link_ = nullptr;
     SyncQueue queue_;
     std::map<std::uint64_t, Job> jobs_;

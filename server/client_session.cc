@@ -3,6 +3,7 @@
 
 #include "path_rules.h"
 #include "protocol_codec.h"
+#include "removal.h"
 #include "tls_context.h"
 
 #include <spdlog/spdlog.h>
@@ -37,8 +38,8 @@ ClientSession::ClientSession(std::uint64_t id, SessionContext& context, BufferEv
 
 ClientSession::~ClientSession()
 {
+    // Partials of interrupted uploads stay on disk: the agent resumes them on its next connection.
     for (auto& [request_id, upload] : uploads_) {
-        upload.strand->post([file = upload.file] { file->discard(); });
         context_.path_locks.release(upload.lock_key, upload.lock_generation);
     }
 }
@@ -122,6 +123,7 @@ void ClientSession::dispatch(const protocol::FrameHeader& header, std::vector<st
     case FrameType::Data: handle_data(std::move(body)); break;
     case FrameType::Commit: handle_commit(body); break;
     case FrameType::Abort: handle_abort(body); break;
+    case FrameType::Remove: handle_remove(body); break;
     default:
         reject_connection(ErrorCode::BadFrame,
                           "unexpected frame type " + std::to_string(static_cast<unsigned>(header.type)), "bad_frame");
@@ -226,8 +228,8 @@ void ClientSession::handle_begin(protocol::Bytes body)
         return;
     }
 
-    UploadTarget target{client_, std::move(begin->folder), std::move(begin->path), begin->size,
-                        begin->mtime_ns, begin->mode, begin->sha256};
+    UploadTarget target{client_,      std::move(begin->folder), std::move(begin->path), begin->size,
+                        begin->mtime_ns, begin->mode, begin->sha256, begin->resume_offset, begin->prefix_sha256};
     Upload upload;
     upload.file = std::make_shared<IncomingUpload>(std::move(target), context_.pool.stop_requested());
     upload.strand = std::move(lease->strand);
@@ -298,22 +300,28 @@ void ClientSession::handle_data(std::vector<std::uint8_t>&& body)
     upload->strand->post([this_id = id_, &context = context_, file = upload->file, request_id = prefix->request_id,
                           offset = prefix->offset, body = std::move(body)] {
         const auto data = std::span{body}.subspan(protocol::DataPrefixSize);
-        std::optional<FsError> error = file->write(offset, data);
-        context.inbox.post([this_id, &context, request_id, bytes = data.size(), error = std::move(error)] {
+        IncomingUpload::WriteResult result = file->write(offset, data);
+        context.inbox.post([this_id, &context, request_id, bytes = data.size(), result = std::move(result)] {
             if (ClientSession* session = context.find_session(this_id)) {
-                session->on_chunk_written(request_id, bytes, error);
+                session->on_chunk_written(request_id, bytes, result);
             }
         });
     });
 }
 
-void ClientSession::on_chunk_written(std::uint32_t request_id, std::size_t bytes, const std::optional<FsError>& error)
+void ClientSession::on_chunk_written(std::uint32_t request_id, std::size_t bytes,
+                                     const IncomingUpload::WriteResult& result)
 {
     bytes_queued_to_disk_ -= bytes;
     update_read_pause();
-    if (error && uploads_.contains(request_id) && !channel_.closing()) {
-        SPDLOG_WARN("client={}: {}", client_, error->message);
-        fail_request(request_id, error->code, error->message);
+    if (!uploads_.contains(request_id) || channel_.closing()) {
+        return;
+    }
+    if (result.error) {
+        SPDLOG_WARN("client={}: {}", client_, result.error->message);
+        fail_request(request_id, result.error->code, result.error->message);
+    } else if (result.durable_offset) {
+        channel_.send(protocol::encode(protocol::ProgressMsg{request_id, *result.durable_offset}));
     }
 }
 
@@ -384,6 +392,72 @@ void ClientSession::handle_abort(protocol::Bytes body)
     }
 }
 
+void ClientSession::handle_remove(protocol::Bytes body)
+{
+    auto remove = protocol::decode_remove(body);
+    if (!remove) {
+        reject_connection(ErrorCode::BadFrame, "malformed REMOVE", "bad_frame");
+        return;
+    }
+    if (remove->request_id <= highest_request_id_) {
+        reject_connection(ErrorCode::BadFrame, "request ids must increase", "protocol");
+        return;
+    }
+    highest_request_id_ = remove->request_id;
+    const std::uint32_t request_id = remove->request_id;
+    if (!is_valid_folder_name(remove->folder)) {
+        ++context_.stats.rejected["bad_path"];
+        fail_request(request_id, ErrorCode::BadPath, "invalid folder name");
+        return;
+    }
+    if (const auto problem = check_relative_path(remove->path)) {
+        ++context_.stats.rejected["bad_path"];
+        fail_request(request_id, ErrorCode::BadPath, *problem);
+        return;
+    }
+    if (uploads_.size() >= MaxUploadsPerConnection) {
+        fail_request(request_id, ErrorCode::TooManyUploads,
+                     "at most " + std::to_string(MaxUploadsPerConnection) + " requests in flight per connection");
+        return;
+    }
+    std::string lock_key = client_;
+    lock_key.append(1, '\0').append(remove->folder).append(1, '\0').append(remove->path);
+    std::optional<PathLocks::Lease> lease = context_.path_locks.acquire(lock_key);
+    if (!lease) {
+        fail_request(request_id, ErrorCode::Busy, "another request is writing this path");
+        return;
+    }
+    Upload entry;
+    entry.strand = std::move(lease->strand);
+    entry.lock_key = std::move(lock_key);
+    entry.lock_generation = lease->generation;
+    entry.phase = Phase::Removing;
+    auto& stored = uploads_.emplace(request_id, std::move(entry)).first->second;
+    stored.strand->post([this_id = id_, &context = context_, client = client_, folder = std::move(remove->folder),
+                         path = std::move(remove->path), request_id] {
+        std::optional<FsError> error = remove_file_beneath(context.root_fd, client, folder, path);
+        context.inbox.post([this_id, &context, request_id, error = std::move(error)] {
+            if (ClientSession* session = context.find_session(this_id)) {
+                session->on_removed(request_id, error);
+            }
+        });
+    });
+}
+
+void ClientSession::on_removed(std::uint32_t request_id, const std::optional<FsError>& error)
+{
+    if (!uploads_.contains(request_id) || channel_.closing()) {
+        return;
+    }
+    if (error) {
+        SPDLOG_WARN("client={}: {}", client_, error->message);
+        fail_request(request_id, error->code, error->message);
+        return;
+    }
+    channel_.send(protocol::encode_request_only(FrameType::Removed, request_id));
+    end_request(request_id, false);
+}
+
 void ClientSession::fail_request(std::uint32_t request_id, ErrorCode code, const std::string& message)
 {
     channel_.send(protocol::encode(protocol::ErrorMsg{request_id, code, message}));
@@ -396,7 +470,7 @@ void ClientSession::end_request(std::uint32_t request_id, bool discard_partial)
     if (it == uploads_.end()) {
         return;
     }
-    if (discard_partial) {
+    if (discard_partial && it->second.file) {
         it->second.strand->post([file = it->second.file] { file->discard(); });
     }
     context_.path_locks.release(it->second.lock_key, it->second.lock_generation);

@@ -6,6 +6,8 @@
 //                     any state --(error, EOF, shutdown)--> closed (reported to the server, then reaped)
 // Request states:     BEGIN -> Opening --(READY sent)--> Receiving --(COMMIT)--> Committing -> finished
 //                     Opening may finish at once with ALREADY_HAVE or ERROR; any state may end with ERROR or ABORT.
+//                     REMOVE -> Removing -> finished with REMOVED or ERROR.
+// A connection that closes keeps its partial files for the agent to resume; ABORT and errors discard them.
 #pragma once
 
 #include "frame_channel.h"
@@ -53,7 +55,7 @@ public:
 
 private:
     enum class State { Handshake, Refused, AwaitHello, Ready };
-    enum class Phase { Opening, Receiving, Committing };
+    enum class Phase { Opening, Receiving, Committing, Removing };
 
     struct Upload {
         std::shared_ptr<IncomingUpload> file;
@@ -80,9 +82,11 @@ private:
     void handle_data(std::vector<std::uint8_t>&& body);
     void handle_commit(protocol::Bytes body);
     void handle_abort(protocol::Bytes body);
+    void handle_remove(protocol::Bytes body);
 
     void on_upload_opened(std::uint32_t request_id, const IncomingUpload::OpenResult& result);
-    void on_chunk_written(std::uint32_t request_id, std::size_t bytes, const std::optional<FsError>& error);
+    void on_chunk_written(std::uint32_t request_id, std::size_t bytes, const IncomingUpload::WriteResult& result);
+    void on_removed(std::uint32_t request_id, const std::optional<FsError>& error);
     void on_upload_committed(std::uint32_t request_id, const std::optional<FsError>& error);
 
     // Stale: an id this connection used before and that has finished; its late frames are dropped.

@@ -11,6 +11,7 @@ FsError fs_error_from_errno(int err, std::string_view what)
 {
     using protocol::ErrorCode;
     FsError error;
+    error.errno_value = err;
     error.message = std::string{what} + ": " + std::strerror(err);
     switch (err) {
     case ENOSPC:

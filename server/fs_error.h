@@ -11,6 +11,7 @@ namespace minisync::server {
 struct FsError {
     protocol::ErrorCode code = protocol::ErrorCode::IoError;
     std::string message;
+    int errno_value = 0; // when the failure came from a system call
 };
 
 // Maps errno to the code an agent can act on (no space, permission, conflict, bad path, I/O).

@@ -8,11 +8,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
 namespace minisync::server {
 namespace {
+
+// A partial is fsynced, and its durable length reported, after this many new bytes.
+constexpr std::uint64_t ProgressInterval = 8U << 20;
 
 // Set-id bits are not mirrored: the server owns every file it writes, so they would grant its own rights.
 constexpr mode_t MirroredModeBits = 01777;
@@ -64,14 +68,46 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
     }
 
     partial_name_ = partial_name_for(final_name_);
-    file_fd_.reset(::openat(dir_fd_.get(), partial_name_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                            0600));
-    if (!file_fd_) {
-        result.error = fs_error_from_errno(errno, "create partial for '" + target_.path + "'");
+    file_fd_.reset(::openat(dir_fd_.get(), partial_name_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!file_fd_ || ::fstat(file_fd_.get(), &st) != 0) {
+        result.error = fs_error_from_errno(errno, "open partial for '" + target_.path + "'");
+        return result;
+    }
+    const std::uint64_t resume = target_.resume_offset;
+    if (resume > 0 && static_cast<std::uint64_t>(st.st_size) >= resume && hash_partial_prefix(resume) &&
+        hasher_.digest_so_far() == target_.prefix_sha256) {
+        result.offset = resume;
+    } else {
+        hasher_.reset();
+    }
+    // Bytes past the agreed offset are either unconfirmed or another version's: they are rewritten.
+    if (::ftruncate(file_fd_.get(), static_cast<off_t>(result.offset)) != 0) {
+        result.error = fs_error_from_errno(errno, "truncate partial for '" + target_.path + "'");
         return result;
     }
     result.outcome = OpenOutcome::Ready;
     return result;
+}
+
+bool IncomingUpload::hash_partial_prefix(std::uint64_t length)
+{
+    std::vector<std::uint8_t> buffer(1 << 20);
+    for (std::uint64_t offset = 0; offset < length;) {
+        if (stop_) {
+            return false;
+        }
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), length - offset));
+        const ssize_t n = ::pread(file_fd_.get(), buffer.data(), want, static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        hasher_.update(std::span{buffer.data(), static_cast<std::size_t>(n)});
+        offset += static_cast<std::uint64_t>(n);
+    }
+    return true;
 }
 
 std::optional<FsError> IncomingUpload::update_final_metadata(const struct stat& current)
@@ -114,10 +150,11 @@ bool IncomingUpload::final_has_same_content(const Sha256Digest& expected)
     return !stop_ && hasher.finish() == expected;
 }
 
-std::optional<FsError> IncomingUpload::write(std::uint64_t offset, std::span<const std::uint8_t> data)
+IncomingUpload::WriteResult IncomingUpload::write(std::uint64_t offset, std::span<const std::uint8_t> data)
 {
+    WriteResult result;
     if (failed_ || !file_fd_) {
-        return std::nullopt;
+        return result;
     }
     std::size_t done = 0;
     while (done < data.size()) {
@@ -128,12 +165,25 @@ std::optional<FsError> IncomingUpload::write(std::uint64_t offset, std::span<con
         }
         if (n < 0) {
             failed_ = true;
-            return fs_error_from_errno(errno, "write '" + target_.path + "'");
+            result.error = fs_error_from_errno(errno, "write '" + target_.path + "'");
+            return result;
         }
         done += static_cast<std::size_t>(n);
     }
     hasher_.update(data);
-    return std::nullopt;
+    unsynced_bytes_ += data.size();
+    if (unsynced_bytes_ >= ProgressInterval && offset + data.size() < target_.size) {
+        // A failed fsync may have dropped dirty pages, and the next fsync on this descriptor would not
+        // say so again: the upload fails here rather than commit what the disk may not hold.
+        if (::fdatasync(file_fd_.get()) != 0) {
+            failed_ = true;
+            result.error = fs_error_from_errno(errno, "fsync partial of '" + target_.path + "'");
+            return result;
+        }
+        unsynced_bytes_ = 0;
+        result.durable_offset = offset + data.size();
+    }
+    return result;
 }
 
 std::optional<FsError> IncomingUpload::commit(const Sha256Digest& expected)

@@ -25,6 +25,8 @@ struct UploadTarget {
     std::int64_t mtime_ns = 0;
     std::uint32_t mode = 0644;
     std::optional<Sha256Digest> sha256;
+    std::uint64_t resume_offset = 0;
+    Sha256Digest prefix_sha256{};
 };
 
 class IncomingUpload {
@@ -39,9 +41,17 @@ public:
     // stop is checked while hashing an existing file, so a server shutting down is not held up.
     IncomingUpload(UploadTarget target, const std::atomic<bool>& stop) : target_{std::move(target)}, stop_{stop} {}
 
+    struct WriteResult {
+        std::optional<FsError> error;
+        // Set when this write ended with an fsync: everything below this offset survives a crash.
+        std::optional<std::uint64_t> durable_offset;
+    };
+
+    // Reuses a partial left by an interrupted upload when it begins with the prefix the agent
+    // announced (same length and SHA-256); otherwise starts the partial afresh.
     OpenResult open(int root_fd);
     // After the first failure further writes are skipped; the failure is returned once.
-    std::optional<FsError> write(std::uint64_t offset, std::span<const std::uint8_t> data);
+    WriteResult write(std::uint64_t offset, std::span<const std::uint8_t> data);
     std::optional<FsError> commit(const Sha256Digest& expected);
     // Removes the partial file; safe to call in any state.
     void discard();
@@ -50,6 +60,8 @@ public:
 
 private:
     bool final_has_same_content(const Sha256Digest& expected);
+    // Feeds the first length bytes of the open partial to the running hash; false on a read error.
+    bool hash_partial_prefix(std::uint64_t length);
     // Same content, new mode or mtime (a chmod or touch on the agent): applied in place, durably.
     std::optional<FsError> update_final_metadata(const struct stat& current);
 
@@ -60,6 +72,7 @@ private:
     std::string final_name_;
     std::string partial_name_;
     Sha256 hasher_;
+    std::uint64_t unsynced_bytes_ = 0;
     bool failed_ = false;
 };
 

@@ -517,9 +517,9 @@ TEST(ProtocolCodecTest, UploadBeginHasHashFlagMustBeZeroOrOne)
 {
     const UploadBegin msg = sample_upload_begin(false);
     const ByteVec good = body_of(encode(msg), FrameType::UploadBegin);
-    // request id, folder, path, size, mtime, mode, then the flag.
+    // request id, folder, path, size, mtime, mode, then the flag, then the resume offset (version 2).
     const std::size_t flag_pos = 4 + 2 + msg.folder.size() + 2 + msg.path.size() + 8 + 8 + 4;
-    ASSERT_EQ(flag_pos + 1, good.size());
+    ASSERT_EQ(flag_pos + 1 + 8, good.size());
     ASSERT_EQ(good[flag_pos], 0);
     ASSERT_TRUE(decode_upload_begin(good).has_value());
 
@@ -528,7 +528,7 @@ TEST(ProtocolCodecTest, UploadBeginHasHashFlagMustBeZeroOrOne)
         bad[flag_pos] = flag;
         EXPECT_FALSE(decode_upload_begin(bad).has_value()) << "flag " << int{flag};
         // Even with 32 bytes that could pass for a digest behind it.
-        bad.resize(bad.size() + 32, 0x11);
+        bad.insert(bad.begin() + static_cast<std::ptrdiff_t>(flag_pos + 1), 32, 0x11);
         EXPECT_FALSE(decode_upload_begin(bad).has_value()) << "flag " << int{flag} << " with digest";
     }
 
@@ -536,7 +536,7 @@ TEST(ProtocolCodecTest, UploadBeginHasHashFlagMustBeZeroOrOne)
     ByteVec with_digest = good;
     with_digest[flag_pos] = 1;
     const Sha256Digest digest = sample_digest(0x42);
-    with_digest.insert(with_digest.end(), digest.begin(), digest.end());
+    with_digest.insert(with_digest.begin() + static_cast<std::ptrdiff_t>(flag_pos + 1), digest.begin(), digest.end());
     const std::optional<UploadBegin> out = decode_upload_begin(with_digest);
     ASSERT_TRUE(out.has_value());
     EXPECT_EQ(out->sha256, std::optional<Sha256Digest>{digest});

@@ -1,0 +1,42 @@
+// Start-up reconciliation: what a scan of a folder and the state database say must be sent or removed.
+// Pure logic over the scan's result; stat data decides, and only files whose version is unknown or
+// changed are ever read again.
+#pragma once
+
+#include "exclude_filter.h"
+#include "file_version.h"
+#include "state_store.h"
+#include "sync_queue.h"
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace minisync::agent {
+
+struct ScannedFile {
+    std::string path;
+    FileVersion version;
+    std::uint32_t mode = 0;
+};
+
+struct FolderScan {
+    std::vector<ScannedFile> files;
+    std::set<std::string> listed_dirs; // relative paths of directories read to the end ("" is the root)
+    std::set<std::string> failed_dirs; // could not be read: nothing below them is known
+    bool complete = false;             // the walk was not cut short
+};
+
+struct ReconcilePlan {
+    std::vector<SyncItem> uploads; // folder index left 0 for the caller to set
+    std::vector<std::string> removals;
+    std::size_t unchanged = 0;
+    // The folder looked empty while the database remembers files: an unmounted file system looks like
+    // this, so deletions are not propagated from such a scan.
+    bool withheld_removals = false;
+};
+
+ReconcilePlan reconcile(const FolderScan& scan, const FolderRecords& known, const ExcludeFilter& excludes);
+
+} // namespace minisync::agent

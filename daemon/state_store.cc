@@ -1,0 +1,213 @@
+// SQLite schema, migrations and batched writes for the agent's per-file state (NOTES.md §4).
+#include "state_store.h"
+
+#include <cstring>
+
+namespace minisync::agent {
+namespace {
+
+constexpr int SchemaVersion = 1;
+
+constexpr const char* SchemaV1 = R"sql(
+CREATE TABLE folders (
+    id   INTEGER PRIMARY KEY,
+    name BLOB NOT NULL UNIQUE
+);
+CREATE TABLE files (
+    folder_id        INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    path             BLOB NOT NULL,
+    size             INTEGER,
+    mtime_ns         INTEGER,
+    inode            INTEGER,
+    mode             INTEGER NOT NULL DEFAULT 0,
+    sha256           BLOB,
+    upload_size      INTEGER,
+    upload_mtime_ns  INTEGER,
+    upload_inode     INTEGER,
+    upload_offset    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (folder_id, path)
+) WITHOUT ROWID;
+)sql";
+
+std::string blob_text(sqlite3_stmt* stmt, int column)
+{
+    const void* data = sqlite3_column_blob(stmt, column);
+    return data == nullptr ? std::string{}
+                           : std::string{static_cast<const char*>(data),
+                                         static_cast<std::size_t>(sqlite3_column_bytes(stmt, column))};
+}
+
+} // namespace
+
+StateStore::StateStore(SqlitePtr db, std::string path) : db_{std::move(db)}, path_{std::move(path)} {}
+
+std::variant<std::unique_ptr<StateStore>, std::string> StateStore::open(const std::string& path)
+{
+    const std::string recovery = "; stop minisyncd and move the file aside (it is rebuilt by a full rescan)";
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
+    SqlitePtr db{raw};
+    if (rc != SQLITE_OK) {
+        return "cannot open state database '" + path + "': " + (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)) +
+               recovery;
+    }
+    std::unique_ptr<StateStore> store{new StateStore{std::move(db), path}};
+    sqlite3_busy_timeout(store->db_.get(), 5000);
+    // quick_check reads every page: a file that is not a database, or a damaged one, fails here and
+    // not halfway through a batch of writes.
+    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+                            "PRAGMA quick_check"}) {
+        if (auto error = store->exec(sql)) {
+            return "state database '" + path + "' is unusable: " + *error + recovery;
+        }
+    }
+    int version = 0;
+    {
+        sqlite3_stmt* stmt = nullptr;
+        sqlite3_prepare_v2(store->db_.get(), "PRAGMA user_version", -1, &stmt, nullptr);
+        const SqliteStmtPtr owned{stmt};
+        if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+            version = sqlite3_column_int(stmt, 0);
+        }
+    }
+    if (version > SchemaVersion) {
+        return "state database '" + path + "' has schema version " + std::to_string(version) +
+               ", newer than this minisyncd understands (" + std::to_string(SchemaVersion) + ")";
+    }
+    if (version < 1) {
+        const std::string migrate = std::string{"BEGIN IMMEDIATE;"} + SchemaV1 + "PRAGMA user_version=1; COMMIT;";
+        if (auto error = store->exec(migrate.c_str())) {
+            store->exec("ROLLBACK");
+            return "cannot create the schema in '" + path + "': " + *error + recovery;
+        }
+    }
+    return store;
+}
+
+std::optional<std::string> StateStore::exec(const char* sql)
+{
+    char* message = nullptr;
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &message) != SQLITE_OK) {
+        std::string text = message != nullptr ? message : sqlite3_errmsg(db_.get());
+        sqlite3_free(message);
+        return text;
+    }
+    return std::nullopt;
+}
+
+sqlite3_stmt* StateStore::prepare(SqliteStmtPtr& slot, const char* sql)
+{
+    if (!slot) {
+        sqlite3_stmt* stmt = nullptr;
+        sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+        slot.reset(stmt);
+    }
+    return slot.get();
+}
+
+std::int64_t StateStore::folder_id(const std::string& name)
+{
+    sqlite3_stmt* insert = nullptr;
+    sqlite3_prepare_v2(db_.get(), "INSERT OR IGNORE INTO folders(name) VALUES (?1)", -1, &insert, nullptr);
+    const SqliteStmtPtr insert_owned{insert};
+    sqlite3_bind_blob(insert, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    sqlite3_step(insert);
+    sqlite3_stmt* select = nullptr;
+    sqlite3_prepare_v2(db_.get(), "SELECT id FROM folders WHERE name = ?1", -1, &select, nullptr);
+    const SqliteStmtPtr select_owned{select};
+    sqlite3_bind_blob(select, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    return sqlite3_step(select) == SQLITE_ROW ? sqlite3_column_int64(select, 0) : 0;
+}
+
+std::unordered_map<std::string, FileRecord> StateStore::load_folder(std::int64_t folder_id)
+{
+    std::unordered_map<std::string, FileRecord> records;
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db_.get(),
+                       "SELECT path, size, mtime_ns, inode, mode, sha256, upload_size, upload_mtime_ns, upload_inode, "
+                       "upload_offset FROM files WHERE folder_id = ?1",
+                       -1, &stmt, nullptr);
+    const SqliteStmtPtr owned{stmt};
+    sqlite3_bind_int64(stmt, 1, folder_id);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+        FileRecord record;
+        if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) {
+            record.committed = FileVersion{static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 1)),
+                                           sqlite3_column_int64(stmt, 2),
+                                           static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 3))};
+        }
+        record.mode = static_cast<std::uint32_t>(sqlite3_column_int64(stmt, 4));
+        if (sqlite3_column_bytes(stmt, 5) == 32) {
+            Sha256Digest digest{};
+            std::memcpy(digest.data(), sqlite3_column_blob(stmt, 5), digest.size());
+            record.sha256 = digest;
+        }
+        if (sqlite3_column_type(stmt, 6) != SQLITE_NULL) {
+            record.uploading = FileVersion{static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 6)),
+                                           sqlite3_column_int64(stmt, 7),
+                                           static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 8))};
+            record.confirmed_offset = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 9));
+        }
+        records.emplace(blob_text(stmt, 0), std::move(record));
+    }
+    return records;
+}
+
+std::optional<std::string> StateStore::apply(const std::vector<StateChange>& changes)
+{
+    if (changes.empty()) {
+        return std::nullopt;
+    }
+    if (auto error = exec("BEGIN IMMEDIATE")) {
+        return error;
+    }
+    for (const StateChange& change : changes) {
+        sqlite3_stmt* stmt = nullptr;
+        switch (change.kind) {
+        case StateChange::Kind::Committed:
+            stmt = prepare(upsert_committed_,
+                           "INSERT INTO files(folder_id, path, size, mtime_ns, inode, mode, sha256) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(folder_id, path) DO UPDATE SET "
+                           "size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode, "
+                           "mode = excluded.mode, sha256 = excluded.sha256, upload_size = NULL, "
+                           "upload_mtime_ns = NULL, upload_inode = NULL, upload_offset = 0");
+            sqlite3_bind_int64(stmt, 6, change.mode);
+            sqlite3_bind_blob(stmt, 7, change.sha256.data(), static_cast<int>(change.sha256.size()), SQLITE_STATIC);
+            break;
+        case StateChange::Kind::Progress:
+            stmt = prepare(upsert_progress_,
+                           "INSERT INTO files(folder_id, path, upload_size, upload_mtime_ns, upload_inode, "
+                           "upload_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(folder_id, path) DO UPDATE "
+                           "SET upload_size = excluded.upload_size, upload_mtime_ns = excluded.upload_mtime_ns, "
+                           "upload_inode = excluded.upload_inode, upload_offset = excluded.upload_offset");
+            sqlite3_bind_int64(stmt, 6, static_cast<sqlite3_int64>(change.offset));
+            break;
+        case StateChange::Kind::Forgotten:
+            stmt = prepare(delete_file_, "DELETE FROM files WHERE folder_id = ?1 AND path = ?2");
+            break;
+        }
+        sqlite3_bind_int64(stmt, 1, change.folder_id);
+        sqlite3_bind_blob(stmt, 2, change.path.data(), static_cast<int>(change.path.size()), SQLITE_STATIC);
+        if (change.kind != StateChange::Kind::Forgotten) {
+            sqlite3_bind_int64(stmt, 3, static_cast<sqlite3_int64>(change.version.size));
+            sqlite3_bind_int64(stmt, 4, change.version.mtime_ns);
+            sqlite3_bind_int64(stmt, 5, static_cast<sqlite3_int64>(change.version.inode));
+        }
+        const int rc = sqlite3_step(stmt);
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+        if (rc != SQLITE_DONE) {
+            std::string error = sqlite3_errmsg(db_.get());
+            exec("ROLLBACK");
+            return "state database '" + path_ + "': " + error;
+        }
+    }
+    if (auto error = exec("COMMIT")) {
+        exec("ROLLBACK");
+        return "state database '" + path_ + "': " + *error;
+    }
+    return std::nullopt;
+}
+
+} // namespace minisync::agent

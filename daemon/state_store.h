@@ -1,0 +1,72 @@
+// The agent's durable memory in SQLite: for every synced file, the version the server last committed
+// (size, mtime, inode, mode, SHA-256), and for an upload in progress, the offset the server has
+// confirmed as durable and the version being sent. Blocking: used by one worker strand only.
+//
+// Schema history (PRAGMA user_version):
+//   1  folders, files
+#pragma once
+
+#include "file_version.h"
+#include "sha256.h"
+#include "sqlite_handles.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+namespace minisync::agent {
+
+// Everything the database knows about one folder, by relative path.
+using FolderRecords = std::unordered_map<std::string, struct FileRecord>;
+
+struct FileRecord {
+    std::optional<FileVersion> committed;
+    std::uint32_t mode = 0;
+    std::optional<Sha256Digest> sha256; // of the committed version
+    // An upload in progress: the version being sent and the bytes the server holds durably.
+    std::optional<FileVersion> uploading;
+    std::uint64_t confirmed_offset = 0;
+};
+
+struct StateChange {
+    enum class Kind { Committed, Progress, Forgotten };
+    Kind kind = Kind::Committed;
+    std::int64_t folder_id = 0;
+    std::string path;
+    FileVersion version;
+    std::uint32_t mode = 0;
+    Sha256Digest sha256{};
+    std::uint64_t offset = 0; // Progress only
+};
+
+class StateStore {
+public:
+    // Opens or creates the database; the error names the file and says how to recover.
+    static std::variant<std::unique_ptr<StateStore>, std::string> open(const std::string& path);
+
+    StateStore(const StateStore&) = delete;
+    StateStore& operator=(const StateStore&) = delete;
+
+    // The id of the folder with this name, created on first use.
+    std::int64_t folder_id(const std::string& name);
+    std::unordered_map<std::string, FileRecord> load_folder(std::int64_t folder_id);
+    // All changes in one transaction. Returns the error text on failure (nothing is applied then).
+    std::optional<std::string> apply(const std::vector<StateChange>& changes);
+
+private:
+    StateStore(SqlitePtr db, std::string path);
+    std::optional<std::string> exec(const char* sql);
+    sqlite3_stmt* prepare(SqliteStmtPtr& slot, const char* sql);
+
+    SqlitePtr db_;
+    std::string path_;
+    SqliteStmtPtr upsert_committed_;
+    SqliteStmtPtr upsert_progress_;
+    SqliteStmtPtr delete_file_;
+};
+
+} // namespace minisync::agent

@@ -1,0 +1,66 @@
+// Time- and size-bounded batching of state writes.
+#include "state_writer.h"
+
+#include <spdlog/spdlog.h>
+
+namespace minisync::agent {
+namespace {
+
+// A change waits at most this long, so a kill -9 loses a fraction of a second of bookkeeping.
+constexpr timeval FlushDelay{0, 200'000};
+constexpr std::size_t MaxBatch = 2000;
+
+} // namespace
+
+StateWriter::StateWriter(event_base* base, LoopInbox& inbox, WorkerPool& pool, std::shared_ptr<StateStore> store)
+    : inbox_{inbox},
+      store_{std::move(store)},
+      strand_{Strand::create(pool)},
+      timer_{evtimer_new(base, &StateWriter::on_timer, this)}
+{
+}
+
+void StateWriter::record(StateChange change)
+{
+    pending_.push_back(std::move(change));
+    if (pending_.size() >= MaxBatch) {
+        flush();
+    } else if (evtimer_pending(timer_.get(), nullptr) == 0) {
+        evtimer_add(timer_.get(), &FlushDelay);
+    }
+}
+
+void StateWriter::flush()
+{
+    evtimer_del(timer_.get());
+    if (pending_.empty()) {
+        return;
+    }
+    auto batch = std::make_shared<const std::vector<StateChange>>(std::exchange(pending_, {}));
+    const std::uint64_t id = next_batch_++;
+    unconfirmed_.emplace(id, batch);
+    strand_->post([this, &inbox = inbox_, store = store_, batch, id] {
+        std::optional<std::string> error = store->apply(*batch);
+        inbox.post([this, id, error = std::move(error)] {
+            unconfirmed_.erase(id);
+            if (error) {
+                SPDLOG_ERROR("{}; the next start-up rescan makes up for it", *error);
+            }
+        });
+    });
+}
+
+void StateWriter::write_remaining()
+{
+    for (const auto& [id, batch] : std::exchange(unconfirmed_, {})) {
+        // A batch whose completion was only lost in the queue is written twice: every change is an upsert.
+        if (auto error = store_->apply(*batch)) {
+            SPDLOG_ERROR("{}", *error);
+        }
+    }
+    if (auto error = store_->apply(std::exchange(pending_, {}))) {
+        SPDLOG_ERROR("{}", *error);
+    }
+}
+
+} // namespace minisync::agent

@@ -1,0 +1,41 @@
+// Batches state changes on the loop thread and writes them to the StateStore on one strand, a
+// transaction per batch, so neither SQLite nor its fsyncs ever run on the loop. Loop thread only.
+#pragma once
+
+#include "libevent_handles.h"
+#include "loop_inbox.h"
+#include "state_store.h"
+#include "worker_pool.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace minisync::agent {
+
+class StateWriter {
+public:
+    StateWriter(event_base* base, LoopInbox& inbox, WorkerPool& pool, std::shared_ptr<StateStore> store);
+    StateWriter(const StateWriter&) = delete;
+    StateWriter& operator=(const StateWriter&) = delete;
+
+    void record(StateChange change);
+    // After the worker pool has stopped: writes every batch not yet confirmed, on the calling thread.
+    void write_remaining();
+
+private:
+    static void on_timer(evutil_socket_t, short, void* self) { static_cast<StateWriter*>(self)->flush(); }
+    void flush();
+
+    LoopInbox& inbox_;
+    const std::shared_ptr<StateStore> store_;
+    const std::shared_ptr<Strand> strand_;
+    const EventPtr timer_;
+    std::vector<StateChange> pending_;
+    // Batches handed to the strand and not yet reported written; replayed by write_remaining().
+    std::map<std::uint64_t, std::shared_ptr<const std::vector<StateChange>>> unconfirmed_;
+    std::uint64_t next_batch_ = 1;
+};
+
+} // namespace minisync::agent
