@@ -1,6 +1,7 @@
 // Listener, accept path, session bookkeeping and orderly shutdown of minisync-server.
 #include "server.h"
 
+#include "partial_sweeper.h"
 #include "service_notify.h"
 #include "tcp_tuning.h"
 
@@ -84,6 +85,7 @@ Server::Server(ServerSettings settings)
     reap_event_.reset(event_new(base_.get(), -1, 0, &Server::on_reap, this));
     accept_resume_.reset(evtimer_new(base_.get(), &Server::on_accept_resume, this));
     shutdown_deadline_.reset(evtimer_new(base_.get(), &Server::on_shutdown_deadline, this));
+    sweep_timer_.reset(evtimer_new(base_.get(), &Server::on_sweep, this));
     for (const int signal_number : {SIGTERM, SIGINT}) {
         EventPtr ev{evsignal_new(base_.get(), signal_number, &Server::on_signal, this)};
         event_add(ev.get(), nullptr);
@@ -134,6 +136,7 @@ int Server::run()
 {
     SPDLOG_INFO("listening on {}:{} root={}", settings_.listen.host, bound_port_, settings_.root);
     notify_ready("listening on " + settings_.listen.host + ":" + std::to_string(bound_port_));
+    sweep_partials();
     event_base_dispatch(base_.get());
     SPDLOG_INFO("stopped: {} files committed, {} bytes received", stats_.files_committed, stats_.bytes_received);
     return 0;
@@ -192,6 +195,24 @@ void Server::begin_shutdown()
         return;
     }
     evtimer_add(shutdown_deadline_.get(), &ShutdownGrace);
+}
+
+void Server::sweep_partials()
+{
+    constexpr timeval SweepInterval{24 * 3600, 0};
+    evtimer_add(sweep_timer_.get(), &SweepInterval);
+    pool_.post([&inbox = inbox_, &stop = pool_.stop_requested(), root = root_fd_.get(),
+                max_age = settings_.partial_max_age] {
+        SweepResult result = sweep_stale_partials(root, max_age, stop);
+        inbox.post([result = std::move(result)] {
+            for (const std::string& error : result.errors) {
+                SPDLOG_WARN("partial cleanup: {}", error);
+            }
+            if (result.removed > 0) {
+                SPDLOG_INFO("partial cleanup: removed {} stale partial uploads, kept {}", result.removed, result.kept);
+            }
+        });
+    });
 }
 
 ClientSession* Server::find_session(std::uint64_t id)

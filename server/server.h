@@ -43,6 +43,7 @@ private:
     {
         evconnlistener_enable(static_cast<Server*>(self)->listener_.get());
     }
+    static void on_sweep(evutil_socket_t, short, void* self) { static_cast<Server*>(self)->sweep_partials(); }
     static void on_shutdown_deadline(evutil_socket_t, short, void* self)
     {
         event_base_loopbreak(static_cast<Server*>(self)->base_.get());
@@ -52,6 +53,7 @@ private:
     void handle_accept(evutil_socket_t fd, sockaddr* addr, int len);
     void handle_accept_error();
     void begin_shutdown();
+    void sweep_partials();
     ClientSession* find_session(std::uint64_t id);
     void session_closed(std::uint64_t id);
 
@@ -74,6 +76,7 @@ private:
     EventPtr reap_event_;
     EventPtr accept_resume_;
     EventPtr shutdown_deadline_;
+    EventPtr sweep_timer_;
     std::vector<EventPtr> signal_events_;
 };
 

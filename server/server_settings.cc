@@ -1,6 +1,7 @@
 // Command-line parsing for minisync-server with CLI11; every value is validated before the server starts.
 #include "server_settings.h"
 
+#include "duration.h"
 #include "logging.h"
 #include "path_rules.h"
 
@@ -17,6 +18,7 @@ ParsedServerArgs parse_server_args(int argc, const char* const* argv)
     std::string listen = settings.listen.to_string();
     std::string metrics;
     std::string log_level = "info";
+    std::string partial_max_age = "7d";
     app.add_option("--listen", listen, "ADDR:PORT to accept agents on")->capture_default_str();
     app.add_option("--root", settings.root, "directory files land in, as <root>/<client CN>/<folder>/")
         ->capture_default_str();
@@ -27,6 +29,9 @@ ParsedServerArgs parse_server_args(int argc, const char* const* argv)
     app.add_option("--metrics", metrics, "ADDR:PORT for Prometheus metrics (off by default)");
     app.add_option("--workers", settings.workers, "disk and hashing threads")
         ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    app.add_option("--partial-max-age", partial_max_age,
+                   "delete partial uploads untouched this long (s, m, h or d suffix)")
         ->capture_default_str();
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
@@ -61,6 +66,11 @@ ParsedServerArgs parse_server_args(int argc, const char* const* argv)
     if (settings.root.empty()) {
         return fail("--root must not be empty");
     }
+    const auto max_age = parse_duration(partial_max_age);
+    if (!max_age) {
+        return fail("--partial-max-age: expected a duration such as 7d, 12h or 3600, got '" + partial_max_age + "'");
+    }
+    settings.partial_max_age = *max_age;
     settings.log_level = *parse_log_level(log_level);
     return settings;
 }

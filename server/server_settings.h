@@ -6,6 +6,7 @@
 
 #include <spdlog/common.h>
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -22,6 +23,8 @@ struct ServerSettings {
     std::optional<HostPort> metrics;
     spdlog::level::level_enum log_level = spdlog::level::info;
     std::size_t workers = 4;
+    // Partial uploads untouched for this long are deleted (checked at start and then daily).
+    std::chrono::seconds partial_max_age = std::chrono::hours{24 * 7};
 };
 
 // Either the settings to run with or the exit code to leave with (0 after --help, 2 on a usage error).
