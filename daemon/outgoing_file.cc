@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace minisync::agent {
 namespace {
@@ -39,7 +40,35 @@ ssize_t read_fully(int fd, std::uint8_t* buffer, std::size_t length, std::uint64
     return static_cast<ssize_t>(done);
 }
 
+std::int64_t coarse_now_ns()
+{
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
 } // namespace
+
+void OutgoingFile::wait_for_tick_after_mtime(struct stat& st)
+{
+    // The kernel stamps mtime from a coarse clock. A file written in the current tick could be written
+    // again in the same tick without its mtime changing, and a read racing that write would go unnoticed.
+    // Once the coarse clock has moved past the mtime, any later write shows as a later mtime.
+    // A file stamped in the future (touch -d) gets no such guarantee and is not waited for.
+    constexpr std::int64_t MaxWaitNs = 50'000'000;
+    timespec resolution{};
+    ::clock_getres(CLOCK_REALTIME_COARSE, &resolution);
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        const std::int64_t lead = mtime_ns_of(st) - coarse_now_ns();
+        if (lead < 0 || lead > MaxWaitNs) {
+            return;
+        }
+        ::nanosleep(&resolution, nullptr);
+        if (::fstat(fd_.get(), &st) != 0) {
+            return;
+        }
+    }
+}
 
 OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<ResumeHint>& resume)
 {
@@ -64,6 +93,7 @@ OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<Res
         opened.status = Status::Gone;
         return opened;
     }
+    wait_for_tick_after_mtime(st);
     ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
     version_ = FileVersion{static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st), static_cast<std::uint64_t>(st.st_ino)};
     opened.version = version_;

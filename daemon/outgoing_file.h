@@ -7,6 +7,8 @@
 #include "sync_queue.h"
 #include "unique_fd.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -55,6 +57,8 @@ public:
     Finished finish();
 
 private:
+    // Blocks (on the worker) until the clock that stamps mtimes has moved past this file's mtime.
+    void wait_for_tick_after_mtime(struct stat& st);
     // Feeds up to length bytes from the start of the file to hasher; returns how many it fed.
     std::uint64_t hash_range(Sha256& hasher, std::uint64_t length);
     [[nodiscard]] std::string display_path() const { return folder_root_ + "/" + relative_path_; }

@@ -57,6 +57,7 @@ Uploader::Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const A
 void Uploader::enqueue(SyncItem item)
 {
     if (const auto it = job_by_path_.find(key_of(item)); it != job_by_path_.end()) {
+        // Sent again once this upload ends; if the content changed under it, finish() notices first.
         jobs_.at(it->second).changed_again = true;
         return;
     }
