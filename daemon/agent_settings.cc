@@ -118,14 +118,18 @@ ParsedAgentArgs parse_agent_args(int argc, const char* const* argv)
     std::set<std::string> names;
     for (const std::string& argument : folder_arguments) {
         auto [path, name] = split_folder_argument(argument);
-        if (!is_valid_folder_name(name)) {
-            return fail("invalid folder name '" + name + "' for '" + argument +
-                        "': one path component of 1-255 bytes, not '.' or '..'");
-        }
         std::error_code ec;
         const std::filesystem::path absolute = std::filesystem::canonical(path, ec);
         if (ec || !std::filesystem::is_directory(absolute, ec)) {
             return fail("folder '" + path + "' is not an existing directory");
+        }
+        // `minisyncd .` means the current directory by its real name.
+        if (argument.rfind('=') == std::string::npos && absolute.has_filename()) {
+            name = absolute.filename().string();
+        }
+        if (!is_valid_folder_name(name)) {
+            return fail("invalid folder name '" + name + "' for '" + argument +
+                        "': one path component of 1-255 bytes, not '.' or '..'");
         }
         if (!names.insert(name).second) {
             return fail("folder name '" + name + "' is used twice");

@@ -1,4 +1,4 @@
-// Glob matching for excludes on top of fnmatch(3).
+// Glob matching for excludes: fnmatch(3) for single names, an rsync-style matcher for paths.
 #include "exclude_filter.h"
 
 #include "path_rules.h"
@@ -8,15 +8,92 @@
 namespace minisync::agent {
 namespace {
 
+// One character against a bracket expression starting at pattern[i] == '['; on success i is moved
+// past the closing bracket. A '[' with no closing bracket is a literal.
+bool match_class(std::string_view pattern, std::size_t& i, char c)
+{
+    std::size_t j = i + 1;
+    const bool negate = j < pattern.size() && (pattern[j] == '!' || pattern[j] == '^');
+    if (negate) {
+        ++j;
+    }
+    bool matched = false;
+    const std::size_t first = j;
+    for (; j < pattern.size() && (pattern[j] != ']' || j == first); ++j) {
+        if (j + 2 < pattern.size() && pattern[j + 1] == '-' && pattern[j + 2] != ']') {
+            matched = matched || (pattern[j] <= c && c <= pattern[j + 2]);
+            j += 2;
+        } else {
+            matched = matched || pattern[j] == c;
+        }
+    }
+    if (j >= pattern.size()) {
+        const bool literal = c == '[';
+        ++i;
+        return literal;
+    }
+    i = j + 1;
+    return matched != negate && c != '/';
+}
+
+// rsync-style glob over a relative path: '*' and '?' stay within one component, '**' crosses '/'.
+bool glob_match(std::string_view pattern, std::string_view text)
+{
+    std::size_t p = 0;
+    std::size_t t = 0;
+    while (p < pattern.size()) {
+        const char pc = pattern[p];
+        if (pc == '*') {
+            const bool crosses = p + 1 < pattern.size() && pattern[p + 1] == '*';
+            std::size_t rest = p + (crosses ? 2 : 1);
+            while (rest < pattern.size() && pattern[rest] == '*') {
+                ++rest;
+            }
+            for (std::size_t skip = t;; ++skip) {
+                if (glob_match(pattern.substr(rest), text.substr(skip))) {
+                    return true;
+                }
+                if (skip == text.size() || (!crosses && text[skip] == '/')) {
+                    return false;
+                }
+            }
+        }
+        if (t == text.size()) {
+            return false;
+        }
+        if (pc == '?') {
+            if (text[t] == '/') {
+                return false;
+            }
+            ++p;
+        } else if (pc == '[') {
+            if (!match_class(pattern, p, text[t])) {
+                return false;
+            }
+        } else {
+            if (pc == '\\' && p + 1 < pattern.size()) {
+                ++p;
+            }
+            if (pattern[p] != text[t]) {
+                return false;
+            }
+            ++p;
+        }
+        ++t;
+    }
+    return t == text.size();
+}
+
 bool path_matches(const std::string& pattern, const std::string& path)
 {
-    // '**' needs '*' to cross '/': fnmatch without FNM_PATHNAME does exactly that.
-    const bool crosses = pattern.find("**") != std::string::npos;
-    std::string anchored = pattern.front() == '/' ? pattern.substr(1) : pattern;
-    if (anchored.back() == '/') {
-        anchored.pop_back();
+    std::string_view anchored = pattern;
+    if (anchored.front() == '/') {
+        anchored.remove_prefix(1);
     }
-    return ::fnmatch(anchored.c_str(), path.c_str(), crosses ? 0 : FNM_PATHNAME) == 0;
+    if (!anchored.empty() && anchored.back() == '/') {
+        anchored.remove_suffix(1);
+    }
+    return glob_match(anchored, path);
 }
 
 } // namespace

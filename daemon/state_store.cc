@@ -54,26 +54,40 @@ std::variant<std::unique_ptr<StateStore>, std::string> StateStore::open(const st
     }
     std::unique_ptr<StateStore> store{new StateStore{std::move(db), path}};
     sqlite3_busy_timeout(store->db_.get(), 5000);
-    // quick_check reads every page: a file that is not a database, or a damaged one, fails here and
-    // not halfway through a batch of writes.
-    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
-                            "PRAGMA quick_check"}) {
-        if (auto error = store->exec(sql)) {
-            return "state database '" + path + "' is unusable: " + *error + recovery;
-        }
-    }
     int version = 0;
     {
         sqlite3_stmt* stmt = nullptr;
         sqlite3_prepare_v2(store->db_.get(), "PRAGMA user_version", -1, &stmt, nullptr);
         const SqliteStmtPtr owned{stmt};
-        if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
-            version = sqlite3_column_int(stmt, 0);
+        if (stmt == nullptr || sqlite3_step(stmt) != SQLITE_ROW) {
+            return "state database '" + path + "' is unusable: " + sqlite3_errmsg(store->db_.get()) + recovery;
         }
+        version = sqlite3_column_int(stmt, 0);
     }
+    // Refused before anything is written to it: a newer minisyncd may still want this file.
     if (version > SchemaVersion) {
         return "state database '" + path + "' has schema version " + std::to_string(version) +
                ", newer than this minisyncd understands (" + std::to_string(SchemaVersion) + ")";
+    }
+    // quick_check reads every page: a damaged database fails here, not halfway through a batch of writes.
+    // It reports problems as rows of text and succeeds itself, so its answer must be read.
+    {
+        sqlite3_stmt* stmt = nullptr;
+        sqlite3_prepare_v2(store->db_.get(), "PRAGMA quick_check(1)", -1, &stmt, nullptr);
+        const SqliteStmtPtr owned{stmt};
+        const bool ok = stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW &&
+                        blob_text(stmt, 0) == "ok";
+        if (!ok) {
+            const std::string detail = stmt != nullptr && sqlite3_column_type(stmt, 0) == SQLITE_TEXT
+                                           ? blob_text(stmt, 0)
+                                           : std::string{sqlite3_errmsg(store->db_.get())};
+            return "state database '" + path + "' is unusable: " + detail + recovery;
+        }
+    }
+    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+        if (auto error = store->exec(sql)) {
+            return "state database '" + path + "' is unusable: " + *error + recovery;
+        }
     }
     if (version < 1) {
         const std::string migrate = std::string{"BEGIN IMMEDIATE;"} + SchemaV1 + "PRAGMA user_version=1; COMMIT;";

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -120,6 +121,28 @@ void expect_equal(const UploadBegin& a, const UploadBegin& b)
     EXPECT_EQ(a.mtime_ns, b.mtime_ns);
     EXPECT_EQ(a.mode, b.mode);
     EXPECT_EQ(a.sha256, b.sha256);
+    EXPECT_EQ(a.resume_offset, b.resume_offset);
+    if (a.resume_offset > 0) { // the prefix digest is only on the wire when resuming
+        EXPECT_EQ(a.prefix_sha256, b.prefix_sha256);
+    }
+}
+
+UploadBegin sample_resume(bool with_hash, std::uint64_t resume_offset)
+{
+    UploadBegin msg = sample_upload_begin(with_hash);
+    msg.size = 1'000'000;
+    msg.resume_offset = resume_offset;
+    msg.prefix_sha256 = sample_digest(0x77);
+    return msg;
+}
+
+RemoveMsg sample_remove()
+{
+    RemoveMsg msg;
+    msg.request_id = 0x0badf00d;
+    msg.folder = "photos";
+    msg.path = "2024/\xff\xfe old\nname.jpg";
+    return msg;
 }
 
 // ---- header ---------------------------------------------------------------------------------------------
@@ -553,6 +576,180 @@ TEST(ProtocolCodecTest, ToStringNamesEveryTypeAndCode)
          code <= static_cast<std::uint16_t>(ErrorCode::SizeMismatch); ++code) {
         EXPECT_STRNE(to_string(static_cast<ErrorCode>(code)), "unknown error") << code;
     }
+}
+
+// ---- version 2: resumable uploads, PROGRESS, REMOVE ----------------------------------------------------
+
+TEST(ProtocolCodecTest, ProgressRoundTrip)
+{
+    for (const ProgressMsg in : {ProgressMsg{1, 0}, ProgressMsg{42, 65536}, ProgressMsg{0xffffffffU, ~0ULL}}) {
+        const ByteVec frame = encode(in);
+        EXPECT_EQ(frame.size(), FrameHeaderSize + 4 + 8);
+        const std::optional<ProgressMsg> out = decode_progress(body_of(frame, FrameType::Progress));
+        ASSERT_TRUE(out.has_value());
+        EXPECT_EQ(out->request_id, in.request_id);
+        EXPECT_EQ(out->durable_offset, in.durable_offset);
+    }
+}
+
+TEST(ProtocolCodecTest, ProgressLayoutIsBigEndian)
+{
+    const ByteVec frame = encode(ProgressMsg{0x11223344, 0x0102030405060708ULL});
+    const ByteVec expected = {
+        0x00, 0x00, 0x00, 0x0c, 0x00, 0x11, 0x00, 0x00, // header: 12 bytes, type 17 = PROGRESS
+        0x11, 0x22, 0x33, 0x44,                         // request id
+        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, // durable offset
+    };
+    EXPECT_EQ(frame, expected);
+}
+
+TEST(ProtocolCodecTest, ProgressRejectsTruncationAndTrailingBytes)
+{
+    expect_strict_framing("progress", body_of(encode(ProgressMsg{7, 4096}), FrameType::Progress),
+                          accepts(decode_progress));
+}
+
+TEST(ProtocolCodecTest, RemoveRoundTrip)
+{
+    const RemoveMsg in = sample_remove();
+    const ByteVec frame = encode(in);
+    EXPECT_EQ(frame.size(), FrameHeaderSize + 4 + 2 + in.folder.size() + 2 + in.path.size());
+    const std::optional<RemoveMsg> out = decode_remove(body_of(frame, FrameType::Remove));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(out->request_id, in.request_id);
+    EXPECT_EQ(out->folder, in.folder);
+    EXPECT_EQ(out->path, in.path);
+}
+
+TEST(ProtocolCodecTest, RemoveLayoutIsBigEndian)
+{
+    const ByteVec frame = encode(RemoveMsg{0x01020304, "f", "ab"});
+    const ByteVec expected = {
+        0x00, 0x00, 0x00, 0x0b, 0x00, 0x12, 0x00, 0x00, // header: 11 bytes, type 18 = REMOVE
+        0x01, 0x02, 0x03, 0x04,                         // request id
+        0x00, 0x01, 'f',                                // folder
+        0x00, 0x02, 'a', 'b',                           // path
+    };
+    EXPECT_EQ(frame, expected);
+}
+
+// The codec frames strings; whether a path is acceptable is decided later, by path_rules.
+TEST(ProtocolCodecTest, RemoveCarriesEmptyStrings)
+{
+    const std::optional<RemoveMsg> out = decode_remove(body_of(encode(RemoveMsg{9, "", ""}), FrameType::Remove));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(out->request_id, 9U);
+    EXPECT_EQ(out->folder, "");
+    EXPECT_EQ(out->path, "");
+}
+
+TEST(ProtocolCodecTest, RemoveRejectsTruncationAndTrailingBytes)
+{
+    expect_strict_framing("remove", body_of(encode(sample_remove()), FrameType::Remove), accepts(decode_remove));
+    expect_strict_framing("remove with empty strings", body_of(encode(RemoveMsg{1, "", ""}), FrameType::Remove),
+                          accepts(decode_remove));
+}
+
+TEST(ProtocolCodecTest, RemoveWithRequestIdZeroIsRefused)
+{
+    RemoveMsg msg = sample_remove();
+    msg.request_id = 0;
+    EXPECT_FALSE(decode_remove(body_of(encode(msg), FrameType::Remove)).has_value());
+    msg.request_id = 1;
+    EXPECT_TRUE(decode_remove(body_of(encode(msg), FrameType::Remove)).has_value());
+}
+
+TEST(ProtocolCodecTest, RemovedIsARequestOnlyFrame)
+{
+    const ByteVec frame = encode_request_only(FrameType::Removed, 0x00c0ffee);
+    const ByteVec expected = {0x00, 0x00, 0x00, 0x04, 0x00, 0x13, 0x00, 0x00, 0x00, 0xc0, 0xff, 0xee};
+    EXPECT_EQ(frame, expected);
+    const std::optional<RequestOnly> out = decode_request_only(body_of(frame, FrameType::Removed));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(out->request_id, 0x00c0ffeeU);
+}
+
+TEST(ProtocolCodecTest, UploadBeginWithResumeCarriesThePrefixDigest)
+{
+    for (const bool with_hash : {false, true}) {
+        SCOPED_TRACE(with_hash ? "with hash" : "without hash");
+        const UploadBegin in = sample_resume(with_hash, 65536);
+        const ByteVec frame = encode(in);
+        const std::optional<UploadBegin> out = decode_upload_begin(body_of(frame, FrameType::UploadBegin));
+        ASSERT_TRUE(out.has_value());
+        expect_equal(*out, in);
+        EXPECT_EQ(out->resume_offset, 65536U);
+        EXPECT_EQ(out->prefix_sha256, sample_digest(0x77));
+
+        // The prefix digest costs exactly 32 bytes, and only when resuming.
+        const ByteVec fresh = encode(sample_resume(with_hash, 0));
+        EXPECT_EQ(frame.size(), fresh.size() + 32);
+
+        // The body ends with the resume offset and then the prefix digest.
+        const Sha256Digest prefix = sample_digest(0x77);
+        ASSERT_GE(frame.size(), 40U);
+        EXPECT_TRUE(std::equal(prefix.begin(), prefix.end(), frame.end() - 32));
+        const ByteVec offset_bytes(frame.end() - 40, frame.end() - 32);
+        EXPECT_EQ(offset_bytes, (ByteVec{0, 0, 0, 0, 0, 0x01, 0x00, 0x00}));
+    }
+}
+
+TEST(ProtocolCodecTest, UploadBeginWithoutResumeLeavesThePrefixOffTheWire)
+{
+    UploadBegin in = sample_resume(true, 0);
+    in.prefix_sha256 = sample_digest(0x55); // set, but meaningless without an offset
+    const ByteVec frame = encode(in);
+    const std::optional<UploadBegin> out = decode_upload_begin(body_of(frame, FrameType::UploadBegin));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(out->resume_offset, 0U);
+    EXPECT_EQ(out->prefix_sha256, Sha256Digest{});
+    // The body ends with the eight zero bytes of the resume offset.
+    EXPECT_EQ(ByteVec(frame.end() - 8, frame.end()), ByteVec(8, 0));
+}
+
+TEST(ProtocolCodecTest, UploadBeginResumeOffsetUpToTheSizeIsAccepted)
+{
+    for (const std::uint64_t offset : {std::uint64_t{1}, std::uint64_t{999'999}, std::uint64_t{1'000'000}}) {
+        const UploadBegin in = sample_resume(true, offset);
+        const std::optional<UploadBegin> out = decode_upload_begin(body_of(encode(in), FrameType::UploadBegin));
+        ASSERT_TRUE(out.has_value()) << offset;
+        EXPECT_EQ(out->resume_offset, offset);
+    }
+}
+
+TEST(ProtocolCodecTest, UploadBeginResumeOffsetBeyondTheSizeIsRefused)
+{
+    for (const bool with_hash : {false, true}) {
+        EXPECT_FALSE(decode_upload_begin(body_of(encode(sample_resume(with_hash, 1'000'001)), FrameType::UploadBegin))
+                         .has_value())
+            << with_hash;
+        EXPECT_FALSE(decode_upload_begin(body_of(encode(sample_resume(with_hash, ~0ULL)), FrameType::UploadBegin))
+                         .has_value())
+            << with_hash;
+        UploadBegin empty = sample_resume(with_hash, 1);
+        empty.size = 0;
+        EXPECT_FALSE(decode_upload_begin(body_of(encode(empty), FrameType::UploadBegin)).has_value()) << with_hash;
+    }
+}
+
+TEST(ProtocolCodecTest, UploadBeginWithResumeRejectsTruncationAndTrailingBytes)
+{
+    expect_strict_framing("upload_begin resuming with hash",
+                          body_of(encode(sample_resume(true, 4096)), FrameType::UploadBegin),
+                          accepts(decode_upload_begin));
+    expect_strict_framing("upload_begin resuming without hash",
+                          body_of(encode(sample_resume(false, 4096)), FrameType::UploadBegin),
+                          accepts(decode_upload_begin));
+}
+
+// A resume offset of zero followed by 32 bytes is a frame with trailing garbage, not a digest.
+TEST(ProtocolCodecTest, UploadBeginPrefixDigestWithoutResumeIsRefused)
+{
+    ByteVec body = body_of(encode(sample_resume(true, 0)), FrameType::UploadBegin);
+    ASSERT_TRUE(decode_upload_begin(body).has_value());
+    const Sha256Digest prefix = sample_digest(0x77);
+    body.insert(body.end(), prefix.begin(), prefix.end());
+    EXPECT_FALSE(decode_upload_begin(body).has_value());
 }
 
 } // namespace

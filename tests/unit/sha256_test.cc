@@ -164,5 +164,67 @@ TEST(Sha256Test, DigestFromHexRejectsNonHexCharacters)
     }
 }
 
+TEST(Sha256Test, DigestSoFarEqualsTheDigestOfThePrefix)
+{
+    const std::vector<std::uint8_t> data = pseudo_random_bytes(200'000, 777);
+    const std::span<const std::uint8_t> all{data};
+    const std::string_view text{reinterpret_cast<const char*>(data.data()), data.size()};
+
+    Sha256 hasher;
+    EXPECT_EQ(to_hex(hasher.digest_so_far()), EmptyHex);
+    // Cut points on and around block boundaries, so the copied context holds every kind of partial block.
+    constexpr std::size_t Cuts[] = {1, 55, 56, 63, 64, 65, 128, 1000, 4096, 65537, 199'999, 200'000};
+    std::size_t fed = 0;
+    for (const std::size_t cut : Cuts) {
+        hasher.update(all.subspan(fed, cut - fed));
+        fed = cut;
+        const Sha256Digest so_far = hasher.digest_so_far();
+        EXPECT_EQ(so_far, sha256_of(text.substr(0, cut))) << "prefix of " << cut << " bytes";
+        // Asking twice gives the same answer: the first call did not finish the running hash.
+        EXPECT_EQ(hasher.digest_so_far(), so_far) << cut;
+    }
+    // After all those peeks, the running hash still covers exactly the whole input.
+    EXPECT_EQ(hasher.finish(), sha256_of(text));
+}
+
+TEST(Sha256Test, DigestSoFarDoesNotDisturbLaterUpdates)
+{
+    Sha256 peeked;
+    Sha256 plain;
+    for (const std::string_view piece : {"ab", "c", "", "dbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"}) {
+        peeked.update(piece);
+        plain.update(piece);
+        (void)peeked.digest_so_far();
+    }
+    EXPECT_EQ(peeked.finish(), plain.finish());
+
+    Sha256 abc;
+    abc.update(std::string_view{"ab"});
+    EXPECT_EQ(abc.digest_so_far(), sha256_of("ab"));
+    abc.update(std::string_view{"c"});
+    EXPECT_EQ(to_hex(abc.digest_so_far()), AbcHex);
+    EXPECT_EQ(to_hex(abc.finish()), AbcHex);
+    // finish() started a new message.
+    EXPECT_EQ(to_hex(abc.digest_so_far()), EmptyHex);
+}
+
+TEST(Sha256Test, ResetDiscardsWhatWasFed)
+{
+    Sha256 hasher;
+    hasher.update(std::string_view{"garbage that must not count"});
+    hasher.reset();
+    EXPECT_EQ(to_hex(hasher.digest_so_far()), EmptyHex);
+    hasher.update(std::string_view{"abc"});
+    EXPECT_EQ(to_hex(hasher.finish()), AbcHex);
+
+    // Resetting a fresh or just-finished hasher leaves it at the empty message.
+    Sha256 fresh;
+    fresh.reset();
+    EXPECT_EQ(to_hex(fresh.finish()), EmptyHex);
+    fresh.reset();
+    fresh.update(std::string_view{Nist448Input});
+    EXPECT_EQ(to_hex(fresh.finish()), Nist448Hex);
+}
+
 } // namespace
 } // namespace minisync

@@ -1,0 +1,461 @@
+// Tests for the agent's SQLite state: schema creation and version checks, folder ids, the three kinds of
+// change and their round trip through load_folder, atomic batches, and refusal of unusable files.
+#include "state_store.h"
+
+#include "sandbox.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace minisync::agent {
+namespace {
+
+using StorePtr = std::unique_ptr<StateStore>;
+
+Sha256Digest digest_of(const std::string& text)
+{
+    return sha256_of(text);
+}
+
+StateChange committed(std::int64_t folder, std::string path, FileVersion version, std::uint32_t mode,
+                      const Sha256Digest& sha256)
+{
+    StateChange change;
+    change.kind = StateChange::Kind::Committed;
+    change.folder_id = folder;
+    change.path = std::move(path);
+    change.version = version;
+    change.mode = mode;
+    change.sha256 = sha256;
+    return change;
+}
+
+StateChange progress(std::int64_t folder, std::string path, FileVersion version, std::uint64_t offset)
+{
+    StateChange change;
+    change.kind = StateChange::Kind::Progress;
+    change.folder_id = folder;
+    change.path = std::move(path);
+    change.version = version;
+    change.offset = offset;
+    return change;
+}
+
+StateChange forgotten(std::int64_t folder, std::string path)
+{
+    StateChange change;
+    change.kind = StateChange::Kind::Forgotten;
+    change.folder_id = folder;
+    change.path = std::move(path);
+    return change;
+}
+
+// Reads one integer (or text) from a PRAGMA through a connection of the test's own.
+class RawDb {
+public:
+    explicit RawDb(const std::string& path)
+    {
+        sqlite3* raw = nullptr;
+        rc_ = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+        db_.reset(raw);
+    }
+
+    [[nodiscard]] bool ok() const { return rc_ == SQLITE_OK; }
+
+    bool exec(const std::string& sql)
+    {
+        return sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
+    }
+
+    std::optional<std::string> text(const std::string& sql)
+    {
+        sqlite3_stmt* stmt = nullptr;
+        if (sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+            return std::nullopt;
+        }
+        const SqliteStmtPtr owned{stmt};
+        if (sqlite3_step(stmt) != SQLITE_ROW) {
+            return std::nullopt;
+        }
+        const unsigned char* value = sqlite3_column_text(stmt, 0);
+        return value == nullptr ? std::string{} : std::string{reinterpret_cast<const char*>(value)};
+    }
+
+private:
+    SqlitePtr db_;
+    int rc_ = SQLITE_ERROR;
+};
+
+class StateStoreTest : public test::SandboxedTest {
+protected:
+    [[nodiscard]] std::string db_path() const { return (sandbox() / "state.db").string(); }
+
+    // Opens db_path() and fails the test (returning null) when the store refuses.
+    StorePtr open_store()
+    {
+        auto result = StateStore::open(db_path());
+        if (const auto* error = std::get_if<std::string>(&result)) {
+            ADD_FAILURE() << "open failed: " << *error;
+            return nullptr;
+        }
+        return std::move(std::get<StorePtr>(result));
+    }
+
+    // Opens path and returns the error text, or fails the test when the store accepted it.
+    static std::string open_error(const std::string& path)
+    {
+        auto result = StateStore::open(path);
+        if (std::holds_alternative<StorePtr>(result)) {
+            ADD_FAILURE() << "open of '" << path << "' unexpectedly succeeded";
+            return {};
+        }
+        return std::get<std::string>(result);
+    }
+};
+
+// Paths are BLOBs: bytes that are not UTF-8, newlines, tabs and quotes must come back unchanged.
+const std::vector<std::string>& awkward_paths()
+{
+    static const std::vector<std::string> paths = {
+        "plain.txt",
+        "dir/sub dir/file with spaces",
+        "latin1-\xe9t\xe9.txt",
+        "\xff\xfe\x80\x81 invalid utf-8",
+        "line one\nline two\r\n",
+        "tab\there/'quote\"s'",
+        "\xc3\x28 overlong-ish/\xed\xa0\x80 surrogate",
+    };
+    return paths;
+}
+
+TEST_F(StateStoreTest, CreatesSchemaVersion1InWalMode)
+{
+    ASSERT_NE(open_store(), nullptr);
+    RawDb raw{db_path()};
+    ASSERT_TRUE(raw.ok());
+    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"1"});
+    EXPECT_EQ(raw.text("PRAGMA journal_mode"), std::optional<std::string>{"wal"});
+    EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('folders', 'files')"),
+              std::optional<std::string>{"2"});
+}
+
+TEST_F(StateStoreTest, ReopeningAnExistingDatabaseKeepsTheSchema)
+{
+    ASSERT_NE(open_store(), nullptr);
+    // A second open must not try to create the tables again.
+    StorePtr again = open_store();
+    ASSERT_NE(again, nullptr);
+    RawDb raw{db_path()};
+    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"1"});
+}
+
+TEST_F(StateStoreTest, FolderIdIsStableAndDistinctPerName)
+{
+    std::int64_t photos = 0;
+    std::int64_t docs = 0;
+    std::int64_t binary = 0;
+    {
+        StorePtr store = open_store();
+        ASSERT_NE(store, nullptr);
+        photos = store->folder_id("photos");
+        docs = store->folder_id("docs");
+        binary = store->folder_id(std::string{"bin\xff\n\0x", 7});
+        EXPECT_NE(photos, 0);
+        EXPECT_NE(docs, 0);
+        EXPECT_NE(binary, 0);
+        EXPECT_NE(photos, docs);
+        EXPECT_NE(binary, photos);
+        EXPECT_NE(binary, docs);
+        EXPECT_EQ(store->folder_id("photos"), photos);
+        EXPECT_EQ(store->folder_id("docs"), docs);
+        // Names are compared as bytes: a prefix or a different case is another folder.
+        EXPECT_NE(store->folder_id("Photos"), photos);
+        EXPECT_NE(store->folder_id(std::string{"bin\xff\n", 5}), binary);
+    }
+    StorePtr reopened = open_store();
+    ASSERT_NE(reopened, nullptr);
+    EXPECT_EQ(reopened->folder_id("docs"), docs);
+    EXPECT_EQ(reopened->folder_id("photos"), photos);
+    EXPECT_EQ(reopened->folder_id(std::string{"bin\xff\n\0x", 7}), binary);
+}
+
+TEST_F(StateStoreTest, CommittedRoundTripWithBinaryPaths)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    EXPECT_TRUE(store->load_folder(folder).empty());
+
+    std::vector<StateChange> changes;
+    std::uint64_t n = 0;
+    for (const std::string& path : awkward_paths()) {
+        ++n;
+        changes.push_back(committed(folder, path, FileVersion{n * 1000, -static_cast<std::int64_t>(n) * 7, n + 40},
+                                    0100600 + static_cast<std::uint32_t>(n), digest_of(path)));
+    }
+    ASSERT_EQ(store->apply(changes), std::nullopt);
+
+    const FolderRecords records = store->load_folder(folder);
+    ASSERT_EQ(records.size(), awkward_paths().size());
+    for (const StateChange& change : changes) {
+        const auto it = records.find(change.path);
+        ASSERT_NE(it, records.end()) << "missing path " << testing::PrintToString(change.path);
+        const FileRecord& record = it->second;
+        EXPECT_EQ(record.committed, std::optional<FileVersion>{change.version});
+        EXPECT_EQ(record.mode, change.mode);
+        EXPECT_EQ(record.sha256, std::optional<Sha256Digest>{change.sha256});
+        EXPECT_EQ(record.uploading, std::nullopt);
+        EXPECT_EQ(record.confirmed_offset, 0U);
+    }
+}
+
+TEST_F(StateStoreTest, ExtremeNumbersSurviveTheRoundTrip)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    const FileVersion big{0xffffffffffffffffULL, std::numeric_limits<std::int64_t>::min(), 0xfedcba9876543210ULL};
+    const FileVersion other{0x8000000000000000ULL, std::numeric_limits<std::int64_t>::max(), 1};
+    ASSERT_EQ(store->apply({committed(folder, "a", big, 0xffffffffU, digest_of("a")),
+                            progress(folder, "b", other, 0xfffffffffffffff0ULL)}),
+              std::nullopt);
+    const FolderRecords records = store->load_folder(folder);
+    ASSERT_EQ(records.size(), 2U);
+    EXPECT_EQ(records.at("a").committed, std::optional<FileVersion>{big});
+    EXPECT_EQ(records.at("a").mode, 0xffffffffU);
+    EXPECT_EQ(records.at("b").uploading, std::optional<FileVersion>{other});
+    EXPECT_EQ(records.at("b").confirmed_offset, 0xfffffffffffffff0ULL);
+}
+
+TEST_F(StateStoreTest, ProgressOnAnUnknownPathRecordsOnlyTheUpload)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    const std::string path = "new\n\xfe file";
+    const FileVersion version{5000, 1234567890123, 99};
+    ASSERT_EQ(store->apply({progress(folder, path, version, 4096)}), std::nullopt);
+
+    const FolderRecords records = store->load_folder(folder);
+    ASSERT_EQ(records.size(), 1U);
+    const FileRecord& record = records.at(path);
+    EXPECT_EQ(record.committed, std::nullopt);
+    EXPECT_EQ(record.sha256, std::nullopt);
+    EXPECT_EQ(record.mode, 0U);
+    EXPECT_EQ(record.uploading, std::optional<FileVersion>{version});
+    EXPECT_EQ(record.confirmed_offset, 4096U);
+}
+
+TEST_F(StateStoreTest, ProgressOnACommittedFileKeepsTheCommittedVersion)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    const FileVersion old_version{100, 1, 7};
+    const FileVersion new_version{200, 2, 7};
+    ASSERT_EQ(store->apply({committed(folder, "a", old_version, 0100644, digest_of("old"))}), std::nullopt);
+    ASSERT_EQ(store->apply({progress(folder, "a", new_version, 64)}), std::nullopt);
+    // A later Progress moves the offset forward.
+    ASSERT_EQ(store->apply({progress(folder, "a", new_version, 128)}), std::nullopt);
+
+    const FileRecord record = store->load_folder(folder).at("a");
+    EXPECT_EQ(record.committed, std::optional<FileVersion>{old_version});
+    EXPECT_EQ(record.mode, 0100644U);
+    EXPECT_EQ(record.sha256, std::optional<Sha256Digest>{digest_of("old")});
+    EXPECT_EQ(record.uploading, std::optional<FileVersion>{new_version});
+    EXPECT_EQ(record.confirmed_offset, 128U);
+}
+
+TEST_F(StateStoreTest, CommittedAfterProgressClearsTheUploadFields)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    const FileVersion version{300, 3, 8};
+    ASSERT_EQ(store->apply({progress(folder, "a", version, 200)}), std::nullopt);
+    ASSERT_TRUE(store->load_folder(folder).at("a").uploading.has_value());
+
+    ASSERT_EQ(store->apply({committed(folder, "a", version, 0100755, digest_of("done"))}), std::nullopt);
+    const FileRecord record = store->load_folder(folder).at("a");
+    EXPECT_EQ(record.committed, std::optional<FileVersion>{version});
+    EXPECT_EQ(record.mode, 0100755U);
+    EXPECT_EQ(record.sha256, std::optional<Sha256Digest>{digest_of("done")});
+    EXPECT_EQ(record.uploading, std::nullopt);
+    EXPECT_EQ(record.confirmed_offset, 0U);
+}
+
+TEST_F(StateStoreTest, ProgressThenCommittedInOneBatch)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    const FileVersion version{300, 3, 8};
+    ASSERT_EQ(store->apply({progress(folder, "a", version, 100), committed(folder, "a", version, 0100644,
+                                                                           digest_of("a"))}),
+              std::nullopt);
+    const FileRecord record = store->load_folder(folder).at("a");
+    EXPECT_EQ(record.committed, std::optional<FileVersion>{version});
+    EXPECT_EQ(record.uploading, std::nullopt);
+    EXPECT_EQ(record.confirmed_offset, 0U);
+}
+
+TEST_F(StateStoreTest, ForgottenDeletesOnlyThatPath)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    const std::string odd = "gone\n\xff";
+    ASSERT_EQ(store->apply({committed(folder, odd, FileVersion{1, 1, 1}, 0, digest_of("1")),
+                            committed(folder, "stays", FileVersion{2, 2, 2}, 0, digest_of("2")),
+                            progress(folder, "uploading", FileVersion{3, 3, 3}, 1)}),
+              std::nullopt);
+    ASSERT_EQ(store->load_folder(folder).size(), 3U);
+
+    // Forgetting a path the store never knew is not an error.
+    ASSERT_EQ(store->apply({forgotten(folder, odd), forgotten(folder, "uploading"), forgotten(folder, "never")}),
+              std::nullopt);
+    const FolderRecords records = store->load_folder(folder);
+    ASSERT_EQ(records.size(), 1U);
+    EXPECT_TRUE(records.contains("stays"));
+}
+
+TEST_F(StateStoreTest, FoldersDoNotShareRecords)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t one = store->folder_id("one");
+    const std::int64_t two = store->folder_id("two");
+    ASSERT_EQ(store->apply({committed(one, "same", FileVersion{1, 1, 1}, 1, digest_of("one")),
+                            committed(two, "same", FileVersion{2, 2, 2}, 2, digest_of("two"))}),
+              std::nullopt);
+    ASSERT_EQ(store->apply({forgotten(one, "same")}), std::nullopt);
+    EXPECT_TRUE(store->load_folder(one).empty());
+    const FolderRecords records = store->load_folder(two);
+    ASSERT_EQ(records.size(), 1U);
+    EXPECT_EQ(records.at("same").committed, (std::optional<FileVersion>{FileVersion{2, 2, 2}}));
+}
+
+TEST_F(StateStoreTest, EmptyBatchIsANoOp)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->apply({}), std::nullopt);
+    EXPECT_TRUE(store->load_folder(store->folder_id("f")).empty());
+}
+
+// A change for a folder id that does not exist violates the foreign key: the whole batch is refused,
+// including the valid changes before it, and the store stays usable.
+TEST_F(StateStoreTest, FailedBatchAppliesNothing)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    ASSERT_EQ(store->apply({committed(folder, "before", FileVersion{1, 1, 1}, 0, digest_of("b"))}), std::nullopt);
+
+    const std::int64_t missing_folder = folder + 1000;
+    const std::optional<std::string> error =
+        store->apply({committed(folder, "valid", FileVersion{2, 2, 2}, 0, digest_of("v")),
+                      forgotten(folder, "before"),
+                      committed(missing_folder, "orphan", FileVersion{3, 3, 3}, 0, digest_of("o"))});
+    ASSERT_TRUE(error.has_value());
+    EXPECT_NE(error->find(db_path()), std::string::npos) << *error;
+
+    FolderRecords records = store->load_folder(folder);
+    ASSERT_EQ(records.size(), 1U);
+    EXPECT_TRUE(records.contains("before"));
+    EXPECT_TRUE(store->load_folder(missing_folder).empty());
+
+    // The failed transaction was rolled back: the next batch goes through.
+    ASSERT_EQ(store->apply({committed(folder, "after", FileVersion{4, 4, 4}, 0, digest_of("a"))}), std::nullopt);
+    records = store->load_folder(folder);
+    EXPECT_EQ(records.size(), 2U);
+    EXPECT_TRUE(records.contains("after"));
+}
+
+TEST_F(StateStoreTest, DataPersistsAcrossReopen)
+{
+    const FileVersion version{4242, 171717, 3};
+    const FileVersion partial{5000, 181818, 3};
+    const std::string path = "persist\n\x80\xff.bin";
+    std::int64_t folder = 0;
+    {
+        StorePtr store = open_store();
+        ASSERT_NE(store, nullptr);
+        folder = store->folder_id("f");
+        ASSERT_EQ(store->apply({committed(folder, path, version, 0100640, digest_of(path)),
+                                progress(folder, "partial", partial, 2048)}),
+                  std::nullopt);
+    }
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    ASSERT_EQ(store->folder_id("f"), folder);
+    const FolderRecords records = store->load_folder(folder);
+    ASSERT_EQ(records.size(), 2U);
+    EXPECT_EQ(records.at(path).committed, std::optional<FileVersion>{version});
+    EXPECT_EQ(records.at(path).mode, 0100640U);
+    EXPECT_EQ(records.at(path).sha256, std::optional<Sha256Digest>{digest_of(path)});
+    EXPECT_EQ(records.at("partial").uploading, std::optional<FileVersion>{partial});
+    EXPECT_EQ(records.at("partial").confirmed_offset, 2048U);
+}
+
+// A second connection sees committed batches while the store is still open (WAL readers).
+TEST_F(StateStoreTest, CommittedBatchesAreVisibleToAnotherConnection)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    ASSERT_EQ(store->apply({committed(folder, "a", FileVersion{1, 2, 3}, 0, digest_of("a"))}), std::nullopt);
+    RawDb raw{db_path()};
+    ASSERT_TRUE(raw.ok());
+    EXPECT_EQ(raw.text("SELECT size || ',' || mtime_ns || ',' || inode FROM files WHERE path = CAST('a' AS BLOB)"),
+              std::optional<std::string>{"1,2,3"});
+}
+
+TEST_F(StateStoreTest, GarbageFileIsRefusedWithItsPath)
+{
+    const std::string path = (sandbox() / "garbage.db").string();
+    {
+        std::ofstream out{path, std::ios::binary};
+        std::string junk;
+        for (int i = 0; i < 8192; ++i) {
+            junk.push_back(static_cast<char>((i * 131 + 17) & 0xff));
+        }
+        out << "this is not an SQLite database\n" << junk;
+    }
+    const std::string error = open_error(path);
+    EXPECT_NE(error.find("'" + path + "'"), std::string::npos) << error;
+}
+
+TEST_F(StateStoreTest, MissingDirectoryIsRefusedWithItsPath)
+{
+    const std::string path = (sandbox() / "no-such-dir" / "state.db").string();
+    const std::string error = open_error(path);
+    EXPECT_NE(error.find("'" + path + "'"), std::string::npos) << error;
+}
+
+TEST_F(StateStoreTest, NewerSchemaVersionIsRefused)
+{
+    {
+        RawDb raw{db_path()};
+        ASSERT_TRUE(raw.ok());
+        ASSERT_TRUE(raw.exec("PRAGMA user_version = 99"));
+    }
+    const std::string error = open_error(db_path());
+    EXPECT_NE(error.find("99"), std::string::npos) << error;
+    EXPECT_NE(error.find("'" + db_path() + "'"), std::string::npos) << error;
+    // The refused database is left as it was.
+    RawDb raw{db_path()};
+    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"99"});
+    EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_master WHERE name = 'files'"), std::optional<std::string>{"0"});
+}
+
+} // namespace
+} // namespace minisync::agent
