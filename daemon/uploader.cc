@@ -57,12 +57,19 @@ Uploader::Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const A
 void Uploader::enqueue(SyncItem item)
 {
     if (const auto it = job_by_path_.find(key_of(item)); it != job_by_path_.end()) {
-        // Sent again once this upload ends; if the content changed under it, finish() notices first.
-        jobs_.at(it->second).changed_again = true;
+        // Sent again once this request ends, as whatever happened last (a delete during an upload
+        // must end as a removal); if the content changed under an upload, finish() notices first.
+        note_change_during_job(jobs_.at(it->second), item.kind);
         return;
     }
     queue_.push(std::move(item));
     pump();
+}
+
+void Uploader::note_change_during_job(Job& job, SyncItem::Kind latest)
+{
+    job.changed_again = true;
+    job.latest_kind = latest;
 }
 
 std::size_t Uploader::buffered_bytes() const
@@ -81,7 +88,7 @@ void Uploader::pump()
             break;
         }
         if (const auto it = job_by_path_.find(key_of(*item)); it != job_by_path_.end()) {
-            jobs_.at(it->second).changed_again = true;
+            note_change_during_job(jobs_.at(it->second), item->kind);
             continue;
         }
         start_job(std::move(*item));
@@ -168,8 +175,11 @@ void Uploader::on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& ope
     }
     Job& job = it->second;
     if (opened.status == OutgoingFile::Status::Gone) {
+        // Deleted (or replaced by something that is not a file) before it could be sent: the server may
+        // hold an older version, so the path is removed there; a removal of nothing costs one round trip.
         SPDLOG_DEBUG("folder={} path={}: gone before it could be sent", settings_.folders[job.item.folder].name,
                      job.item.path);
+        note_change_during_job(job, SyncItem::Kind::Remove);
         end_job(job_id, Then::Done);
         return;
     }
@@ -409,6 +419,9 @@ void Uploader::end_job(std::uint64_t job_id, Then then)
     }
     SyncItem item = std::move(job.item);
     if (then == Then::Requeue || job.changed_again) {
+        if (job.changed_again) {
+            item.kind = job.latest_kind;
+        }
         item.verify_first = false;
         item.resume.reset();
         queue_.push(std::move(item));

@@ -85,7 +85,8 @@ private:
         std::uint64_t next_read = 0;     // next offset to ask the strand for
         std::uint64_t bytes_sent = 0;    // handed to the connection
         std::size_t reads_in_flight = 0;
-        bool changed_again = false;      // another event came in while this upload ran
+        bool changed_again = false;      // another event came in while this request ran
+        SyncItem::Kind latest_kind = SyncItem::Kind::Upload; // what that event asked for
     };
 
     static void on_retry(evutil_socket_t, short, void* self) { static_cast<Uploader*>(self)->retry_failed(); }
@@ -96,6 +97,7 @@ private:
     void start_removal(Job& job);
     void on_removal_checked(std::uint64_t job_id, bool exists);
     void record_committed(const Job& job);
+    void note_change_during_job(Job& job, SyncItem::Kind latest);
     void issue_reads(Job& job);
     void on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& opened);
     void on_chunk(std::uint64_t job_id, std::uint64_t offset, std::size_t length, OutgoingFile::Chunk&& chunk);

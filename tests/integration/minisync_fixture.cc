@@ -42,8 +42,8 @@ void MinisyncTest::TearDown()
 {
     if (HasFailure()) {
         std::vector<const ChildProcess*> children;
-        if (server_) {
-            children.push_back(server_.get());
+        for (const auto& server : servers_) {
+            children.push_back(server.get());
         }
         for (const auto& agent : agents_) {
             children.push_back(agent.get());
@@ -54,7 +54,7 @@ void MinisyncTest::TearDown()
         }
     }
     agents_.clear();
-    server_.reset();
+    servers_.clear();
 }
 
 std::filesystem::path MinisyncTest::server_file(const std::string& cn, const std::string& folder,
@@ -73,24 +73,50 @@ std::filesystem::path MinisyncTest::make_dir(const std::string& relative) const
 
 std::uint16_t MinisyncTest::start_server(const std::vector<std::string>& extra_args, std::optional<TlsFiles> tls)
 {
-    std::vector<std::string> args{"--listen", "127.0.0.1:0", "--root", server_root().string(), "--log-level", "debug"};
-    for (std::string& arg : tls_args(tls ? *tls : pki_.server())) {
+    server_extra_args_ = extra_args;
+    server_tls_ = std::move(tls);
+    return launch_server(0);
+}
+
+std::uint16_t MinisyncTest::restart_server()
+{
+    if (servers_.empty()) {
+        throw std::logic_error("restart_server() needs an earlier start_server()");
+    }
+    if (servers_.back()->running()) {
+        throw std::logic_error("restart_server(): the previous server still runs; kill or stop it first");
+    }
+    const std::uint16_t wanted = port_;
+    if (launch_server(wanted) != wanted) {
+        throw std::runtime_error("the restarted minisync-server did not listen on port " + std::to_string(wanted));
+    }
+    return wanted;
+}
+
+std::uint16_t MinisyncTest::launch_server(std::uint16_t port)
+{
+    std::vector<std::string> args{"--listen", "127.0.0.1:" + std::to_string(port), "--root", server_root().string(),
+                                  "--log-level", "debug"};
+    for (std::string& arg : tls_args(server_tls_ ? *server_tls_ : pki_.server())) {
         args.push_back(std::move(arg));
     }
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    server_ = std::make_unique<ChildProcess>(MINISYNC_SERVER_BIN, args, sandbox() / "server.log");
+    args.insert(args.end(), server_extra_args_.begin(), server_extra_args_.end());
+    const std::string log_name =
+        servers_.empty() ? std::string{"server.log"} : "server-" + std::to_string(servers_.size() + 1) + ".log";
+    servers_.push_back(std::make_unique<ChildProcess>(MINISYNC_SERVER_BIN, args, sandbox() / log_name));
+    ChildProcess& server = *servers_.back();
 
     static const std::regex Listening{R"(listening on 127\.0\.0\.1:(\d+))"};
     std::smatch match;
     std::string log;
     const bool found = wait_for(
         [&] {
-            log = server_->log_text();
-            return std::regex_search(log, match, Listening) || !server_->running();
+            log = server.log_text();
+            return std::regex_search(log, match, Listening) || !server.running();
         },
         10s);
     if (!found || match.empty()) {
-        throw std::runtime_error("minisync-server did not report its port; log:\n" + server_->log_text());
+        throw std::runtime_error("minisync-server did not report its port; log:\n" + server.log_text());
     }
     port_ = static_cast<std::uint16_t>(std::stoul(match[1].str()));
     return port_;
@@ -98,10 +124,19 @@ std::uint16_t MinisyncTest::start_server(const std::vector<std::string>& extra_a
 
 ChildProcess& MinisyncTest::server() const
 {
-    if (!server_) {
+    if (servers_.empty()) {
         throw std::logic_error("start_server() was not called");
     }
-    return *server_;
+    return *servers_.back();
+}
+
+std::vector<ChildProcess*> MinisyncTest::server_runs() const
+{
+    std::vector<ChildProcess*> runs;
+    for (const auto& server : servers_) {
+        runs.push_back(server.get());
+    }
+    return runs;
 }
 
 ChildProcess& MinisyncTest::start_agent(const std::vector<std::string>& folders,

@@ -41,8 +41,16 @@ protected:
 
     // Starts minisync-server on 127.0.0.1:0 with the dev server certificate unless tls is given, and
     // returns the port it logged. Throws (with the log) if it exits or never says where it listens.
+    // The first run logs to <sandbox>/server.log, later runs to server-N.log.
     std::uint16_t start_server(const std::vector<std::string>& extra_args = {}, std::optional<TlsFiles> tls = {});
+    // Starts a new minisync-server on the port, root, certificates and arguments of the previous run, as
+    // a service manager would after a crash. The previous run must have exited (killed or stopped by the
+    // test); throws if it still runs or the new one does not listen on the same port.
+    std::uint16_t restart_server();
+    // The latest run.
     [[nodiscard]] ChildProcess& server() const;
+    // Every run in start order, the latest last (killed ones too: their logs stay readable).
+    [[nodiscard]] std::vector<ChildProcess*> server_runs() const;
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
 
     // Starts minisyncd against the running server with the dev client certificate unless tls is given.
@@ -59,12 +67,18 @@ protected:
     ::testing::AssertionResult wait_until_connected(const ChildProcess& agent, std::chrono::milliseconds deadline);
 
 private:
+    // Starts a server listening on 127.0.0.1:port (0: any) and waits until it says where it listens.
+    std::uint16_t launch_server(std::uint16_t port);
+
     Sandbox sandbox_;
     Pki pki_{sandbox_.path() / "pki"};
     // Declared after the sandbox so they are killed before it is removed.
-    std::unique_ptr<ChildProcess> server_;
+    std::vector<std::unique_ptr<ChildProcess>> servers_;
     std::vector<std::unique_ptr<ChildProcess>> agents_;
     std::uint16_t port_ = 0;
+    // What the first start_server() was given, for restart_server().
+    std::vector<std::string> server_extra_args_;
+    std::optional<TlsFiles> server_tls_;
 };
 
 } // namespace minisync::test

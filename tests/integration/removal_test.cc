@@ -1,0 +1,124 @@
+// Deletes and renames while the agent runs: the server mirrors them (old names gone, new ones present).
+#include "minisync_fixture.h"
+#include "test_files.h"
+#include "tree_compare.h"
+#include "tree_walk.h"
+#include "wait_for.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+namespace minisync::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class RemovalTest : public MinisyncTest {
+protected:
+    void SetUp() override
+    {
+        MinisyncTest::SetUp();
+        src_ = make_dir("src");
+        dst_ = server_file(DefaultCn, "src");
+    }
+
+    // Starts the server and an agent on src and waits until what src holds has arrived: from then on the
+    // connection is up and the folder is watched.
+    ChildProcess& start_and_sync()
+    {
+        start_server();
+        ChildProcess& agent = start_agent({src_.string()});
+        if (const ::testing::AssertionResult synced = wait_until_synced(src_, dst_, 20s); !synced) {
+            throw std::runtime_error(std::string{"the first sync did not complete: "} + synced.message());
+        }
+        return agent;
+    }
+
+    // Waits until the server holds no partial: an upload seen in progress has been committed (its partial
+    // renamed to the final name), abandoned or removed. Until then, trees that match prove nothing, since
+    // partials do not count in the comparison.
+    ::testing::AssertionResult wait_until_upload_ended()
+    {
+        if (wait_for([&] { return find_partials(server_root()).empty(); }, 20s)) {
+            return ::testing::AssertionSuccess();
+        }
+        return ::testing::AssertionFailure() << "partials still on the server: " << join_lines(find_partials(server_root()));
+    }
+
+    fs::path src_;
+    fs::path dst_;
+};
+
+TEST_F(RemovalTest, DeletedFileIsRemovedOnTheServer)
+{
+    write_file(src_ / "stays.txt", "stays\n");
+    write_file(src_ / "goes.txt", "goes\n");
+    fs::create_directories(src_ / "sub");
+    write_file(src_ / "sub" / "goes-too.bin", random_bytes(100 * 1024, 1));
+    ChildProcess& agent = start_and_sync();
+
+    fs::remove(src_ / "goes.txt");
+    fs::remove(src_ / "sub" / "goes-too.bin");
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+    // The server unlinks before it answers REMOVED, so the agent's line may come a moment after.
+    EXPECT_TRUE(wait_for([&] { return agent.log_contains("folder=src path=goes.txt: removed"); }, 10s))
+        << agent.log_text();
+    EXPECT_TRUE(wait_for([&] { return agent.log_contains("folder=src path=sub/goes-too.bin: removed"); }, 10s))
+        << agent.log_text();
+}
+
+TEST_F(RemovalTest, RenamedFileIsMirroredUnderItsNewNameOnly)
+{
+    fs::create_directories(src_ / "archive");
+    write_file(src_ / "archive" / "older.txt", "already archived\n");
+    write_file(src_ / "draft.txt", "renamed in place\n");
+    write_file(src_ / "report.bin", random_bytes(200 * 1024, 2));
+    write_file(src_ / "leaving.txt", "moved out of the folder\n");
+    write_file(src_ / "new.txt", "replaces old.txt\n");
+    write_file(src_ / "old.txt", "replaced by new.txt\n");
+    start_and_sync();
+
+    fs::rename(src_ / "draft.txt", src_ / "final.txt");
+    fs::rename(src_ / "report.bin", src_ / "archive" / "report.bin");
+    fs::rename(src_ / "leaving.txt", sandbox() / "leaving.txt");
+    fs::rename(src_ / "new.txt", src_ / "old.txt");
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+    for (const char* gone : {"draft.txt", "report.bin", "leaving.txt", "new.txt"}) {
+        EXPECT_FALSE(fs::exists(dst_ / gone)) << gone;
+    }
+    EXPECT_EQ(read_file(dst_ / "old.txt"), "replaces old.txt\n");
+}
+
+TEST_F(RemovalTest, FileDeletedDuringItsUploadIsNotLeftOnTheServer)
+{
+    start_server();
+    ChildProcess& agent = start_agent({src_.string()}, {"--bwlimit", "4M"});
+    ASSERT_TRUE(wait_until_connected(agent, 10s));
+    // About two seconds at the cap: deleted while the agent still streams it from its open descriptor.
+    write_random_file(src_ / "short-lived.bin", 8 << 20, 3);
+    ASSERT_TRUE(wait_for([&] { return !find_partials(dst_).empty(); }, 10s)) << "the upload never started";
+    fs::remove(src_ / "short-lived.bin");
+
+    ASSERT_TRUE(wait_until_upload_ended());
+    EXPECT_TRUE(wait_until_synced(src_, dst_, 10s));
+}
+
+TEST_F(RemovalTest, FileRenamedDuringItsUploadEndsUnderItsNewNameOnly)
+{
+    start_server();
+    ChildProcess& agent = start_agent({src_.string()}, {"--bwlimit", "4M"});
+    ASSERT_TRUE(wait_until_connected(agent, 10s));
+    write_random_file(src_ / "first-name.bin", 8 << 20, 4);
+    ASSERT_TRUE(wait_for([&] { return !find_partials(dst_).empty(); }, 10s)) << "the upload never started";
+    fs::rename(src_ / "first-name.bin", src_ / "second-name.bin");
+
+    ASSERT_TRUE(wait_until_upload_ended());
+    EXPECT_TRUE(wait_until_synced(src_, dst_, 10s));
+}
+
+} // namespace
+} // namespace minisync::test
