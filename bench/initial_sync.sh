@@ -36,16 +36,16 @@ now_ns() { date +%s%N; }
 # reported synced, print the elapsed seconds from agent start.
 one_run() {
   local folder=$1 count=$2 root=$work/root log=$work/agent.log port start end
-  rm -rf -- "$root"
+  rm -rf -- "$root" "$work"/state.db*
   "$server_bin" --listen 127.0.0.1:0 --root "$root" --cert "$work/certs/server.crt" \
-    --key "$work/certs/server.key" --ca "$work/certs/ca.crt" 2>"$work/server.log" &
+    --key "$work/certs/server.key" --ca "$work/certs/ca.crt" >/dev/null 2>"$work/server.log" &
   server_pid=$!
   until port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/server.log" 2>/dev/null | cut -d: -f2) && [[ -n $port ]]; do
     sleep 0.01
   done
   start=$(now_ns)
   "$agent_bin" --server "127.0.0.1:$port" --cert "$work/certs/client.crt" --key "$work/certs/client.key" \
-    --ca "$work/certs/ca.crt" "$folder" 2>"$log" &
+    --ca "$work/certs/ca.crt" --state "$work/state.db" "$folder" >/dev/null 2>"$log" &
   agent_pid=$!
   until (($(grep -c 'synced (' "$log" || true) >= count)); do sleep 0.005; done
   end=$(now_ns)

@@ -37,14 +37,14 @@ for i in range(count):
 PY
 
 "$server_bin" --listen 127.0.0.1:0 --root "$work/root" --cert "$work/certs/server.crt" \
-  --key "$work/certs/server.key" --ca "$work/certs/ca.crt" 2>"$work/server.log" &
+  --key "$work/certs/server.key" --ca "$work/certs/ca.crt" >/dev/null 2>"$work/server.log" &
 server_pid=$!
 until port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/server.log" 2>/dev/null | cut -d: -f2) && [[ -n $port ]]; do
   sleep 0.01
 done
 agent() {
   "$agent_bin" --server "127.0.0.1:$port" --cert "$work/certs/client.crt" --key "$work/certs/client.key" \
-    --ca "$work/certs/ca.crt" --state "$work/state.db" "$work/tree" 2>"$1" &
+    --ca "$work/certs/ca.crt" --state "$work/state.db" "$work/tree" >/dev/null 2>"$1" &
   agent_pid=$!
 }
 stop_agent() { kill "$agent_pid"; wait "$agent_pid" || true; agent_pid=""; }
@@ -57,7 +57,7 @@ now_ns() { date +%s%N; }
 for _ in $(seq "$runs"); do
   start=$(now_ns)
   agent "$work/again.log"
-  until grep -q 'scanned .* files' "$work/again.log"; do sleep 0.002; done
+  until grep -q 'scanned .* to remove' "$work/again.log"; do sleep 0.002; done
   end=$(now_ns)
   grep -q "$files unchanged, 0 to send, 0 to remove" "$work/again.log" ||
     { echo "restart was not a no-op:" >&2; grep scanned "$work/again.log" >&2; exit 1; }

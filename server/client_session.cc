@@ -190,6 +190,44 @@ ClientSession::Upload* ClientSession::live_upload(std::uint32_t request_id, Fram
     return nullptr;
 }
 
+ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, const std::string& folder,
+                                                   const std::string& path)
+{
+    if (request_id <= highest_request_id_) {
+        reject_connection(ErrorCode::BadFrame, "request ids must increase", "protocol");
+        return nullptr;
+    }
+    highest_request_id_ = request_id;
+    if (!is_valid_folder_name(folder)) {
+        ++context_.stats.rejected["bad_path"];
+        fail_request(request_id, ErrorCode::BadPath, "invalid folder name");
+        return nullptr;
+    }
+    if (const auto problem = check_relative_path(path)) {
+        ++context_.stats.rejected["bad_path"];
+        SPDLOG_WARN("client={} folder={}: refused path: {}", client_, folder, *problem);
+        fail_request(request_id, ErrorCode::BadPath, *problem);
+        return nullptr;
+    }
+    if (uploads_.size() >= MaxUploadsPerConnection) {
+        fail_request(request_id, ErrorCode::TooManyUploads,
+                     "at most " + std::to_string(MaxUploadsPerConnection) + " requests in flight per connection");
+        return nullptr;
+    }
+    std::string lock_key = client_;
+    lock_key.append(1, '\0').append(folder).append(1, '\0').append(path);
+    std::optional<PathLocks::Lease> lease = context_.path_locks.acquire(lock_key);
+    if (!lease) {
+        fail_request(request_id, ErrorCode::Busy, "another request is writing this path");
+        return nullptr;
+    }
+    Upload entry;
+    entry.strand = std::move(lease->strand);
+    entry.lock_key = std::move(lock_key);
+    entry.lock_generation = lease->generation;
+    return &uploads_.emplace(request_id, std::move(entry)).first->second;
+}
+
 void ClientSession::handle_begin(protocol::Bytes body)
 {
     auto begin = protocol::decode_upload_begin(body);
@@ -197,48 +235,16 @@ void ClientSession::handle_begin(protocol::Bytes body)
         reject_connection(ErrorCode::BadFrame, "malformed UPLOAD_BEGIN", "bad_frame");
         return;
     }
-    if (begin->request_id <= highest_request_id_) {
-        reject_connection(ErrorCode::BadFrame, "request ids must increase", "protocol");
-        return;
-    }
-    highest_request_id_ = begin->request_id;
     const std::uint32_t request_id = begin->request_id;
-
-    if (!is_valid_folder_name(begin->folder)) {
-        ++context_.stats.rejected["bad_path"];
-        fail_request(request_id, ErrorCode::BadPath, "invalid folder name");
+    Upload* upload = admit_request(request_id, begin->folder, begin->path);
+    if (upload == nullptr) {
         return;
     }
-    if (const auto problem = check_relative_path(begin->path)) {
-        ++context_.stats.rejected["bad_path"];
-        SPDLOG_WARN("client={} folder={}: refused path: {}", client_, begin->folder, *problem);
-        fail_request(request_id, ErrorCode::BadPath, *problem);
-        return;
-    }
-    if (uploads_.size() >= MaxUploadsPerConnection) {
-        fail_request(request_id, ErrorCode::TooManyUploads,
-                     "at most " + std::to_string(MaxUploadsPerConnection) + " uploads in flight per connection");
-        return;
-    }
-    std::string lock_key = client_;
-    lock_key.append(1, '\0').append(begin->folder).append(1, '\0').append(begin->path);
-    std::optional<PathLocks::Lease> lease = context_.path_locks.acquire(lock_key);
-    if (!lease) {
-        fail_request(request_id, ErrorCode::Busy, "another request is uploading this path");
-        return;
-    }
-
+    upload->size = begin->size;
     UploadTarget target{client_,      std::move(begin->folder), std::move(begin->path), begin->size,
                         begin->mtime_ns, begin->mode, begin->sha256, begin->resume_offset, begin->prefix_sha256};
-    Upload upload;
-    upload.file = std::make_shared<IncomingUpload>(std::move(target), context_.pool.stop_requested());
-    upload.strand = std::move(lease->strand);
-    upload.lock_key = std::move(lock_key);
-    upload.lock_generation = lease->generation;
-    upload.size = begin->size;
-    auto [it, inserted] = uploads_.emplace(request_id, std::move(upload));
-
-    it->second.strand->post([this_id = id_, &context = context_, file = it->second.file, request_id] {
+    upload->file = std::make_shared<IncomingUpload>(std::move(target), context_.pool.stop_requested());
+    upload->strand->post([this_id = id_, &context = context_, file = upload->file, request_id] {
         IncomingUpload::OpenResult result = file->open(context.root_fd);
         context.inbox.post([this_id, &context, request_id, result = std::move(result)] {
             if (ClientSession* session = context.find_session(this_id)) {
@@ -399,41 +405,13 @@ void ClientSession::handle_remove(protocol::Bytes body)
         reject_connection(ErrorCode::BadFrame, "malformed REMOVE", "bad_frame");
         return;
     }
-    if (remove->request_id <= highest_request_id_) {
-        reject_connection(ErrorCode::BadFrame, "request ids must increase", "protocol");
-        return;
-    }
-    highest_request_id_ = remove->request_id;
     const std::uint32_t request_id = remove->request_id;
-    if (!is_valid_folder_name(remove->folder)) {
-        ++context_.stats.rejected["bad_path"];
-        fail_request(request_id, ErrorCode::BadPath, "invalid folder name");
+    Upload* entry = admit_request(request_id, remove->folder, remove->path);
+    if (entry == nullptr) {
         return;
     }
-    if (const auto problem = check_relative_path(remove->path)) {
-        ++context_.stats.rejected["bad_path"];
-        fail_request(request_id, ErrorCode::BadPath, *problem);
-        return;
-    }
-    if (uploads_.size() >= MaxUploadsPerConnection) {
-        fail_request(request_id, ErrorCode::TooManyUploads,
-                     "at most " + std::to_string(MaxUploadsPerConnection) + " requests in flight per connection");
-        return;
-    }
-    std::string lock_key = client_;
-    lock_key.append(1, '\0').append(remove->folder).append(1, '\0').append(remove->path);
-    std::optional<PathLocks::Lease> lease = context_.path_locks.acquire(lock_key);
-    if (!lease) {
-        fail_request(request_id, ErrorCode::Busy, "another request is writing this path");
-        return;
-    }
-    Upload entry;
-    entry.strand = std::move(lease->strand);
-    entry.lock_key = std::move(lock_key);
-    entry.lock_generation = lease->generation;
-    entry.phase = Phase::Removing;
-    auto& stored = uploads_.emplace(request_id, std::move(entry)).first->second;
-    stored.strand->post([this_id = id_, &context = context_, client = client_, folder = std::move(remove->folder),
+    entry->phase = Phase::Removing;
+    entry->strand->post([this_id = id_, &context = context_, client = client_, folder = std::move(remove->folder),
                          path = std::move(remove->path), request_id] {
         std::optional<FsError> error = remove_file_beneath(context.root_fd, client, folder, path);
         context.inbox.post([this_id, &context, request_id, error = std::move(error)] {
