@@ -86,7 +86,7 @@ void Strand::run_queued()
 {
     // A bounded batch keeps one busy strand from holding a thread while others wait.
     constexpr int MaxBatch = 16;
-    for (int i = 0; i < MaxBatch; ++i) {
+    for (int i = 0; i < MaxBatch && !pool_.stop_requested(); ++i) {
         WorkerPool::Task task;
         {
             const std::lock_guard lock{mutex_};

@@ -16,8 +16,9 @@ namespace {
 // SPEC: exit within 5 s of SIGTERM, so the flush of the connection gets a little less.
 constexpr timeval ShutdownGrace{3, 0};
 
-// A database that cannot be opened is moved aside and rebuilt empty: the state is derived data (a
-// rescan plus the server's answers restore it), and refusing to start would only crash-loop the service.
+// A damaged database is moved aside (with its WAL, which may hold its latest commits) and rebuilt
+// empty: the state is derived data, which a rescan and the server's answers restore, and refusing to
+// start would only crash-loop the service. Anything else (a newer schema, an I/O error) stops the agent.
 std::shared_ptr<StateStore> open_state(const std::string& path)
 {
     std::error_code ec;
@@ -26,15 +27,21 @@ std::shared_ptr<StateStore> open_state(const std::string& path)
     if (auto* store = std::get_if<std::unique_ptr<StateStore>>(&opened)) {
         return std::move(*store);
     }
-    const std::string reason = std::get<std::string>(opened);
+    const StateOpenError& failure = std::get<StateOpenError>(opened);
+    if (!failure.damaged) {
+        throw std::runtime_error(failure.message);
+    }
     char stamp[32];
     const std::time_t now = std::time(nullptr);
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", std::gmtime(&now));
     const std::string aside = path + ".corrupt-" + stamp;
-    SPDLOG_ERROR("{}", reason);
+    SPDLOG_ERROR("{}", failure.message);
     std::filesystem::rename(path, aside, ec);
+    if (ec) {
+        throw std::runtime_error("cannot move the damaged state database '" + path + "' aside: " + ec.message());
+    }
     for (const char* suffix : {"-wal", "-shm"}) {
-        std::filesystem::remove(path + suffix, ec);
+        std::filesystem::rename(path + suffix, aside + suffix, ec);
     }
     SPDLOG_ERROR("moved the unusable state database to '{}' and started a new one at '{}'; every file is "
                  "checked against the server again (hashed, not re-sent when unchanged)",
@@ -43,7 +50,7 @@ std::shared_ptr<StateStore> open_state(const std::string& path)
     if (auto* store = std::get_if<std::unique_ptr<StateStore>>(&fresh)) {
         return std::move(*store);
     }
-    throw std::runtime_error(std::get<std::string>(fresh));
+    throw std::runtime_error(std::get<StateOpenError>(fresh).message);
 }
 
 std::vector<std::int64_t> resolve_folder_ids(StateStore& store, const std::vector<FolderSpec>& folders)
@@ -53,6 +60,19 @@ std::vector<std::int64_t> resolve_folder_ids(StateStore& store, const std::vecto
         ids.push_back(store.folder_id(folder.name));
     }
     return ids;
+}
+
+std::vector<FolderRoot> identify_roots(const std::vector<FolderSpec>& folders)
+{
+    std::vector<FolderRoot> roots;
+    for (const FolderSpec& folder : folders) {
+        auto root = identify_folder_root(folder.path);
+        if (!root) {
+            throw std::runtime_error("folder '" + folder.path + "' is not a directory");
+        }
+        roots.push_back(std::move(*root));
+    }
+    return roots;
 }
 
 EvBasePtr make_base()
@@ -74,7 +94,7 @@ Agent::Agent(AgentSettings settings)
       inbox_{base_.get()},
       pool_{settings_.workers},
       state_writer_{base_.get(), inbox_, pool_, store_},
-      uploader_{base_.get(), inbox_, pool_, settings_, state_writer_, folder_ids_},
+      uploader_{base_.get(), inbox_, pool_, settings_, state_writer_, folder_ids_, identify_roots(settings_.folders)},
       link_{base_.get(), settings_, uploader_},
       watcher_{base_.get(), inbox_, pool_, settings_.folders,
                std::make_shared<const ExcludeFilter>(settings_.excludes),

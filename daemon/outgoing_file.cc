@@ -73,9 +73,14 @@ void OutgoingFile::wait_for_tick_after_mtime(struct stat& st)
 OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<ResumeHint>& resume)
 {
     Opened opened;
-    const UniqueFd root{::open(folder_root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)};
+    const UniqueFd root = open_folder_root(folder_root_);
+    if (!root) {
+        // Not Gone: a folder moved away or unmounted says nothing about its files.
+        opened.error = "folder '" + folder_root_.path + "' is missing or is no longer the directory watched at start";
+        return opened;
+    }
     // O_NONBLOCK: a FIFO put where a file was must not hang the worker.
-    fd_.reset(root ? open_beneath(root.get(), relative_path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY) : -1);
+    fd_.reset(open_beneath(root.get(), relative_path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY));
     if (!fd_) {
         // A path that now crosses a symlink (ELOOP, EXDEV) is not this folder's file any more.
         const int err = errno;

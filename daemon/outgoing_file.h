@@ -3,6 +3,7 @@
 #pragma once
 
 #include "file_version.h"
+#include "folder_root.h"
 #include "sha256.h"
 #include "sync_queue.h"
 #include "unique_fd.h"
@@ -44,7 +45,7 @@ public:
     };
 
     // stop is checked while hashing, so a daemon shutting down is not held up by a large file.
-    OutgoingFile(std::string folder_root, std::string relative_path, const std::atomic<bool>& stop)
+    OutgoingFile(FolderRoot folder_root, std::string relative_path, const std::atomic<bool>& stop)
         : folder_root_{std::move(folder_root)}, relative_path_{std::move(relative_path)}, stop_{stop}
     {
     }
@@ -61,9 +62,9 @@ private:
     void wait_for_tick_after_mtime(struct stat& st);
     // Feeds up to length bytes from the start of the file to hasher; returns how many it fed.
     std::uint64_t hash_range(Sha256& hasher, std::uint64_t length);
-    [[nodiscard]] std::string display_path() const { return folder_root_ + "/" + relative_path_; }
+    [[nodiscard]] std::string display_path() const { return folder_root_.path + "/" + relative_path_; }
 
-    std::string folder_root_;
+    FolderRoot folder_root_;
     std::string relative_path_;
     const std::atomic<bool>& stop_;
     UniqueFd fd_;

@@ -1,6 +1,11 @@
 // SQLite schema, migrations and batched writes for the agent's per-file state (NOTES.md §4).
 #include "state_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 namespace minisync::agent {
@@ -39,20 +44,38 @@ std::string blob_text(sqlite3_stmt* stmt, int column)
 
 } // namespace
 
-StateStore::StateStore(SqlitePtr db, std::string path) : db_{std::move(db)}, path_{std::move(path)} {}
-
-std::variant<std::unique_ptr<StateStore>, std::string> StateStore::open(const std::string& path)
+StateStore::StateStore(SqlitePtr db, std::string path, UniqueFd lock)
+    : db_{std::move(db)}, path_{std::move(path)}, lock_{std::move(lock)}
 {
-    const std::string recovery = "; stop minisyncd and move the file aside (it is rebuilt by a full rescan)";
+}
+
+std::variant<std::unique_ptr<StateStore>, StateOpenError> StateStore::open(const std::string& path)
+{
+    auto failure = [](std::string message, bool damaged) { return StateOpenError{std::move(message), damaged}; };
+    auto is_damage = [](sqlite3* db) {
+        const int code = db == nullptr ? SQLITE_OK : (sqlite3_errcode(db) & 0xff);
+        return code == SQLITE_NOTADB || code == SQLITE_CORRUPT;
+    };
+    const std::string recovery = "; it can be rebuilt by a full rescan";
+    // flock is independent of SQLite's own fcntl locks, which it keeps taking and releasing.
+    UniqueFd lock{::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)};
+    if (!lock) {
+        return failure("cannot open state database '" + path + "': " + std::strerror(errno), false);
+    }
+    if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+        return failure("state database '" + path + "' is in use by another minisyncd (give each agent its own --state)",
+                       false);
+    }
     sqlite3* raw = nullptr;
     const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                    nullptr);
     SqlitePtr db{raw};
     if (rc != SQLITE_OK) {
-        return "cannot open state database '" + path + "': " + (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)) +
-               recovery;
+        return failure("cannot open state database '" + path + "': " +
+                           (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)),
+                       is_damage(db.get()));
     }
-    std::unique_ptr<StateStore> store{new StateStore{std::move(db), path}};
+    std::unique_ptr<StateStore> store{new StateStore{std::move(db), path, std::move(lock)}};
     sqlite3_busy_timeout(store->db_.get(), 5000);
     int version = 0;
     {
@@ -60,14 +83,18 @@ std::variant<std::unique_ptr<StateStore>, std::string> StateStore::open(const st
         sqlite3_prepare_v2(store->db_.get(), "PRAGMA user_version", -1, &stmt, nullptr);
         const SqliteStmtPtr owned{stmt};
         if (stmt == nullptr || sqlite3_step(stmt) != SQLITE_ROW) {
-            return "state database '" + path + "' is unusable: " + sqlite3_errmsg(store->db_.get()) + recovery;
+            const bool damaged = is_damage(store->db_.get());
+            return failure("state database '" + path + "' is unusable: " + sqlite3_errmsg(store->db_.get()) +
+                               (damaged ? recovery : ""),
+                           damaged);
         }
         version = sqlite3_column_int(stmt, 0);
     }
     // Refused before anything is written to it: a newer minisyncd may still want this file.
     if (version > SchemaVersion) {
-        return "state database '" + path + "' has schema version " + std::to_string(version) +
-               ", newer than this minisyncd understands (" + std::to_string(SchemaVersion) + ")";
+        return failure("state database '" + path + "' has schema version " + std::to_string(version) +
+                           ", newer than this minisyncd understands (" + std::to_string(SchemaVersion) + ")",
+                       false);
     }
     // quick_check reads every page: a damaged database fails here, not halfway through a batch of writes.
     // It reports problems as rows of text and succeeds itself, so its answer must be read.
@@ -75,25 +102,26 @@ std::variant<std::unique_ptr<StateStore>, std::string> StateStore::open(const st
         sqlite3_stmt* stmt = nullptr;
         sqlite3_prepare_v2(store->db_.get(), "PRAGMA quick_check(1)", -1, &stmt, nullptr);
         const SqliteStmtPtr owned{stmt};
-        const bool ok = stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW &&
-                        blob_text(stmt, 0) == "ok";
-        if (!ok) {
-            const std::string detail = stmt != nullptr && sqlite3_column_type(stmt, 0) == SQLITE_TEXT
-                                           ? blob_text(stmt, 0)
-                                           : std::string{sqlite3_errmsg(store->db_.get())};
-            return "state database '" + path + "' is unusable: " + detail + recovery;
+        const int rc = stmt != nullptr ? sqlite3_step(stmt) : SQLITE_ERROR;
+        if (rc != SQLITE_ROW || blob_text(stmt, 0) != "ok") {
+            // quick_check answering anything but "ok" is damage; failing to run may be too.
+            const bool damaged = rc == SQLITE_ROW || is_damage(store->db_.get());
+            const std::string detail =
+                rc == SQLITE_ROW ? blob_text(stmt, 0) : std::string{sqlite3_errmsg(store->db_.get())};
+            return failure("state database '" + path + "' is unusable: " + detail + (damaged ? recovery : ""),
+                           damaged);
         }
     }
     for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
         if (auto error = store->exec(sql)) {
-            return "state database '" + path + "' is unusable: " + *error + recovery;
+            return failure("state database '" + path + "' is unusable: " + *error, is_damage(store->db_.get()));
         }
     }
     if (version < 1) {
         const std::string migrate = std::string{"BEGIN IMMEDIATE;"} + SchemaV1 + "PRAGMA user_version=1; COMMIT;";
         if (auto error = store->exec(migrate.c_str())) {
             store->exec("ROLLBACK");
-            return "cannot create the schema in '" + path + "': " + *error + recovery;
+            return failure("cannot create the schema in '" + path + "': " + *error, is_damage(store->db_.get()));
         }
     }
     return store;

@@ -9,6 +9,7 @@
 #include "file_version.h"
 #include "sha256.h"
 #include "sqlite_handles.h"
+#include "unique_fd.h"
 
 #include <cstdint>
 #include <memory>
@@ -43,10 +44,17 @@ struct StateChange {
     std::uint64_t offset = 0; // Progress only
 };
 
+struct StateOpenError {
+    std::string message; // names the file and says how to recover
+    // The file is not a usable database (garbage, corruption): rebuilding it is the cure. Otherwise
+    // (a newer schema, a missing directory, a transient I/O error) it must be left alone.
+    bool damaged = false;
+};
+
 class StateStore {
 public:
-    // Opens or creates the database; the error names the file and says how to recover.
-    static std::variant<std::unique_ptr<StateStore>, std::string> open(const std::string& path);
+    // Opens or creates the database.
+    static std::variant<std::unique_ptr<StateStore>, StateOpenError> open(const std::string& path);
 
     StateStore(const StateStore&) = delete;
     StateStore& operator=(const StateStore&) = delete;
@@ -58,12 +66,14 @@ public:
     std::optional<std::string> apply(const std::vector<StateChange>& changes);
 
 private:
-    StateStore(SqlitePtr db, std::string path);
+    StateStore(SqlitePtr db, std::string path, UniqueFd lock);
     std::optional<std::string> exec(const char* sql);
     sqlite3_stmt* prepare(SqliteStmtPtr& slot, const char* sql);
 
     SqlitePtr db_;
     std::string path_;
+    // An exclusive flock on the database file: a second agent on the same state is refused at start.
+    UniqueFd lock_;
     SqliteStmtPtr upsert_committed_;
     SqliteStmtPtr upsert_progress_;
     SqliteStmtPtr delete_file_;

@@ -63,8 +63,15 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
             continue;
         }
         ++result.directories;
-        errno = 0;
-        while (const dirent* entry = ::readdir(dir.get())) {
+        bool listed = true;
+        while (true) {
+            // readdir reports errors only through errno, which the calls below may set too.
+            errno = 0;
+            const dirent* entry = ::readdir(dir.get());
+            if (entry == nullptr) {
+                listed = errno == 0;
+                break;
+            }
             const char* name = entry->d_name;
             if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) {
                 continue;
@@ -82,6 +89,10 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
             }
             struct stat st{};
             if (::fstatat(::dirfd(dir.get()), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                if (errno != ENOENT) { // vanished since readdir: nothing to know
+                    result.errors.push_back("cannot stat '" + absolute + "/" + name + "': " + std::strerror(errno));
+                    result.scan.failed_dirs.insert(relative);
+                }
                 continue;
             }
             if (S_ISDIR(st.st_mode)) {
@@ -94,9 +105,9 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
                 result.scan.files.push_back(ScannedFile{std::move(child), version, st.st_mode & 07777U});
             }
         }
-        if (errno != 0) {
+        if (!listed) {
             result.scan.failed_dirs.insert(relative);
-        } else {
+        } else if (!result.scan.failed_dirs.contains(relative)) {
             result.scan.listed_dirs.insert(relative);
         }
     }

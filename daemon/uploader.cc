@@ -32,9 +32,9 @@ std::string key_of(const SyncItem& item)
 
 bool worth_retrying(ErrorCode code)
 {
+    // CONFLICT is retried: a directory in the way on the server goes once its contents are removed.
     switch (code) {
     case ErrorCode::BadPath:
-    case ErrorCode::Conflict:
     case ErrorCode::PermissionDenied:
     case ErrorCode::NotAllowed: return false;
     default: return true;
@@ -44,12 +44,13 @@ bool worth_retrying(ErrorCode code)
 } // namespace
 
 Uploader::Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
-                   StateWriter& state, std::vector<std::int64_t> folder_ids)
+                   StateWriter& state, std::vector<std::int64_t> folder_ids, std::vector<FolderRoot> roots)
     : inbox_{inbox},
       pool_{pool},
       settings_{settings},
       state_{state},
       folder_ids_{std::move(folder_ids)},
+      roots_{std::move(roots)},
       retry_timer_{evtimer_new(base, &Uploader::on_retry, this)}
 {
 }
@@ -109,7 +110,7 @@ void Uploader::start_job(SyncItem item)
     Job job;
     job.id = id;
     job.key = key_of(item);
-    job.file = std::make_shared<OutgoingFile>(settings_.folders[item.folder].path, item.path, pool_.stop_requested());
+    job.file = std::make_shared<OutgoingFile>(roots_[item.folder], item.path, pool_.stop_requested());
     job.strand = Strand::create(pool_);
     job.item = std::move(item);
     job_by_path_.emplace(job.key, id);
@@ -127,25 +128,31 @@ void Uploader::start_job(SyncItem item)
 
 void Uploader::start_removal(Job& job)
 {
-    // The path may exist again by now (deleted and re-created): then it is uploaded, not removed.
-    job.strand->post([this, &inbox = inbox_, path = settings_.folders[job.item.folder].path + "/" + job.item.path,
-                      id = job.id] {
-        struct stat st{};
-        const bool exists = ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-        inbox.post([this, id, exists] { on_removal_checked(id, exists); });
+    // The path may exist again by now (deleted and re-created): then it is uploaded, not removed. The
+    // lookup follows the same rules as opening for an upload, so the two can never disagree.
+    job.strand->post([this, &inbox = inbox_, root = roots_[job.item.folder], path = job.item.path, id = job.id] {
+        const PathPresence presence = check_path(root, path);
+        inbox.post([this, id, presence] { on_removal_checked(id, presence); });
     });
 }
 
-void Uploader::on_removal_checked(std::uint64_t job_id, bool exists)
+void Uploader::on_removal_checked(std::uint64_t job_id, PathPresence presence)
 {
     const auto it = jobs_.find(job_id);
     if (it == jobs_.end()) {
         return;
     }
     Job& job = it->second;
-    if (exists) {
+    if (presence == PathPresence::RegularFile) {
         job.item.kind = SyncItem::Kind::Upload;
         end_job(job_id, Then::Requeue);
+        return;
+    }
+    if (presence == PathPresence::Unknown) {
+        SPDLOG_WARN("folder={} path={}: the folder is missing or replaced (moved? unmounted?); not removing "
+                    "anything on the server for now",
+                    settings_.folders[job.item.folder].name, job.item.path);
+        end_job(job_id, Then::RetryLater);
         return;
     }
     job.request_id = next_request_id_++;
@@ -454,9 +461,13 @@ void Uploader::on_link_lost()
     for (auto& [id, job] : jobs_) {
         // A commit may have landed before the connection died; hashing first avoids sending it twice.
         job.item.verify_first = job.item.verify_first || job.state == State::Committing;
-        job.item.resume.reset();
-        if (job.confirmed_offset > 0 && job.state != State::Committing) {
-            job.item.resume = ResumeHint{job.version, job.confirmed_offset};
+        // A job still preparing keeps the hint it came with; one that got further offers what the
+        // server confirmed.
+        if (job.state != State::Preparing) {
+            job.item.resume.reset();
+            if (job.confirmed_offset > 0 && job.state != State::Committing) {
+                job.item.resume = ResumeHint{job.version, job.confirmed_offset};
+            }
         }
         queue_.push(std::move(job.item));
     }

@@ -18,6 +18,7 @@
 #include "agent_settings.h"
 #include "libevent_handles.h"
 #include "loop_inbox.h"
+#include "folder_root.h"
 #include "outgoing_file.h"
 #include "server_link.h"
 #include "state_writer.h"
@@ -44,9 +45,9 @@ struct UploadStats {
 
 class Uploader final : public ServerLink::Listener {
 public:
-    // folder_ids[i] is the state database's id of settings.folders[i].
+    // folder_ids[i] is the state database's id of settings.folders[i], roots[i] its root as found at start.
     Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
-             StateWriter& state, std::vector<std::int64_t> folder_ids);
+             StateWriter& state, std::vector<std::int64_t> folder_ids, std::vector<FolderRoot> roots);
     Uploader(const Uploader&) = delete;
     Uploader& operator=(const Uploader&) = delete;
 
@@ -95,7 +96,7 @@ private:
     void retry_failed();
     void start_job(SyncItem item);
     void start_removal(Job& job);
-    void on_removal_checked(std::uint64_t job_id, bool exists);
+    void on_removal_checked(std::uint64_t job_id, PathPresence presence);
     void record_committed(const Job& job);
     void note_change_during_job(Job& job, SyncItem::Kind latest);
     void issue_reads(Job& job);
@@ -114,6 +115,7 @@ private:
     const AgentSettings& settings_;
     StateWriter& state_;
     const std::vector<std::int64_t> folder_ids_;
+    const std::vector<FolderRoot> roots_;
     ServerLink* link_ = nullptr;
     SyncQueue queue_;
     std::map<std::uint64_t, Job> jobs_;

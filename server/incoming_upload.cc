@@ -74,11 +74,18 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
         return result;
     }
     const std::uint64_t resume = target_.resume_offset;
-    if (resume > 0 && static_cast<std::uint64_t>(st.st_size) >= resume && hash_partial_prefix(resume) &&
-        hasher_.digest_so_far() == target_.prefix_sha256) {
-        result.offset = resume;
-    } else {
-        hasher_.reset();
+    if (resume > 0 && static_cast<std::uint64_t>(st.st_size) >= resume) {
+        const bool hashed = hash_partial_prefix(resume);
+        if (stop_) {
+            // Shutting down: an unfinished check proves nothing, and the partial stays as it is.
+            result.error = FsError{protocol::ErrorCode::Internal, "server shutting down"};
+            return result;
+        }
+        if (hashed && hasher_.digest_so_far() == target_.prefix_sha256) {
+            result.offset = resume;
+        } else {
+            hasher_.reset();
+        }
     }
     // Bytes past the agreed offset are either unconfirmed or another version's: they are rewritten.
     if (::ftruncate(file_fd_.get(), static_cast<off_t>(result.offset)) != 0) {

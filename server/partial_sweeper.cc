@@ -1,8 +1,9 @@
-// Depth-first walk with openat(O_NOFOLLOW) and unlinkat of old partial files.
+// Iterative walk of the root with open_beneath (no symlinks, at most two descriptors open at a time,
+// whatever the depth) and unlinkat of old partial files.
 #include "partial_sweeper.h"
 
+#include "open_beneath.h"
 #include "path_rules.h"
-#include "unique_fd.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,54 +22,53 @@ struct DirClose {
     void operator()(DIR* dir) const noexcept { ::closedir(dir); }
 };
 
-void sweep_dir(int dir_fd, const std::string& where, std::time_t cutoff, bool is_root, const std::atomic<bool>& stop,
-               SweepResult& result)
-{
-    const int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return;
-    }
-    const std::unique_ptr<DIR, DirClose> dir{::fdopendir(fd)};
-    if (!dir) {
-        ::close(fd);
-        return;
-    }
-    while (const dirent* entry = ::readdir(dir.get())) {
-        if (stop) {
-            return;
-        }
-        const char* name = entry->d_name;
-        if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0 || (is_root && name[0] == '.')) {
-            continue;
-        }
-        struct stat st{};
-        if (::fstatat(::dirfd(dir.get()), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            continue;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            const UniqueFd child{::openat(::dirfd(dir.get()), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
-            if (child) {
-                sweep_dir(child.get(), where + "/" + name, cutoff, false, stop, result);
-            }
-        } else if (S_ISREG(st.st_mode) && is_partial_name(name)) {
-            if (st.st_mtime >= cutoff) {
-                ++result.kept;
-            } else if (::unlinkat(::dirfd(dir.get()), name, 0) == 0) {
-                ++result.removed;
-            } else {
-                result.errors.push_back("cannot remove '" + where + "/" + name + "': " + std::strerror(errno));
-            }
-        }
-    }
-}
-
 } // namespace
 
 SweepResult sweep_stale_partials(int root_fd, std::chrono::seconds max_age, const std::atomic<bool>& stop)
 {
     SweepResult result;
     const std::time_t cutoff = std::time(nullptr) - static_cast<std::time_t>(max_age.count());
-    sweep_dir(root_fd, "", cutoff, true, stop, result);
+    // Directories still to visit, relative to the root; each is opened afresh from the root descriptor.
+    std::vector<std::string> pending{"."};
+    while (!pending.empty() && !stop) {
+        const std::string relative = std::move(pending.back());
+        pending.pop_back();
+        const int fd = open_beneath(root_fd, relative.c_str(), O_RDONLY | O_DIRECTORY);
+        if (fd < 0) {
+            if (errno != ENOENT) {
+                result.errors.push_back("cannot open '" + relative + "': " + std::strerror(errno));
+            }
+            continue;
+        }
+        const std::unique_ptr<DIR, DirClose> dir{::fdopendir(fd)};
+        if (!dir) {
+            ::close(fd);
+            continue;
+        }
+        const bool is_root = relative == ".";
+        while (const dirent* entry = ::readdir(dir.get())) {
+            const char* name = entry->d_name;
+            // Dot-names directly under the root are the server's own, never a client's namespace.
+            if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0 || (is_root && name[0] == '.')) {
+                continue;
+            }
+            struct stat st{};
+            if (::fstatat(::dirfd(dir.get()), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                continue;
+            }
+            if (S_ISDIR(st.st_mode)) {
+                pending.push_back(is_root ? std::string{name} : relative + "/" + name);
+            } else if (S_ISREG(st.st_mode) && is_partial_name(name)) {
+                if (st.st_mtime >= cutoff) {
+                    ++result.kept;
+                } else if (::unlinkat(::dirfd(dir.get()), name, 0) == 0) {
+                    ++result.removed;
+                } else {
+                    result.errors.push_back("cannot remove '" + relative + "/" + name + "': " + std::strerror(errno));
+                }
+            }
+        }
+    }
     return result;
 }
 

@@ -66,9 +66,11 @@ ParsedServerArgs parse_server_args(int argc, const char* const* argv)
     if (settings.root.empty()) {
         return fail("--root must not be empty");
     }
+    // An upload idle for less than an hour is more likely paused than abandoned.
     const auto max_age = parse_duration(partial_max_age);
-    if (!max_age) {
-        return fail("--partial-max-age: expected a duration such as 7d, 12h or 3600, got '" + partial_max_age + "'");
+    if (!max_age || *max_age < std::chrono::hours{1}) {
+        return fail("--partial-max-age: expected a duration of at least 1h, such as 7d or 12h, got '" +
+                    partial_max_age + "'");
     }
     settings.partial_max_age = *max_age;
     settings.log_level = *parse_log_level(log_level);

@@ -122,6 +122,11 @@ std::uint16_t MinisyncTest::launch_server(std::uint16_t port)
     return port_;
 }
 
+std::filesystem::path MinisyncTest::agent_state(const TlsFiles& tls) const
+{
+    return sandbox() / ("agent-state-" + std::filesystem::path{tls.cert}.stem().string() + ".db");
+}
+
 ChildProcess& MinisyncTest::server() const
 {
     if (servers_.empty()) {
@@ -147,12 +152,14 @@ ChildProcess& MinisyncTest::start_agent(const std::vector<std::string>& folders,
     }
     const std::string number = std::to_string(agents_.size() + 1);
     // State and control socket stay in the sandbox: tests never touch the user's ~/.local/state or
-    // $XDG_RUNTIME_DIR, and restarts within one test share one state file as a real restart would.
+    // $XDG_RUNTIME_DIR. One state file per client identity: restarts share it as a real restart would,
+    // and agents running side by side (one machine each) do not.
+    const TlsFiles& identity = tls ? *tls : pki_.client();
     std::vector<std::string> args{"--server",  "127.0.0.1:" + std::to_string(port_),
-                                  "--state",   (sandbox() / "agent-state.db").string(),
+                                  "--state",   agent_state(identity).string(),
                                   "--control", (sandbox() / ("agent-" + number + ".sock")).string(),
                                   "--log-level", "debug"};
-    for (std::string& arg : tls_args(tls ? *tls : pki_.client())) {
+    for (std::string& arg : tls_args(identity)) {
         args.push_back(std::move(arg));
     }
     args.insert(args.end(), extra_args.begin(), extra_args.end());

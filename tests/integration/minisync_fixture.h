@@ -58,6 +58,9 @@ protected:
     ChildProcess& start_agent(const std::vector<std::string>& folders, const std::vector<std::string>& extra_args = {},
                               std::optional<TlsFiles> tls = {});
 
+    // The --state file of agents started with this client certificate.
+    [[nodiscard]] std::filesystem::path agent_state(const TlsFiles& tls) const;
+
     // Polls until the tree under dst equals the one under src (see compare_trees); on timeout the
     // assertion carries the remaining differences.
     ::testing::AssertionResult wait_until_synced(const std::filesystem::path& src, const std::filesystem::path& dst,

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <stdexcept>
 #include <string>
 
@@ -118,6 +119,26 @@ TEST_F(RemovalTest, FileRenamedDuringItsUploadEndsUnderItsNewNameOnly)
 
     ASSERT_TRUE(wait_until_upload_ended());
     EXPECT_TRUE(wait_until_synced(src_, dst_, 10s));
+}
+
+TEST_F(RemovalTest, FolderMovedAwayWhileChangesWaitRemovesNothingOnTheServer)
+{
+    write_file(src_ / "a.txt", "a\n");
+    write_file(src_ / "b.txt", "b\n");
+    ChildProcess& agent = start_and_sync();
+    const TreeListing before = files_only(list_tree(dst_));
+    // With the server gone the changes wait in the queue; then the whole folder goes away (a mv, an
+    // unmount). The queued uploads must not turn into deletions of the server's copies.
+    ASSERT_TRUE(server().send_signal(SIGTERM));
+    ASSERT_EQ(server().wait_for_exit(5s), 0);
+    write_file(src_ / "a.txt", "a, changed\n");
+    write_file(src_ / "b.txt", "b, changed\n");
+    fs::rename(src_, sandbox() / "src.moved");
+    restart_server();
+    ASSERT_TRUE(wait_for([&] { return agent.log_contains("is no longer the directory watched at start"); }, 20s))
+        << agent.log_text();
+    EXPECT_EQ(agent.log_count(": removed"), 0U) << agent.log_text();
+    EXPECT_EQ(join_lines(compare_listings(before, files_only(list_tree(dst_)), CompareOptions{})), "");
 }
 
 } // namespace

@@ -19,12 +19,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// Only regular files: directory metadata is the server's own (see CompareOptions::directory_metadata).
-TreeListing files_only(TreeListing listing)
-{
-    std::erase_if(listing, [](const auto& item) { return item.second.kind != EntryKind::File; });
-    return listing;
-}
 
 class StateTest : public MinisyncTest {
 protected:
@@ -35,8 +29,8 @@ protected:
         dst_ = server_file(DefaultCn, "src");
     }
 
-    // <sandbox>/agent-state.db, the --state every agent of the test shares.
-    fs::path state_db() const { return sandbox() / "agent-state.db"; }
+    // The --state every agent of the test shares (they all use the dev client certificate).
+    fs::path state_db() const { return agent_state(pki().client()); }
 
     // Starts the server and a first agent, waits until src is mirrored, and stops that agent cleanly.
     void sync_once_and_stop()
@@ -125,11 +119,11 @@ TEST_F(StateTest, GarbageStateDatabaseIsMovedAsideAndRebuiltWithoutResending)
 
     std::vector<fs::path> aside;
     for (const fs::directory_entry& entry : fs::directory_iterator{sandbox()}) {
-        if (entry.path().filename().string().starts_with("agent-state.db.corrupt-")) {
+        if (entry.path().filename().string().starts_with(state_db().filename().string() + ".corrupt-")) {
             aside.push_back(entry.path());
         }
     }
-    ASSERT_EQ(aside.size(), 1U) << "expected exactly one agent-state.db.corrupt-* beside the database";
+    ASSERT_EQ(aside.size(), 1U) << "expected exactly one " << state_db().filename() << ".corrupt-* beside it";
     EXPECT_EQ(read_file(aside.front()), std::string(garbage.begin(), garbage.end()))
         << "the unusable database was not kept as it was";
 

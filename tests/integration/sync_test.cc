@@ -31,12 +31,6 @@ void print_timing(const std::string& what, Clock::duration elapsed)
               << std::chrono::duration<double>(elapsed).count() << " s" << std::endl;
 }
 
-// Only regular files: directory metadata is the server's own (see CompareOptions::directory_metadata).
-TreeListing files_only(TreeListing listing)
-{
-    std::erase_if(listing, [](const auto& item) { return item.second.kind != EntryKind::File; });
-    return listing;
-}
 
 class SyncTest : public MinisyncTest {
 protected:

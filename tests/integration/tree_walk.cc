@@ -128,4 +128,10 @@ std::string format_timespec(const timespec& t)
     return buffer;
 }
 
+TreeListing files_only(TreeListing listing)
+{
+    std::erase_if(listing, [](const auto& item) { return item.second.kind != EntryKind::File; });
+    return listing;
+}
+
 } // namespace minisync::test

@@ -43,4 +43,7 @@ Sha256Digest file_sha256(const std::filesystem::path& path);
 
 std::string format_timespec(const timespec& t);
 
+// Only regular files: directory metadata is the server's own (see CompareOptions::directory_metadata).
+TreeListing files_only(TreeListing listing);
+
 } // namespace minisync::test
