@@ -52,7 +52,9 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
 
     struct stat st{};
     if (::fstatat(dir_fd_.get(), final_name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (S_ISDIR(st.st_mode)) {
+        // The agent has a file where the server has a directory: an empty one (its files already
+        // removed) simply makes way; one that still holds files is a conflict until they are gone.
+        if (S_ISDIR(st.st_mode) && ::unlinkat(dir_fd_.get(), final_name_.c_str(), AT_REMOVEDIR) != 0) {
             result.error = FsError{protocol::ErrorCode::Conflict, "'" + target_.path + "' is a directory on the server"};
             return result;
         }

@@ -433,5 +433,15 @@ TEST_F(HostileClientTest, UploadOntoAnExistingDirectoryIsConflict)
     EXPECT_EQ(read_file(server_file(DefaultCn, "f", "adir/inside.txt")), "kept\n");
 }
 
+TEST_F(HostileClientTest, UploadOntoAnEmptyDirectoryReplacesIt)
+{
+    // The agent's directory became a file (rm -r d; echo > d): its files were removed, the empty
+    // directory is left on the server, and the file takes its place.
+    fs::create_directories(server_file(DefaultCn, "f", "was-a-dir"));
+    auto client = connect();
+    EXPECT_TRUE(committed(upload(*client, 1, "f", "was-a-dir", "now a file\n")));
+    EXPECT_EQ(read_file(server_file(DefaultCn, "f", "was-a-dir")), "now a file\n");
+}
+
 } // namespace
 } // namespace minisync::test
