@@ -6,6 +6,7 @@
 //   2  resumable uploads: UPLOAD_BEGIN carries a resume offset and the SHA-256 of that prefix; the
 //      server confirms durable progress with PROGRESS; REMOVE/REMOVED delete a file. Version 1 peers
 //      are refused (none was ever deployed).
+//   3  REMOVE carries a u8 kind: a file (a directory there is left alone) or a whole directory tree.
 #pragma once
 
 #include "sha256.h"
@@ -18,8 +19,8 @@
 namespace minisync::protocol {
 
 constexpr std::uint32_t HelloMagic = 0x4d53594e; // "MSYN"
-constexpr std::uint16_t ProtocolVersion = 2;
-constexpr std::uint16_t MinProtocolVersion = 2;
+constexpr std::uint16_t ProtocolVersion = 3;
+constexpr std::uint16_t MinProtocolVersion = 3;
 
 // Every frame: u32 body size, u16 type, u16 flags (zero in version 1), then the body. Big-endian.
 constexpr std::size_t FrameHeaderSize = 8;
@@ -108,10 +109,16 @@ struct ProgressMsg {
     std::uint64_t durable_offset = 0;
 };
 
+enum class RemoveKind : std::uint8_t {
+    File = 0, // a file or symlink; a directory found there is left alone
+    Tree = 1, // whatever is there, a directory with everything beneath it
+};
+
 struct RemoveMsg {
     std::uint32_t request_id = 0;
     std::string folder;
     std::string path;
+    RemoveKind kind = RemoveKind::File;
 };
 
 struct UploadReady {

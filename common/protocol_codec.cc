@@ -271,6 +271,7 @@ std::vector<std::uint8_t> encode(const RemoveMsg& msg)
     w.u32(msg.request_id);
     w.str(msg.folder);
     w.str(msg.path);
+    w.u8(static_cast<std::uint8_t>(msg.kind));
     return w.finish();
 }
 
@@ -390,9 +391,12 @@ std::optional<RemoveMsg> decode_remove(Bytes body)
 {
     Reader r{body};
     RemoveMsg msg;
-    if (!r.u32(msg.request_id) || !r.str(msg.folder) || !r.str(msg.path) || !r.at_end() || msg.request_id == 0) {
+    std::uint8_t kind = 0;
+    if (!r.u32(msg.request_id) || !r.str(msg.folder) || !r.str(msg.path) || !r.u8(kind) || kind > 1 ||
+        !r.at_end() || msg.request_id == 0) {
         return std::nullopt;
     }
+    msg.kind = static_cast<RemoveKind>(kind);
     return msg;
 }
 

@@ -149,7 +149,7 @@ void Agent::begin_shutdown()
     SPDLOG_INFO("shutting down");
     watcher_.stop();
     evtimer_add(shutdown_deadline_.get(), &ShutdownGrace);
-    link_.stop([this] { event_base_loopbreak(base_.get()); });
+    uploader_.drain([this] { link_.stop([this] { event_base_loopbreak(base_.get()); }); });
 }
 
 } // namespace minisync::agent

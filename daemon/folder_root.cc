@@ -45,7 +45,10 @@ PathPresence check_path(const FolderRoot& root, const std::string& relative_path
     if (::fstat(fd.get(), &st) != 0) {
         return PathPresence::Unknown;
     }
-    return S_ISREG(st.st_mode) ? PathPresence::RegularFile : PathPresence::Absent;
+    if (S_ISREG(st.st_mode)) {
+        return PathPresence::RegularFile;
+    }
+    return S_ISDIR(st.st_mode) ? PathPresence::Directory : PathPresence::Absent;
 }
 
 } // namespace minisync::agent

@@ -25,7 +25,8 @@ UniqueFd open_folder_root(const FolderRoot& root);
 
 enum class PathPresence {
     RegularFile, // the path names a regular file in the folder
-    Absent,      // nothing there, or something that is not a file, or reached only through a symlink
+    Directory,   // the path names a directory in the folder
+    Absent,      // nothing there, something else (a symlink, a FIFO), or reached only through a symlink
     Unknown,     // the folder root is missing or replaced, or the lookup failed: decide nothing now
 };
 

@@ -161,9 +161,21 @@ void FolderWatcher::handle_event(const inotify_event& event)
         return;
     }
     if ((event.mask & IN_ISDIR) != 0) {
-        // The new directory may already hold files created before its watch existed: scan it.
         if ((event.mask & (IN_CREATE | IN_MOVED_TO)) != 0) {
-            scan(dir->folder, std::move(path), (event.mask & IN_MOVED_TO) != 0, nullptr);
+            // The new directory may already hold files created before its watch existed: scan it.
+            scan(dir->folder, std::move(path), false, nullptr);
+        } else if ((event.mask & (IN_DELETE | IN_MOVED_FROM)) != 0) {
+            // Gone from here with everything in it. A move within the folder shows up again as
+            // IN_MOVED_TO, whose scan watches the tree under its new name.
+            if ((event.mask & IN_MOVED_FROM) != 0) {
+                watches_->unwatch_tree(dir->folder, path);
+            }
+            SyncItem item;
+            item.folder = dir->folder;
+            item.path = std::move(path);
+            item.kind = SyncItem::Kind::Remove;
+            item.tree = true;
+            sink_(std::move(item));
         }
         return;
     }

@@ -228,10 +228,20 @@ std::optional<std::string> StateStore::apply(const std::vector<StateChange>& cha
         case StateChange::Kind::Forgotten:
             stmt = prepare(delete_file_, "DELETE FROM files WHERE folder_id = ?1 AND path = ?2");
             break;
+        case StateChange::Kind::ForgottenTree:
+            // Everything below path/: the BLOB range [path + "/", path + "0"), '0' following '/'.
+            stmt = prepare(delete_tree_,
+                           "DELETE FROM files WHERE folder_id = ?1 AND (path = ?2 OR (path >= ?3 AND path < ?4))");
+            break;
         }
         sqlite3_bind_int64(stmt, 1, change.folder_id);
         sqlite3_bind_blob(stmt, 2, change.path.data(), static_cast<int>(change.path.size()), SQLITE_STATIC);
-        if (change.kind != StateChange::Kind::Forgotten) {
+        const std::string below = change.path + "/";
+        const std::string after = change.path + "0";
+        if (change.kind == StateChange::Kind::ForgottenTree) {
+            sqlite3_bind_blob(stmt, 3, below.data(), static_cast<int>(below.size()), SQLITE_STATIC);
+            sqlite3_bind_blob(stmt, 4, after.data(), static_cast<int>(after.size()), SQLITE_STATIC);
+        } else if (change.kind != StateChange::Kind::Forgotten) {
             sqlite3_bind_int64(stmt, 3, static_cast<sqlite3_int64>(change.version.size));
             sqlite3_bind_int64(stmt, 4, change.version.mtime_ns);
             sqlite3_bind_int64(stmt, 5, static_cast<sqlite3_int64>(change.version.inode));

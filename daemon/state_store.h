@@ -34,7 +34,7 @@ struct FileRecord {
 };
 
 struct StateChange {
-    enum class Kind { Committed, Progress, Forgotten };
+    enum class Kind { Committed, Progress, Forgotten, ForgottenTree };
     Kind kind = Kind::Committed;
     std::int64_t folder_id = 0;
     std::string path;
@@ -77,6 +77,7 @@ private:
     SqliteStmtPtr upsert_committed_;
     SqliteStmtPtr upsert_progress_;
     SqliteStmtPtr delete_file_;
+    SqliteStmtPtr delete_tree_;
 };
 
 } // namespace minisync::agent

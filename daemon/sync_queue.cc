@@ -18,6 +18,8 @@ void SyncQueue::push(SyncItem item)
         SyncItem& queued = it->second;
         // An event after a scan means the content changed: hashing first would only cost a read.
         queued.verify_first = queued.kind == item.kind && queued.verify_first && item.verify_first;
+        // A directory removed and then a file there removed too: the server's directory must still go.
+        queued.tree = item.kind == SyncItem::Kind::Remove && (item.tree || (queued.kind == item.kind && queued.tree));
         queued.kind = item.kind;
         if (item.resume) {
             queued.resume = item.resume;

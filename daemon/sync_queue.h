@@ -24,6 +24,8 @@ struct SyncItem {
     std::size_t folder = 0;
     std::string path;
     Kind kind = Kind::Upload;
+    // Remove only: a directory went (deleted or moved away), so the server removes the whole tree there.
+    bool tree = false;
     // The server may already hold this version (found by a scan, not by an event): send the hash first.
     bool verify_first = false;
     std::optional<ResumeHint> resume;

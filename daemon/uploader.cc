@@ -78,9 +78,35 @@ std::size_t Uploader::buffered_bytes() const
     return link_->output_size() + bytes_being_read_;
 }
 
+void Uploader::drain(std::function<void()> done)
+{
+    on_drained_ = std::move(done);
+    check_drained();
+}
+
+void Uploader::check_drained()
+{
+    if (!on_drained_) {
+        return;
+    }
+    const bool awaiting = link_ != nullptr && link_->ready() &&
+                          std::any_of(jobs_.begin(), jobs_.end(), [](const auto& entry) {
+                              const State state = entry.second.state;
+                              return state == State::Finishing || state == State::Committing ||
+                                     state == State::Removing;
+                          });
+    if (!awaiting) {
+        std::exchange(on_drained_, nullptr)();
+    }
+}
+
 void Uploader::pump()
 {
     if (link_ == nullptr || !link_->ready()) {
+        return;
+    }
+    if (on_drained_) {
+        check_drained();
         return;
     }
     while (jobs_.size() < MaxJobs) {
@@ -143,23 +169,37 @@ void Uploader::on_removal_checked(std::uint64_t job_id, PathPresence presence)
         return;
     }
     Job& job = it->second;
-    if (presence == PathPresence::RegularFile) {
-        job.item.kind = SyncItem::Kind::Upload;
-        end_job(job_id, Then::Requeue);
-        return;
-    }
-    if (presence == PathPresence::Unknown) {
+    switch (presence) {
+    case PathPresence::Unknown:
         SPDLOG_WARN("folder={} path={}: the folder is missing or replaced (moved? unmounted?); not removing "
                     "anything on the server for now",
                     settings_.folders[job.item.folder].name, job.item.path);
         end_job(job_id, Then::RetryLater);
         return;
+    case PathPresence::RegularFile:
+        if (!job.item.tree) {
+            job.item.kind = SyncItem::Kind::Upload;
+            end_job(job_id, Then::Requeue);
+            return;
+        }
+        // A directory became a file: the server's tree goes first, then the file is sent.
+        note_change_during_job(job, SyncItem::Kind::Upload);
+        break;
+    case PathPresence::Directory:
+        if (job.item.tree) {
+            // The directory is back (deleted and re-created, or moved back); its scan sends what it holds.
+            end_job(job_id, Then::Done);
+            return;
+        }
+        break; // a file became a directory: the server removes a file there and leaves a directory alone
+    case PathPresence::Absent: break;
     }
     job.request_id = next_request_id_++;
     job.state = State::Removing;
     job_by_request_.emplace(job.request_id, job_id);
-    link_->send(protocol::encode(
-        protocol::RemoveMsg{job.request_id, settings_.folders[job.item.folder].name, job.item.path}));
+    link_->send(protocol::encode(protocol::RemoveMsg{
+        job.request_id, settings_.folders[job.item.folder].name, job.item.path,
+        job.item.tree ? protocol::RemoveKind::Tree : protocol::RemoveKind::File}));
 }
 
 void Uploader::record_committed(const Job& job)
@@ -375,9 +415,9 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
     }
     case FrameType::Removed: {
         ++stats_.files_removed;
-        SPDLOG_INFO("folder={} path={}: removed", folder, job->item.path);
+        SPDLOG_INFO("folder={} path={}: removed{}", folder, job->item.path, job->item.tree ? " with all below it" : "");
         StateChange change;
-        change.kind = StateChange::Kind::Forgotten;
+        change.kind = job->item.tree ? StateChange::Kind::ForgottenTree : StateChange::Kind::Forgotten;
         change.folder_id = folder_ids_[job->item.folder];
         change.path = job->item.path;
         state_.record(std::move(change));
@@ -474,6 +514,7 @@ void Uploader::on_link_lost()
     jobs_.clear();
     job_by_path_.clear();
     job_by_request_.clear();
+    check_drained();
 }
 
 } // namespace minisync::agent

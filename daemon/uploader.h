@@ -26,6 +26,7 @@
 #include "worker_pool.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -55,6 +56,10 @@ public:
     void attach(ServerLink& link) { link_ = &link; }
 
     void enqueue(SyncItem item);
+    // Shutting down: starts nothing new and reads no more, then calls done() once no commit or removal
+    // waits for the server's answer (or at once without a connection). Those answers reach the state
+    // database; uploads still streaming resume from their confirmed offsets next time.
+    void drain(std::function<void()> done);
 
     [[nodiscard]] std::size_t queue_depth() const noexcept { return queue_.size(); }
     [[nodiscard]] std::size_t in_flight() const noexcept { return jobs_.size(); }
@@ -93,6 +98,7 @@ private:
     static void on_retry(evutil_socket_t, short, void* self) { static_cast<Uploader*>(self)->retry_failed(); }
 
     void pump();
+    void check_drained();
     void retry_failed();
     void start_job(SyncItem item);
     void start_removal(Job& job);
@@ -127,6 +133,7 @@ private:
     std::size_t bytes_being_read_ = 0;
     UploadStats stats_;
     const EventPtr retry_timer_;
+    std::function<void()> on_drained_;
 };
 
 } // namespace minisync::agent

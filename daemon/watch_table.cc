@@ -56,6 +56,21 @@ void WatchTable::forget(int wd)
     dirs_.erase(wd);
 }
 
+void WatchTable::unwatch_tree(std::size_t folder, const std::string& path)
+{
+    const std::lock_guard lock{mutex_};
+    const std::string below = path + "/";
+    for (auto it = dirs_.begin(); it != dirs_.end();) {
+        const WatchedDir& dir = it->second;
+        if (dir.folder == folder && (dir.path == path || dir.path.starts_with(below))) {
+            ::inotify_rm_watch(inotify_fd_.get(), it->first);
+            it = dirs_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
 std::size_t WatchTable::size() const
 {
     const std::lock_guard lock{mutex_};

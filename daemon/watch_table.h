@@ -31,6 +31,8 @@ public:
     AddWatchResult add(const std::string& absolute_path, WatchedDir dir);
     std::optional<WatchedDir> find(int wd) const;
     void forget(int wd);
+    // Stops watching path and every directory below it: they moved out of reach under their old names.
+    void unwatch_tree(std::size_t folder, const std::string& path);
     [[nodiscard]] std::size_t size() const;
 
 private:

@@ -412,8 +412,8 @@ void ClientSession::handle_remove(protocol::Bytes body)
     }
     entry->phase = Phase::Removing;
     entry->strand->post([this_id = id_, &context = context_, client = client_, folder = std::move(remove->folder),
-                         path = std::move(remove->path), request_id] {
-        std::optional<FsError> error = remove_file_beneath(context.root_fd, client, folder, path);
+                         path = std::move(remove->path), kind = remove->kind, request_id] {
+        std::optional<FsError> error = remove_beneath(context.root_fd, client, folder, path, kind);
         context.inbox.post([this_id, &context, request_id, error = std::move(error)] {
             if (ClientSession* session = context.find_session(this_id)) {
                 session->on_removed(request_id, error);

@@ -1,20 +1,83 @@
-// unlinkat beneath the namespace, never following a symlink on the way.
+// unlinkat beneath the namespace, and an iterative tree removal that never follows a symlink and keeps
+// at most a few descriptors open whatever the depth.
 #include "removal.h"
 
 #include "beneath.h"
+#include "open_beneath.h"
 #include "path_rules.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <memory>
 #include <vector>
 
 namespace minisync::server {
+namespace {
 
-std::optional<FsError> remove_file_beneath(int root_fd, const std::string& client, const std::string& folder,
-                                           const std::string& path)
+struct DirClose {
+    void operator()(DIR* dir) const noexcept { ::closedir(dir); }
+};
+
+// Empties the directory `name` in parent_fd, deepest directories first, then removes it.
+std::optional<FsError> remove_tree(int parent_fd, const std::string& name, const std::string& display)
+{
+    const UniqueFd top{::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+    if (!top) {
+        return fs_error_from_errno(errno, "open '" + display + "'");
+    }
+    // Every directory below, parents before children; each is reopened from `top` when its turn comes.
+    std::vector<std::string> dirs{"."};
+    for (std::size_t i = 0; i < dirs.size(); ++i) {
+        const int fd = open_beneath(top.get(), dirs[i].c_str(), O_RDONLY | O_DIRECTORY);
+        if (fd < 0) {
+            return fs_error_from_errno(errno, "open '" + display + "/" + dirs[i] + "'");
+        }
+        const std::unique_ptr<DIR, DirClose> dir{::fdopendir(fd)};
+        if (!dir) {
+            ::close(fd);
+            return fs_error_from_errno(errno, "read '" + display + "/" + dirs[i] + "'");
+        }
+        while (const dirent* entry = ::readdir(dir.get())) {
+            const char* child = entry->d_name;
+            if (std::strcmp(child, ".") == 0 || std::strcmp(child, "..") == 0) {
+                continue;
+            }
+            struct stat st{};
+            if (::fstatat(::dirfd(dir.get()), child, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                continue;
+            }
+            if (S_ISDIR(st.st_mode)) {
+                dirs.push_back(dirs[i] == "." ? std::string{child} : dirs[i] + "/" + child);
+            } else if (::unlinkat(::dirfd(dir.get()), child, 0) != 0 && errno != ENOENT) {
+                return fs_error_from_errno(errno, "remove '" + display + "/" + dirs[i] + "/" + child + "'");
+            }
+        }
+    }
+    for (std::size_t i = dirs.size(); i-- > 1;) {
+        const std::string& relative = dirs[i];
+        const std::size_t slash = relative.rfind('/');
+        const std::string parent = slash == std::string::npos ? "." : relative.substr(0, slash);
+        const UniqueFd parent_fd{open_beneath(top.get(), parent.c_str(), O_RDONLY | O_DIRECTORY)};
+        const std::string leaf = relative.substr(slash == std::string::npos ? 0 : slash + 1);
+        if (!parent_fd || (::unlinkat(parent_fd.get(), leaf.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)) {
+            return fs_error_from_errno(errno, "remove directory '" + display + "/" + relative + "'");
+        }
+    }
+    if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+        return fs_error_from_errno(errno, "remove directory '" + display + "'");
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<FsError> remove_beneath(int root_fd, const std::string& client, const std::string& folder,
+                                      const std::string& path, protocol::RemoveKind kind)
 {
     std::vector<std::string_view> components = split_path(path);
     const std::string name{components.back()};
@@ -22,7 +85,7 @@ std::optional<FsError> remove_file_beneath(int root_fd, const std::string& clien
     components.insert(components.begin(), {client, folder});
     auto dir = open_dir_beneath(root_fd, components, false);
     if (auto* error = std::get_if<FsError>(&dir)) {
-        // A missing parent means the file is gone already; a symlink on the way is still refused.
+        // A missing parent means the entry is gone already; a symlink on the way is still refused.
         if (error->errno_value == ENOENT || error->errno_value == ENOTDIR) {
             return std::nullopt;
         }
@@ -33,12 +96,18 @@ std::optional<FsError> remove_file_beneath(int root_fd, const std::string& clien
     struct stat st{};
     if (::fstatat(dir_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (S_ISDIR(st.st_mode)) {
-            return FsError{protocol::ErrorCode::Conflict, "'" + path + "' is a directory on the server"};
+            if (kind == protocol::RemoveKind::Tree) {
+                if (auto error = remove_tree(dir_fd.get(), name, path)) {
+                    return error;
+                }
+                changed = true;
+            }
+        } else {
+            if (::unlinkat(dir_fd.get(), name.c_str(), 0) != 0 && errno != ENOENT) {
+                return fs_error_from_errno(errno, "remove '" + path + "'");
+            }
+            changed = true;
         }
-        if (::unlinkat(dir_fd.get(), name.c_str(), 0) != 0 && errno != ENOENT) {
-            return fs_error_from_errno(errno, "remove '" + path + "'");
-        }
-        changed = true;
     }
     if (changed && ::fsync(dir_fd.get()) != 0) {
         return fs_error_from_errno(errno, "fsync directory of '" + path + "'");

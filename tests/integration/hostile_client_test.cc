@@ -443,5 +443,28 @@ TEST_F(HostileClientTest, UploadOntoAnEmptyDirectoryReplacesIt)
     EXPECT_EQ(read_file(server_file(DefaultCn, "f", "was-a-dir")), "now a file\n");
 }
 
+TEST_F(HostileClientTest, TreeRemovalDeletesLinksWithoutFollowingThem)
+{
+    const fs::path tree = server_file(DefaultCn, "f", "tree");
+    fs::create_directories(tree / "sub");
+    write_file(tree / "sub" / "file.txt", "inside\n");
+    fs::create_directory_symlink(outside_, tree / "sub" / "to-outside");
+    fs::create_symlink(outside_ / "secret.txt", tree / "secret-link");
+
+    auto client = connect();
+    ASSERT_TRUE(client->send(protocol::encode(protocol::RemoveMsg{1, "f", "tree", protocol::RemoveKind::Tree})));
+    const ReadResult reply = client->read_frame();
+    ASSERT_EQ(reply.status, ReadStatus::Frame) << describe(reply);
+    EXPECT_EQ(reply.frame.type, FrameType::Removed) << describe(reply);
+    EXPECT_FALSE(fs::exists(fs::symlink_status(tree)));
+    EXPECT_EQ(outside_changes(), "");
+
+    // A file-only removal leaves a directory standing.
+    fs::create_directories(server_file(DefaultCn, "f", "dir-stays"));
+    ASSERT_TRUE(client->send(protocol::encode(protocol::RemoveMsg{2, "f", "dir-stays", protocol::RemoveKind::File})));
+    EXPECT_EQ(client->read_frame().frame.type, FrameType::Removed);
+    EXPECT_TRUE(fs::is_directory(server_file(DefaultCn, "f", "dir-stays")));
+}
+
 } // namespace
 } // namespace minisync::test

@@ -141,5 +141,49 @@ TEST_F(RemovalTest, FolderMovedAwayWhileChangesWaitRemovesNothingOnTheServer)
     EXPECT_EQ(join_lines(compare_listings(before, files_only(list_tree(dst_)), CompareOptions{})), "");
 }
 
+TEST_F(RemovalTest, DeletedDirectoryTreeIsRemovedOnTheServer)
+{
+    fs::create_directories(src_ / "keep");
+    fs::create_directories(src_ / "tree" / "a" / "b");
+    write_file(src_ / "keep" / "k.txt", "k\n");
+    write_file(src_ / "tree" / "t.txt", "t\n");
+    write_file(src_ / "tree" / "a" / "b" / "deep.txt", "deep\n");
+    ChildProcess& agent = start_and_sync();
+    fs::remove_all(src_ / "tree");
+    EXPECT_TRUE(wait_for([&] { return !fs::exists(dst_ / "tree"); }, 20s)) << agent.log_text();
+    EXPECT_EQ(read_file(dst_ / "keep" / "k.txt"), "k\n");
+}
+
+TEST_F(RemovalTest, DirectoryMovedWithinTheFolderEndsUnderItsNewName)
+{
+    fs::create_directories(src_ / "old" / "sub");
+    write_file(src_ / "old" / "sub" / "f.txt", "f\n");
+    write_file(src_ / "old" / "g.txt", "g\n");
+    start_and_sync();
+    fs::rename(src_ / "old", src_ / "new");
+    EXPECT_TRUE(wait_for([&] { return !fs::exists(dst_ / "old"); }, 20s));
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+    EXPECT_EQ(read_file(dst_ / "new" / "sub" / "f.txt"), "f\n");
+    // The moved tree is watched under its new name.
+    write_file(src_ / "new" / "sub" / "after.txt", "after\n");
+    EXPECT_TRUE(wait_until_synced(src_, dst_, 20s));
+}
+
+TEST_F(RemovalTest, DirectoryMovedOutOfTheFolderIsRemovedAndNoLongerWatched)
+{
+    fs::create_directories(src_ / "leaving");
+    write_file(src_ / "leaving" / "x.txt", "x\n");
+    ChildProcess& agent = start_and_sync();
+    const fs::path outside = sandbox() / "outside";
+    fs::rename(src_ / "leaving", outside);
+    EXPECT_TRUE(wait_for([&] { return !fs::exists(dst_ / "leaving"); }, 20s)) << agent.log_text();
+    // Written after the move: outside the folder, so never sent (under either name).
+    write_file(outside / "later.txt", "later\n");
+    write_file(src_ / "marker.txt", "m\n");
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+    EXPECT_FALSE(fs::exists(dst_ / "leaving"));
+    EXPECT_EQ(agent.log_count("later.txt"), 0U) << agent.log_text();
+}
+
 } // namespace
 } // namespace minisync::test

@@ -613,7 +613,7 @@ TEST(ProtocolCodecTest, RemoveRoundTrip)
 {
     const RemoveMsg in = sample_remove();
     const ByteVec frame = encode(in);
-    EXPECT_EQ(frame.size(), FrameHeaderSize + 4 + 2 + in.folder.size() + 2 + in.path.size());
+    EXPECT_EQ(frame.size(), FrameHeaderSize + 4 + 2 + in.folder.size() + 2 + in.path.size() + 1);
     const std::optional<RemoveMsg> out = decode_remove(body_of(frame, FrameType::Remove));
     ASSERT_TRUE(out.has_value());
     EXPECT_EQ(out->request_id, in.request_id);
@@ -621,14 +621,27 @@ TEST(ProtocolCodecTest, RemoveRoundTrip)
     EXPECT_EQ(out->path, in.path);
 }
 
+TEST(ProtocolCodecTest, RemoveKindRoundTripsAndUnknownKindsAreRefused)
+{
+    for (const RemoveKind kind : {RemoveKind::File, RemoveKind::Tree}) {
+        const auto out = decode_remove(body_of(encode(RemoveMsg{7, "f", "d", kind}), FrameType::Remove));
+        ASSERT_TRUE(out.has_value());
+        EXPECT_EQ(out->kind, kind);
+    }
+    ByteVec body = body_of(encode(RemoveMsg{7, "f", "d", RemoveKind::Tree}), FrameType::Remove);
+    body.back() = 2;
+    EXPECT_FALSE(decode_remove(body).has_value());
+}
+
 TEST(ProtocolCodecTest, RemoveLayoutIsBigEndian)
 {
-    const ByteVec frame = encode(RemoveMsg{0x01020304, "f", "ab"});
+    const ByteVec frame = encode(RemoveMsg{0x01020304, "f", "ab", RemoveKind::Tree});
     const ByteVec expected = {
-        0x00, 0x00, 0x00, 0x0b, 0x00, 0x12, 0x00, 0x00, // header: 11 bytes, type 18 = REMOVE
+        0x00, 0x00, 0x00, 0x0c, 0x00, 0x12, 0x00, 0x00, // header: 12 bytes, type 18 = REMOVE
         0x01, 0x02, 0x03, 0x04,                         // request id
         0x00, 0x01, 'f',                                // folder
         0x00, 0x02, 'a', 'b',                           // path
+        0x01,                                           // kind: a whole tree
     };
     EXPECT_EQ(frame, expected);
 }

@@ -328,6 +328,33 @@ TEST_F(StateStoreTest, ForgottenDeletesOnlyThatPath)
     EXPECT_TRUE(records.contains("stays"));
 }
 
+TEST_F(StateStoreTest, ForgottenTreeDeletesThePathAndEverythingBelowIt)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    const std::int64_t other = store->folder_id("other");
+    const Sha256Digest digest = digest_of("x");
+    ASSERT_EQ(store->apply({committed(folder, "d", FileVersion{1, 1, 1}, 0, digest),
+                            committed(folder, "d/a", FileVersion{1, 1, 2}, 0, digest),
+                            committed(folder, "d/sub/b", FileVersion{1, 1, 3}, 0, digest),
+                            committed(folder, "d0", FileVersion{1, 1, 4}, 0, digest),
+                            committed(folder, "d.txt", FileVersion{1, 1, 5}, 0, digest),
+                            committed(folder, "dd/a", FileVersion{1, 1, 6}, 0, digest),
+                            committed(other, "d/a", FileVersion{1, 1, 7}, 0, digest)}),
+              std::nullopt);
+    StateChange tree = forgotten(folder, "d");
+    tree.kind = StateChange::Kind::ForgottenTree;
+    ASSERT_EQ(store->apply({tree}), std::nullopt);
+    const FolderRecords records = store->load_folder(folder);
+    // Siblings whose names merely start with "d" stay, and so does the other folder's "d/a".
+    EXPECT_EQ(records.size(), 3U);
+    EXPECT_TRUE(records.contains("d0"));
+    EXPECT_TRUE(records.contains("d.txt"));
+    EXPECT_TRUE(records.contains("dd/a"));
+    EXPECT_EQ(store->load_folder(other).size(), 1U);
+}
+
 TEST_F(StateStoreTest, FoldersDoNotShareRecords)
 {
     StorePtr store = open_store();
