@@ -22,7 +22,7 @@ constexpr std::uint32_t HelloMagic = 0x4d53594e; // "MSYN"
 constexpr std::uint16_t ProtocolVersion = 3;
 constexpr std::uint16_t MinProtocolVersion = 3;
 
-// Every frame: u32 body size, u16 type, u16 flags (zero in version 1), then the body. Big-endian.
+// Every frame: u32 body size, u16 type, u16 flags (zero; reserved), then the body. Big-endian.
 constexpr std::size_t FrameHeaderSize = 8;
 // Hard cap on a frame body; a peer announcing more is dropped before anything is buffered.
 constexpr std::uint32_t MaxFrameBody = 1U << 20;

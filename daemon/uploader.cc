@@ -4,7 +4,6 @@
 #include "protocol_codec.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 
