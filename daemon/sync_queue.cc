@@ -18,8 +18,12 @@ void SyncQueue::push(SyncItem item)
         SyncItem& queued = it->second;
         // An event after a scan means the content changed: hashing first would only cost a read.
         queued.verify_first = queued.kind == item.kind && queued.verify_first && item.verify_first;
-        // A directory removed and then a file there removed too: the server's directory must still go.
-        queued.tree = item.kind == SyncItem::Kind::Remove && (item.tree || (queued.kind == item.kind && queued.tree));
+        // Once a directory went, the server's tree there must go, whatever came after: a tree removal
+        // stays one (it sends the file if one is back), and a later file removal does not narrow it.
+        if (queued.kind == SyncItem::Kind::Remove && queued.tree) {
+            return;
+        }
+        queued.tree = item.kind == SyncItem::Kind::Remove && item.tree;
         queued.kind = item.kind;
         if (item.resume) {
             queued.resume = item.resume;

@@ -441,6 +441,16 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
     case FrameType::Error: {
         const auto error = protocol::decode_error(body);
         ++stats_.failures;
+        if (error->code == ErrorCode::Conflict && job->item.kind == SyncItem::Kind::Upload) {
+            // A directory where this file goes: the agent has a file there, so the server's tree is
+            // stale. It is removed first (the removal sends the file once it is done).
+            SPDLOG_INFO("folder={} path={}: a directory is in the way on the server; replacing it", folder,
+                        job->item.path);
+            job->item.kind = SyncItem::Kind::Remove;
+            job->item.tree = true;
+            end_job(job->id, Then::Requeue);
+            return;
+        }
         const bool retry = worth_retrying(error->code);
         SPDLOG_WARN("folder={} path={}: server error: {} ({}){}", folder, job->item.path, error->message,
                     protocol::to_string(error->code), retry ? "; will retry" : "");
@@ -465,8 +475,12 @@ void Uploader::end_job(std::uint64_t job_id, Then then)
     }
     SyncItem item = std::move(job.item);
     if (then == Then::Requeue || job.changed_again) {
-        if (job.changed_again) {
+        // A tree removal that did not happen yet stays one whatever came in meanwhile (it sends a file
+        // that is back once the tree is gone); otherwise the latest change decides.
+        const bool pending_tree_removal = then == Then::Requeue && item.kind == SyncItem::Kind::Remove && item.tree;
+        if (job.changed_again && !pending_tree_removal) {
             item.kind = job.latest_kind;
+            item.tree = item.kind == SyncItem::Kind::Remove && item.tree;
         }
         item.verify_first = false;
         item.resume.reset();

@@ -191,7 +191,7 @@ ClientSession::Upload* ClientSession::live_upload(std::uint32_t request_id, Fram
 }
 
 ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, const std::string& folder,
-                                                   const std::string& path)
+                                                   const std::string& path, bool whole_tree)
 {
     if (request_id <= highest_request_id_) {
         reject_connection(ErrorCode::BadFrame, "request ids must increase", "protocol");
@@ -216,9 +216,9 @@ ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, co
     }
     std::string lock_key = client_;
     lock_key.append(1, '\0').append(folder).append(1, '\0').append(path);
-    std::optional<PathLocks::Lease> lease = context_.path_locks.acquire(lock_key);
+    std::optional<PathLocks::Lease> lease = context_.path_locks.acquire(lock_key, whole_tree);
     if (!lease) {
-        fail_request(request_id, ErrorCode::Busy, "another request is writing this path");
+        fail_request(request_id, ErrorCode::Busy, "another request is writing this path or a directory around it");
         return nullptr;
     }
     Upload entry;
@@ -406,14 +406,16 @@ void ClientSession::handle_remove(protocol::Bytes body)
         return;
     }
     const std::uint32_t request_id = remove->request_id;
-    Upload* entry = admit_request(request_id, remove->folder, remove->path);
+    Upload* entry =
+        admit_request(request_id, remove->folder, remove->path, remove->kind == protocol::RemoveKind::Tree);
     if (entry == nullptr) {
         return;
     }
     entry->phase = Phase::Removing;
     entry->strand->post([this_id = id_, &context = context_, client = client_, folder = std::move(remove->folder),
                          path = std::move(remove->path), kind = remove->kind, request_id] {
-        std::optional<FsError> error = remove_beneath(context.root_fd, client, folder, path, kind);
+        std::optional<FsError> error =
+            remove_beneath(context.root_fd, client, folder, path, kind, context.pool.stop_requested());
         context.inbox.post([this_id, &context, request_id, error = std::move(error)] {
             if (ClientSession* session = context.find_session(this_id)) {
                 session->on_removed(request_id, error);

@@ -91,7 +91,8 @@ private:
 
     // Checks a new request's id, folder and path and takes its path lock; on refusal the error is sent
     // and nothing is returned.
-    Upload* admit_request(std::uint32_t request_id, const std::string& folder, const std::string& path);
+    Upload* admit_request(std::uint32_t request_id, const std::string& folder, const std::string& path,
+                          bool whole_tree = false);
     // Stale: an id this connection used before and that has finished; its late frames are dropped.
     [[nodiscard]] bool is_stale(std::uint32_t request_id) const noexcept;
     Upload* live_upload(std::uint32_t request_id, protocol::FrameType frame);

@@ -3,8 +3,23 @@
 
 namespace minisync::server {
 
-std::optional<PathLocks::Lease> PathLocks::acquire(const std::string& key)
+std::optional<PathLocks::Lease> PathLocks::acquire(const std::string& key, bool whole_tree)
 {
+    // Client and folder names hold no '/', so every '/' in the key ends the key of a directory above.
+    for (std::size_t slash = key.find('/'); slash != std::string::npos; slash = key.find('/', slash + 1)) {
+        const auto above = entries_.find(key.substr(0, slash));
+        if (above != entries_.end() && above->second.held && above->second.whole_tree) {
+            return std::nullopt;
+        }
+    }
+    if (whole_tree) {
+        const std::string below = key + "/";
+        for (auto it = entries_.lower_bound(below); it != entries_.end() && it->first.starts_with(below); ++it) {
+            if (it->second.held) {
+                return std::nullopt;
+            }
+        }
+    }
     auto [it, inserted] = entries_.try_emplace(key);
     Entry& entry = it->second;
     if (!inserted && entry.held) {
@@ -14,6 +29,7 @@ std::optional<PathLocks::Lease> PathLocks::acquire(const std::string& key)
         entry.strand = Strand::create(pool_);
     }
     entry.held = true;
+    entry.whole_tree = whole_tree;
     entry.generation = next_generation_++;
     return Lease{entry.strand, entry.generation};
 }

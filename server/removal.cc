@@ -24,8 +24,10 @@ struct DirClose {
 };
 
 // Empties the directory `name` in parent_fd, deepest directories first, then removes it.
-std::optional<FsError> remove_tree(int parent_fd, const std::string& name, const std::string& display)
+std::optional<FsError> remove_tree(int parent_fd, const std::string& name, const std::string& display,
+                                   const std::atomic<bool>& stop)
 {
+    const FsError stopped{protocol::ErrorCode::IoError, "server shutting down; removal of '" + display + "' unfinished"};
     const UniqueFd top{::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
     if (!top) {
         return fs_error_from_errno(errno, "open '" + display + "'");
@@ -33,6 +35,9 @@ std::optional<FsError> remove_tree(int parent_fd, const std::string& name, const
     // Every directory below, parents before children; each is reopened from `top` when its turn comes.
     std::vector<std::string> dirs{"."};
     for (std::size_t i = 0; i < dirs.size(); ++i) {
+        if (stop) {
+            return stopped;
+        }
         const int fd = open_beneath(top.get(), dirs[i].c_str(), O_RDONLY | O_DIRECTORY);
         if (fd < 0) {
             return fs_error_from_errno(errno, "open '" + display + "/" + dirs[i] + "'");
@@ -59,6 +64,9 @@ std::optional<FsError> remove_tree(int parent_fd, const std::string& name, const
         }
     }
     for (std::size_t i = dirs.size(); i-- > 1;) {
+        if (stop) {
+            return stopped;
+        }
         const std::string& relative = dirs[i];
         const std::size_t slash = relative.rfind('/');
         const std::string parent = slash == std::string::npos ? "." : relative.substr(0, slash);
@@ -77,7 +85,8 @@ std::optional<FsError> remove_tree(int parent_fd, const std::string& name, const
 } // namespace
 
 std::optional<FsError> remove_beneath(int root_fd, const std::string& client, const std::string& folder,
-                                      const std::string& path, protocol::RemoveKind kind)
+                                      const std::string& path, protocol::RemoveKind kind,
+                                      const std::atomic<bool>& stop)
 {
     std::vector<std::string_view> components = split_path(path);
     const std::string name{components.back()};
@@ -97,7 +106,7 @@ std::optional<FsError> remove_beneath(int root_fd, const std::string& client, co
     if (::fstatat(dir_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (S_ISDIR(st.st_mode)) {
             if (kind == protocol::RemoveKind::Tree) {
-                if (auto error = remove_tree(dir_fd.get(), name, path)) {
+                if (auto error = remove_tree(dir_fd.get(), name, path, stop)) {
                     return error;
                 }
                 changed = true;

@@ -5,6 +5,7 @@
 #include "fs_error.h"
 #include "protocol.h"
 
+#include <atomic>
 #include <optional>
 #include <string>
 
@@ -14,7 +15,9 @@ namespace minisync::server {
 // A path that does not exist is not an error (the delete already happened). With RemoveKind::File a
 // directory found there is left as it is; with RemoveKind::Tree it goes with everything beneath it,
 // symlinks removed as links and never followed.
+// A tree removal gives up, unfinished and retryable, once stop is set.
 std::optional<FsError> remove_beneath(int root_fd, const std::string& client, const std::string& folder,
-                                      const std::string& path, protocol::RemoveKind kind);
+                                      const std::string& path, protocol::RemoveKind kind,
+                                      const std::atomic<bool>& stop);
 
 } // namespace minisync::server

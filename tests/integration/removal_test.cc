@@ -185,5 +185,18 @@ TEST_F(RemovalTest, DirectoryMovedOutOfTheFolderIsRemovedAndNoLongerWatched)
     EXPECT_EQ(agent.log_count("later.txt"), 0U) << agent.log_text();
 }
 
+TEST_F(RemovalTest, FileWhereTheServerHasADirectoryReplacesIt)
+{
+    // The server still holds a directory (with files) where the agent now has a file, as after a
+    // directory replaced by a file while the agent was stopped.
+    fs::create_directories(dst_ / "d" / "sub");
+    write_file(dst_ / "d" / "sub" / "stale.txt", "stale\n");
+    write_file(src_ / "d", "now a file\n");
+    start_server();
+    ChildProcess& agent = start_agent({src_.string()});
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s)) << agent.log_text();
+    EXPECT_EQ(read_file(dst_ / "d"), "now a file\n");
+}
+
 } // namespace
 } // namespace minisync::test

@@ -138,6 +138,35 @@ TEST_F(PathLocksTest, SecondAcquireOfAHeldPathIsRefused)
     EXPECT_EQ(locks_.size(), 1U);
 }
 
+TEST_F(PathLocksTest, TreeRemovalHoldsEverythingBelowItsPath)
+{
+    const std::string dir = std::string{"c\0f\0d", 5};
+    const auto tree = locks_.acquire(dir, true);
+    ASSERT_TRUE(tree.has_value());
+    EXPECT_EQ(locks_.acquire(dir + "/x"), std::nullopt);
+    EXPECT_EQ(locks_.acquire(dir + "/sub/deeper/y"), std::nullopt);
+    // Siblings that merely start with the same bytes, and other folders, are not below it.
+    EXPECT_TRUE(locks_.acquire(dir + "0/x").has_value());
+    EXPECT_TRUE(locks_.acquire(dir + ".txt").has_value());
+    EXPECT_TRUE(locks_.acquire(std::string{"c\0g\0d/x", 7}).has_value());
+    locks_.release(dir, tree->generation);
+    EXPECT_TRUE(locks_.acquire(dir + "/x").has_value());
+}
+
+TEST_F(PathLocksTest, TreeRemovalWaitsForRequestsBelowItsPath)
+{
+    const std::string dir = std::string{"c\0f\0d", 5};
+    const auto below = locks_.acquire(dir + "/sub/x");
+    ASSERT_TRUE(below.has_value());
+    EXPECT_EQ(locks_.acquire(dir, true), std::nullopt);
+    // A plain request for the directory's own path does not cover what is below it.
+    const auto plain = locks_.acquire(dir);
+    ASSERT_TRUE(plain.has_value());
+    locks_.release(dir, plain->generation);
+    locks_.release(dir + "/sub/x", below->generation);
+    EXPECT_TRUE(locks_.acquire(dir, true).has_value());
+}
+
 TEST_F(PathLocksTest, DifferentPathsHaveTheirOwnStrands)
 {
     const std::optional<PathLocks::Lease> a = locks_.acquire("alice/f/a");

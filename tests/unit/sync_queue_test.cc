@@ -178,6 +178,23 @@ TEST(SyncQueueTest, UploadAfterRemoveReplacesTheKind)
     EXPECT_FALSE(first->verify_first);
 }
 
+TEST(SyncQueueTest, TreeRemovalIsNotReplacedByALaterUploadOrFileRemoval)
+{
+    // A directory went and a file took its name: the server's tree must still go first (the removal
+    // then sends the file), so the queued tree removal stays one.
+    SyncQueue queue;
+    SyncItem tree = removal("d");
+    tree.tree = true;
+    queue.push(tree);
+    queue.push(upload("d"));
+    queue.push(removal("d"));
+    ASSERT_EQ(queue.size(), 1U);
+    const std::optional<SyncItem> item = queue.pop();
+    ASSERT_TRUE(item.has_value());
+    EXPECT_EQ(item->kind, SyncItem::Kind::Remove);
+    EXPECT_TRUE(item->tree);
+}
+
 TEST(SyncQueueTest, LatestKindWinsOverManyFlips)
 {
     SyncQueue queue;
