@@ -79,29 +79,17 @@ protected:
         dst_ = server_file(DefaultCn, "src");
     }
 
-    // Bytes in the server's partial files under the folder: how far an upload has got.
-    std::uint64_t partial_bytes() const
-    {
-        std::uint64_t bytes = 0;
-        const TreeListing listing = list_tree(dst_);
-        for (const std::string& path : find_partials(dst_)) {
-            if (const auto it = listing.find(path); it != listing.end()) {
-                bytes += it->second.size;
-            }
-        }
-        return bytes;
-    }
 
     // Size and mtime of every file match; with atomic renames on the server, every file has landed.
     bool metadata_matches() const { return compare_listings(list_tree(src_), list_tree(dst_)).empty(); }
 
     ::testing::AssertionResult wait_for_partial(std::uint64_t bytes)
     {
-        if (wait_for([&] { return partial_bytes() >= bytes; }, 30s)) {
+        if (wait_for([&] { return partial_bytes(dst_) >= bytes; }, 30s)) {
             return ::testing::AssertionSuccess();
         }
         return ::testing::AssertionFailure() << "the server's partial never reached " << bytes << " bytes (it has "
-                                             << partial_bytes() << ")";
+                                             << partial_bytes(dst_) << ")";
     }
 
     // SIGTERM, then the exit status SPEC asks for.
@@ -125,7 +113,7 @@ TEST_F(ResumeTest, AgentKilledMidUploadResumesFromPersistedOffset)
     ASSERT_EQ(slow.wait_for_exit(5s), 128 + SIGKILL);
     ASSERT_FALSE(fs::exists(dst_ / "big.bin")) << "the upload finished before the agent could be killed";
     // Every offset the agent persisted was confirmed by the server after an fsync of at least that much.
-    const std::uint64_t held = partial_bytes();
+    const std::uint64_t held = partial_bytes(dst_);
 
     // Same state database, no cap: the agent finds the upload it had confirmed offsets for.
     ChildProcess& agent = start_agent({src_.string()});

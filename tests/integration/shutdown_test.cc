@@ -29,17 +29,6 @@ protected:
         dst_ = server_file(DefaultCn, "src");
     }
 
-    std::uint64_t partial_bytes() const
-    {
-        std::uint64_t bytes = 0;
-        const TreeListing listing = list_tree(dst_);
-        for (const std::string& path : find_partials(dst_)) {
-            if (const auto it = listing.find(path); it != listing.end()) {
-                bytes += it->second.size;
-            }
-        }
-        return bytes;
-    }
 
     fs::path src_;
     fs::path dst_;
@@ -81,7 +70,7 @@ TEST_F(ShutdownTest, AgentInTheMiddleOfAnUploadExitsZero)
     start_server();
     ChildProcess& agent = start_agent({src_.string()});
     // Data already written to the partial: the agent is streaming, not still waiting for UPLOAD_READY.
-    ASSERT_TRUE(wait_for([&] { return partial_bytes() > 0; }, 10s)) << "the upload never started";
+    ASSERT_TRUE(wait_for([&] { return partial_bytes(dst_) > 0; }, 10s)) << "the upload never started";
     ASSERT_TRUE(server().send_signal(SIGSTOP));
     ASSERT_FALSE(fs::exists(dst_ / "big.bin")) << "the upload finished before the server could be frozen";
 

@@ -134,4 +134,16 @@ TreeListing files_only(TreeListing listing)
     return listing;
 }
 
+std::uint64_t partial_bytes(const std::filesystem::path& root)
+{
+    std::uint64_t bytes = 0;
+    const TreeListing listing = list_tree(root);
+    for (const std::string& path : find_partials(root)) {
+        if (const auto it = listing.find(path); it != listing.end()) {
+            bytes += it->second.size;
+        }
+    }
+    return bytes;
+}
+
 } // namespace minisync::test

@@ -37,6 +37,8 @@ TreeListing list_tree(const std::filesystem::path& root);
 
 // Partial-upload files (minisync::is_partial_name) anywhere under root, as relative paths.
 std::vector<std::string> find_partials(const std::filesystem::path& root);
+// Bytes in the partial files under root: how far the uploads in progress have got.
+std::uint64_t partial_bytes(const std::filesystem::path& root);
 
 // Throws std::runtime_error if the file cannot be read.
 Sha256Digest file_sha256(const std::filesystem::path& path);
