@@ -11,6 +11,7 @@
 #   build/      optimised build, shared with scripts/test.sh
 #   dev-certs/  development CA, server and client certificates (scripts/gen-certs.sh)
 #   dev-data/   the server's root: synced files land in dev-data/mini-rsync-client/NAME/
+#   dev-state/  the agent's state database, kept with this server's data (delete both together)
 # Ctrl-C (or SIGTERM/SIGHUP) stops both daemons and exits 0 if both stopped cleanly. If either
 # daemon exits on its own, the other is stopped and the script exits non-zero.
 set -euo pipefail
@@ -150,7 +151,10 @@ until port_open; do
   sleep 0.1
 done
 
-setsid "$agent_bin" --server "$LISTEN" \
+# The agent's state describes what this server holds, so it lives beside dev-data rather than in
+# ~/.local/state, where another checkout's quickstart would share it.
+mkdir -p dev-state
+setsid "$agent_bin" --server "$LISTEN" --state dev-state/minisyncd.db \
   --cert dev-certs/client.crt --key dev-certs/client.key --ca dev-certs/ca.crt "$folder_arg" &
 agent_pid=$!
 
