@@ -59,11 +59,18 @@ void Uploader::enqueue(SyncItem item)
     if (const auto it = job_by_path_.find(key_of(item)); it != job_by_path_.end()) {
         // Sent again once this request ends, as whatever happened last (a delete during an upload
         // must end as a removal); if the content changed under an upload, finish() notices first.
-        note_change_during_job(jobs_.at(it->second), item.kind);
+        note_change_during_job(jobs_.at(it->second), item);
         return;
     }
     queue_.push(std::move(item));
     pump();
+}
+
+void Uploader::note_change_during_job(Job& job, const SyncItem& latest)
+{
+    note_change_during_job(job, latest.kind);
+    // Once a directory went, its tree must go on the server even if a file removal follows.
+    job.latest_tree = job.latest_tree || (latest.kind == SyncItem::Kind::Remove && latest.tree);
 }
 
 void Uploader::note_change_during_job(Job& job, SyncItem::Kind latest)
@@ -114,7 +121,7 @@ void Uploader::pump()
             break;
         }
         if (const auto it = job_by_path_.find(key_of(*item)); it != job_by_path_.end()) {
-            note_change_during_job(jobs_.at(it->second), item->kind);
+            note_change_during_job(jobs_.at(it->second), *item);
             continue;
         }
         start_job(std::move(*item));
@@ -480,7 +487,7 @@ void Uploader::end_job(std::uint64_t job_id, Then then)
         const bool pending_tree_removal = then == Then::Requeue && item.kind == SyncItem::Kind::Remove && item.tree;
         if (job.changed_again && !pending_tree_removal) {
             item.kind = job.latest_kind;
-            item.tree = item.kind == SyncItem::Kind::Remove && item.tree;
+            item.tree = item.kind == SyncItem::Kind::Remove && job.latest_tree;
         }
         item.verify_first = false;
         item.resume.reset();

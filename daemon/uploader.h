@@ -93,6 +93,7 @@ private:
         std::size_t reads_in_flight = 0;
         bool changed_again = false;      // another event came in while this request ran
         SyncItem::Kind latest_kind = SyncItem::Kind::Upload; // what that event asked for
+        bool latest_tree = false;        // and whether a directory went meanwhile
     };
 
     static void on_retry(evutil_socket_t, short, void* self) { static_cast<Uploader*>(self)->retry_failed(); }
@@ -105,6 +106,7 @@ private:
     void on_removal_checked(std::uint64_t job_id, PathPresence presence);
     void record_committed(const Job& job);
     void note_change_during_job(Job& job, SyncItem::Kind latest);
+    void note_change_during_job(Job& job, const SyncItem& latest);
     void issue_reads(Job& job);
     void on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& opened);
     void on_chunk(std::uint64_t job_id, std::uint64_t offset, std::size_t length, OutgoingFile::Chunk&& chunk);
