@@ -98,7 +98,10 @@ Agent::Agent(AgentSettings settings)
       link_{base_.get(), settings_, uploader_},
       watcher_{base_.get(), inbox_, pool_, settings_.folders,
                std::make_shared<const ExcludeFilter>(settings_.excludes),
-               [this](SyncItem item) { uploader_.enqueue(std::move(item)); }},
+               [this](SyncItem item) { uploader_.enqueue(std::move(item)); },
+               [this](std::size_t folder, std::function<void(std::shared_ptr<const FolderRecords>)> done) {
+                   state_writer_.load_folder(folder_ids_[folder], std::move(done));
+               }},
       shutdown_deadline_{evtimer_new(base_.get(), &Agent::on_deadline, this)}
 {
     uploader_.attach(link_);

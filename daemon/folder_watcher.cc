@@ -15,12 +15,13 @@ namespace minisync::agent {
 
 FolderWatcher::FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool,
                              const std::vector<FolderSpec>& folders, std::shared_ptr<const ExcludeFilter> excludes,
-                             ChangeSink sink)
+                             ChangeSink sink, RecordsLoader load_records)
     : inbox_{inbox},
       pool_{pool},
       folders_{folders},
       excludes_{std::move(excludes)},
       sink_{std::move(sink)},
+      load_records_{std::move(load_records)},
       watches_{std::make_shared<WatchTable>()},
       read_event_{event_new(base, watches_->inotify_fd(), EV_READ | EV_PERSIST, &FolderWatcher::on_readable, this)}
 {
@@ -132,8 +133,12 @@ void FolderWatcher::handle_event(const inotify_event& event)
     if ((event.mask & IN_Q_OVERFLOW) != 0) {
         ++overflows_;
         SPDLOG_WARN("inotify queue overflowed; rescanning every folder");
+        // Events were lost, deletions among them: the rescan is reconciled with the state database,
+        // exactly as at start-up.
         for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
-            scan(folder, "", true, nullptr);
+            load_records_(folder, [this, folder](std::shared_ptr<const FolderRecords> records) {
+                scan(folder, "", true, std::move(records));
+            });
         }
         return;
     }

@@ -26,9 +26,12 @@ namespace minisync::agent {
 class FolderWatcher {
 public:
     using ChangeSink = std::function<void(SyncItem)>;
+    // Fetches a folder's state database records (asynchronously) for a rescan to reconcile with.
+    using RecordsLoader =
+        std::function<void(std::size_t folder, std::function<void(std::shared_ptr<const FolderRecords>)>)>;
 
     FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool, const std::vector<FolderSpec>& folders,
-                  std::shared_ptr<const ExcludeFilter> excludes, ChangeSink sink);
+                  std::shared_ptr<const ExcludeFilter> excludes, ChangeSink sink, RecordsLoader load_records);
     FolderWatcher(const FolderWatcher&) = delete;
     FolderWatcher& operator=(const FolderWatcher&) = delete;
 
@@ -55,6 +58,7 @@ private:
     const std::vector<FolderSpec>& folders_;
     const std::shared_ptr<const ExcludeFilter> excludes_;
     const ChangeSink sink_;
+    const RecordsLoader load_records_;
     const std::shared_ptr<WatchTable> watches_;
     const EventPtr read_event_;
     std::size_t scans_running_ = 0;

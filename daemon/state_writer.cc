@@ -50,6 +50,17 @@ void StateWriter::flush()
     });
 }
 
+void StateWriter::load_folder(std::int64_t folder_id,
+                              std::function<void(std::shared_ptr<const FolderRecords>)> done)
+{
+    flush();
+    // Behind every batch already handed to the strand, so the records include them.
+    strand_->post([&inbox = inbox_, store = store_, folder_id, done = std::move(done)]() mutable {
+        auto records = std::make_shared<const FolderRecords>(store->load_folder(folder_id));
+        inbox.post([records = std::move(records), done = std::move(done)] { done(records); });
+    });
+}
+
 void StateWriter::write_remaining()
 {
     for (const auto& [id, batch] : std::exchange(unconfirmed_, {})) {

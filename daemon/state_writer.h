@@ -8,6 +8,7 @@
 #include "worker_pool.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -21,6 +22,9 @@ public:
     StateWriter& operator=(const StateWriter&) = delete;
 
     void record(StateChange change);
+    // The folder's records as of every change recorded so far (pending ones are written first);
+    // done runs on the loop thread.
+    void load_folder(std::int64_t folder_id, std::function<void(std::shared_ptr<const FolderRecords>)> done);
     // After the worker pool has stopped: writes every batch not yet confirmed, on the calling thread.
     void write_remaining();
 
