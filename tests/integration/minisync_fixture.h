@@ -84,4 +84,18 @@ private:
     std::optional<TlsFiles> server_tls_;
 };
 
+// A test with one watched folder, <sandbox>/src, and the place it lands on the server.
+class FolderTest : public MinisyncTest {
+protected:
+    void SetUp() override
+    {
+        MinisyncTest::SetUp();
+        src_ = make_dir("src");
+        dst_ = server_file(DefaultCn, "src");
+    }
+
+    std::filesystem::path src_;
+    std::filesystem::path dst_;
+};
+
 } // namespace minisync::test

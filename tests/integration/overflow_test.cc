@@ -51,18 +51,7 @@ private:
     bool lowered_ = false;
 };
 
-class OverflowTest : public MinisyncTest {
-protected:
-    void SetUp() override
-    {
-        MinisyncTest::SetUp();
-        src_ = make_dir("src");
-        dst_ = server_file(DefaultCn, "src");
-    }
-
-    fs::path src_;
-    fs::path dst_;
-};
+class OverflowTest : public FolderTest {};
 
 TEST_F(OverflowTest, ChangesLostInAnOverflowStillConverge)
 {

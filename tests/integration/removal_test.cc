@@ -18,15 +18,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-class RemovalTest : public MinisyncTest {
+class RemovalTest : public FolderTest {
 protected:
-    void SetUp() override
-    {
-        MinisyncTest::SetUp();
-        src_ = make_dir("src");
-        dst_ = server_file(DefaultCn, "src");
-    }
-
     // Starts the server and an agent on src and waits until what src holds has arrived: from then on the
     // connection is up and the folder is watched.
     ChildProcess& start_and_sync()
@@ -50,8 +43,6 @@ protected:
         return ::testing::AssertionFailure() << "partials still on the server: " << join_lines(find_partials(server_root()));
     }
 
-    fs::path src_;
-    fs::path dst_;
 };
 
 TEST_F(RemovalTest, DeletedFileIsRemovedOnTheServer)

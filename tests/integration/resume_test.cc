@@ -70,15 +70,8 @@ void report_resume(std::uint64_t offset, std::uint64_t total)
               << BigSize / MiB << " MiB" << std::endl;
 }
 
-class ResumeTest : public MinisyncTest {
+class ResumeTest : public FolderTest {
 protected:
-    void SetUp() override
-    {
-        MinisyncTest::SetUp();
-        src_ = make_dir("src");
-        dst_ = server_file(DefaultCn, "src");
-    }
-
 
     // Size and mtime of every file match; with atomic renames on the server, every file has landed.
     bool metadata_matches() const { return compare_listings(list_tree(src_), list_tree(dst_)).empty(); }
@@ -99,8 +92,6 @@ protected:
         ASSERT_EQ(child.wait_for_exit(5s), 0) << child.binary() << " did not exit 0 within 5 s of SIGTERM";
     }
 
-    fs::path src_;
-    fs::path dst_;
 };
 
 TEST_F(ResumeTest, AgentKilledMidUploadResumesFromPersistedOffset)

@@ -20,18 +20,9 @@ namespace fs = std::filesystem;
 // SPEC: "Both daemons exit 0 within 5 s of SIGTERM."
 constexpr std::chrono::milliseconds ExitDeadline = 5s;
 
-class ShutdownTest : public MinisyncTest {
+class ShutdownTest : public FolderTest {
 protected:
-    void SetUp() override
-    {
-        MinisyncTest::SetUp();
-        src_ = make_dir("src");
-        dst_ = server_file(DefaultCn, "src");
-    }
 
-
-    fs::path src_;
-    fs::path dst_;
 };
 
 TEST_F(ShutdownTest, ConnectedAgentThenIdleServerExitZero)

@@ -20,15 +20,8 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 
-class StateTest : public MinisyncTest {
+class StateTest : public FolderTest {
 protected:
-    void SetUp() override
-    {
-        MinisyncTest::SetUp();
-        src_ = make_dir("src");
-        dst_ = server_file(DefaultCn, "src");
-    }
-
     // The --state every agent of the test shares (they all use the dev client certificate).
     fs::path state_db() const { return agent_state(pki().client()); }
 
@@ -57,8 +50,6 @@ protected:
                                              << child.log_text();
     }
 
-    fs::path src_;
-    fs::path dst_;
 };
 
 TEST_F(StateTest, ChangesMadeWhileStoppedAreMirroredAtStart)

@@ -32,15 +32,8 @@ void print_timing(const std::string& what, Clock::duration elapsed)
 }
 
 
-class SyncTest : public MinisyncTest {
+class SyncTest : public FolderTest {
 protected:
-    void SetUp() override
-    {
-        MinisyncTest::SetUp();
-        src_ = make_dir("src");
-        dst_ = server_file(DefaultCn, "src");
-    }
-
     // Starts the server and an agent on src, then waits for a probe file written after the start to
     // arrive. From then on the connection is up and the folder's root is watched: the probe was found
     // either by inotify or by the start-up scan, which adds each directory's watch before reading it.
@@ -60,8 +53,6 @@ protected:
     // landed. Much cheaper than hashing, so timings measure the sync, not the test.
     bool metadata_matches() const { return compare_listings(list_tree(src_), list_tree(dst_)).empty(); }
 
-    fs::path src_;
-    fs::path dst_;
 };
 
 TEST_F(SyncTest, OneFileArrivesWithSameContentModeAndMtime)
