@@ -292,10 +292,10 @@ void Uploader::on_chunk(std::uint64_t job_id, std::uint64_t offset, std::size_t 
     Job& job = it->second;
     --job.reads_in_flight;
     if (!chunk.ok) {
-        SPDLOG_INFO("folder={} path={}: {}; sending it again", settings_.folders[job.item.folder].name, job.item.path,
-                    chunk.error);
+        SPDLOG_INFO("folder={} path={}: {}; sending it again once it settles", settings_.folders[job.item.folder].name,
+                    job.item.path, chunk.error);
         link_->send(protocol::encode_request_only(FrameType::Abort, job.request_id));
-        end_job(job_id, Then::Requeue);
+        end_job(job_id, Then::RetryLater);
         return;
     }
     link_->send_data(protocol::DataPrefix{job.request_id, offset}, std::move(chunk.data));
@@ -319,10 +319,15 @@ void Uploader::on_finished(std::uint64_t job_id, const OutgoingFile::Finished& f
     }
     Job& job = it->second;
     if (!finished.unchanged) {
-        SPDLOG_INFO("folder={} path={}: changed while being sent; sending it again",
+        // A writer that closes the file queues it again at once (its close-write event marks this
+        // job); one that keeps it open and busy is retried only after a pause, not in a hot loop of
+        // whole-file reads.
+        SPDLOG_INFO("folder={} path={}: changed while being sent; sending it again once it settles",
                     settings_.folders[job.item.folder].name, job.item.path);
         link_->send(protocol::encode_request_only(FrameType::Abort, job.request_id));
-        end_job(job_id, Then::Requeue);
+        // If its close-write has sent it meanwhile, the retry costs a hash, not a transfer.
+        job.item.verify_first = true;
+        end_job(job_id, Then::RetryLater);
         return;
     }
     job.state = State::Committing;

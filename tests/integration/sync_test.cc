@@ -8,7 +8,9 @@
 #include "wait_for.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -273,6 +275,27 @@ TEST_F(SyncTest, NoPartialFilesRemainAfterSync)
     ASSERT_TRUE(wait_until_synced(src_, dst_, 30s));
     EXPECT_EQ(join_lines(find_partials(server_root())), "");
     EXPECT_EQ(join_lines(find_partials(src_)), "");
+}
+
+TEST_F(SyncTest, FileKeptBusyIsRetriedAfterAPauseNotInALoop)
+{
+    write_random_file(src_ / "busy.bin", 4 << 20, 31);
+    const int fd = ::open((src_ / "busy.bin").c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    start_server();
+    ChildProcess& agent = start_agent({src_.string()});
+    ASSERT_TRUE(wait_until_connected(agent, 10s));
+    // Written in place without a pause and never closed: every attempt to send it sees it change.
+    const auto until = Clock::now() + 1500ms;
+    for (std::uint64_t i = 0; Clock::now() < until; ++i) {
+        const char byte = static_cast<char>(i);
+        ASSERT_EQ(::pwrite(fd, &byte, 1, static_cast<off_t>((i * 7919) % (4 << 20))), 1);
+    }
+    // An upload of 4 MiB takes milliseconds here: retried at once, it would have failed dozens of times.
+    EXPECT_LE(agent.log_count("changed while being sent"), 2U) << agent.log_text();
+    ASSERT_EQ(::close(fd), 0);
+    // The close-write that finally comes sends it at once.
+    EXPECT_TRUE(wait_until_synced(src_, dst_, 20s));
 }
 
 } // namespace
