@@ -6,23 +6,10 @@
 # Usage: bench/initial_sync.sh [BUILD_DIR]     (default: build; RUNS=5 in the environment)
 set -euo pipefail
 
-repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
-build=$(realpath -m -- "${1:-$repo/build}")
 runs=${RUNS:-5}
-server_bin=$build/server/minisync-server
-agent_bin=$build/daemon/minisyncd
-[[ -x $server_bin && -x $agent_bin ]] || { echo "build first: $server_bin / $agent_bin missing" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/minisync-bench.XXXXXX")
-server_pid="" agent_pid=""
-cleanup() {
-  for pid in $agent_pid $server_pid; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf -- "$work"
-}
-trap cleanup EXIT
-
-"$repo/scripts/gen-certs.sh" "$work/certs" >/dev/null
 mkdir -p "$work/big" "$work/small"
 head -c $((200 << 20)) /dev/urandom >"$work/big/big.bin"
 for d in $(seq -w 1 10); do
@@ -30,28 +17,17 @@ for d in $(seq -w 1 10); do
   for f in $(seq -w 1 100); do head -c 4096 /dev/urandom >"$work/small/dir$d/file$f"; done
 done
 
-now_ns() { date +%s%N; }
-
 # One run: empty root, start the server, start the agent on FOLDER, wait until COUNT files are
 # reported synced, print the elapsed seconds from agent start.
 one_run() {
-  local folder=$1 count=$2 root=$work/root log=$work/agent.log port start end
+  local folder=$1 count=$2 root=$work/root log=$work/agent.log start end
   rm -rf -- "$root" "$work"/state.db*
-  "$server_bin" --listen 127.0.0.1:0 --root "$root" --cert "$work/certs/server.crt" \
-    --key "$work/certs/server.key" --ca "$work/certs/ca.crt" >/dev/null 2>"$work/server.log" &
-  server_pid=$!
-  until port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/server.log" 2>/dev/null | cut -d: -f2) && [[ -n $port ]]; do
-    sleep 0.01
-  done
+  start_server "$root"
   start=$(now_ns)
-  "$agent_bin" --server "127.0.0.1:$port" --cert "$work/certs/client.crt" --key "$work/certs/client.key" \
-    --ca "$work/certs/ca.crt" --state "$work/state.db" "$folder" >/dev/null 2>"$log" &
-  agent_pid=$!
+  start_agent "$log" "$folder"
   until (($(grep -c 'synced (' "$log" || true) >= count)); do sleep 0.005; done
   end=$(now_ns)
-  kill "$agent_pid" "$server_pid"
-  wait "$agent_pid" "$server_pid" || true
-  agent_pid="" server_pid=""
+  stop_daemons
   cmp -s "$folder/$(cd "$folder" && find . -type f | head -n 1)" \
     "$root/mini-rsync-client/$(basename "$folder")/$(cd "$folder" && find . -type f | head -n 1)" ||
     { echo "content differs after sync" >&2; exit 1; }

@@ -7,24 +7,11 @@
 # Usage: bench/reconcile_unchanged.sh [BUILD_DIR]     (default: build)
 set -euo pipefail
 
-repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
-build=$(realpath -m -- "${1:-$repo/build}")
 files=${FILES:-100000}
 runs=${RUNS:-5}
-server_bin=$build/server/minisync-server
-agent_bin=$build/daemon/minisyncd
-[[ -x $server_bin && -x $agent_bin ]] || { echo "build first: $server_bin / $agent_bin missing" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/minisync-bench.XXXXXX")
-server_pid="" agent_pid=""
-cleanup() {
-  for pid in $agent_pid $server_pid; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf -- "$work"
-}
-trap cleanup EXIT
-
-"$repo/scripts/gen-certs.sh" "$work/certs" >/dev/null
 python3 - "$work/tree" "$files" <<'PY'
 import os, sys
 root, count = sys.argv[1], int(sys.argv[2])
@@ -36,24 +23,14 @@ for i in range(count):
         f.write(b"x" * (i % 512))
 PY
 
-"$server_bin" --listen 127.0.0.1:0 --root "$work/root" --cert "$work/certs/server.crt" \
-  --key "$work/certs/server.key" --ca "$work/certs/ca.crt" >/dev/null 2>"$work/server.log" &
-server_pid=$!
-until port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/server.log" 2>/dev/null | cut -d: -f2) && [[ -n $port ]]; do
-  sleep 0.01
-done
-agent() {
-  "$agent_bin" --server "127.0.0.1:$port" --cert "$work/certs/client.crt" --key "$work/certs/client.key" \
-    --ca "$work/certs/ca.crt" --state "$work/state.db" "$work/tree" >/dev/null 2>"$1" &
-  agent_pid=$!
-}
+start_server "$work/root"
+agent() { start_agent "$1" "$work/tree"; }
 stop_agent() { kill "$agent_pid"; wait "$agent_pid" || true; agent_pid=""; }
 
 agent "$work/first.log"
 until (($(grep -c 'synced (' "$work/first.log" || true) >= files)); do sleep 0.5; done
 stop_agent
 
-now_ns() { date +%s%N; }
 for _ in $(seq "$runs"); do
   start=$(now_ns)
   agent "$work/again.log"
