@@ -7,6 +7,8 @@
 //      server confirms durable progress with PROGRESS; REMOVE/REMOVED delete a file. Version 1 peers
 //      are refused (none was ever deployed).
 //   3  REMOVE carries a u8 kind: a file (a directory there is left alone) or a whole directory tree.
+//   4  Every kind of entry and renames: MAKE_DIR (a directory with its mode and mtime), MAKE_SYMLINK (a
+//      link and its target text), RENAME (within a folder), each answered by DONE; error NOT_FOUND.
 #pragma once
 
 #include "sha256.h"
@@ -19,8 +21,8 @@
 namespace minisync::protocol {
 
 constexpr std::uint32_t HelloMagic = 0x4d53594e; // "MSYN"
-constexpr std::uint16_t ProtocolVersion = 3;
-constexpr std::uint16_t MinProtocolVersion = 3;
+constexpr std::uint16_t ProtocolVersion = 4;
+constexpr std::uint16_t MinProtocolVersion = 4;
 
 // Every frame: u32 body size, u16 type, u16 flags (zero; reserved), then the body. Big-endian.
 constexpr std::size_t FrameHeaderSize = 8;
@@ -43,6 +45,10 @@ enum class FrameType : std::uint16_t {
     Progress = 17,   // server: this many bytes of the partial are durable (fsynced)
     Remove = 18,     // agent: delete this file or symlink
     Removed = 19,    // server: it is gone (or never was); request finished
+    MakeDir = 20,    // agent: a directory with this mode and mtime is here (replacing whatever was)
+    MakeSymlink = 21, // agent: a symlink with this target text is here (replacing a file or link)
+    Rename = 22,     // agent: move what is at one path to another, within the folder
+    Done = 23,       // server: MAKE_DIR, MAKE_SYMLINK or RENAME applied and durable; request finished
 };
 
 enum class ErrorCode : std::uint16_t {
@@ -60,6 +66,7 @@ enum class ErrorCode : std::uint16_t {
     Conflict = 12,   // the path is taken by another kind of entry (a directory where a file should go)
     Busy = 13,       // another connection is uploading the same path; try later
     SizeMismatch = 14,
+    NotFound = 15,   // RENAME: nothing at the source path
 };
 
 const char* to_string(ErrorCode code) noexcept;
@@ -121,6 +128,29 @@ struct RemoveMsg {
     RemoveKind kind = RemoveKind::File;
 };
 
+struct MakeDirMsg {
+    std::uint32_t request_id = 0;
+    std::string folder;
+    std::string path;
+    std::uint32_t mode = 0;
+    std::int64_t mtime_ns = 0;
+};
+
+struct MakeSymlinkMsg {
+    std::uint32_t request_id = 0;
+    std::string folder;
+    std::string path;
+    std::string target; // the link's text, never resolved by the server
+    std::int64_t mtime_ns = 0;
+};
+
+struct RenameMsg {
+    std::uint32_t request_id = 0;
+    std::string folder;
+    std::string from;
+    std::string to;
+};
+
 struct UploadReady {
     std::uint32_t request_id = 0;
     std::uint64_t offset = 0;
@@ -133,6 +163,7 @@ using AlreadyHave = RequestOnly;
 using Committed = RequestOnly;
 using Abort = RequestOnly;
 using Removed = RequestOnly;
+using Done = RequestOnly;
 
 struct DataPrefix {
     std::uint32_t request_id = 0;

@@ -145,6 +145,7 @@ const char* to_string(ErrorCode code) noexcept
     case ErrorCode::Conflict: return "conflict";
     case ErrorCode::Busy: return "busy";
     case ErrorCode::SizeMismatch: return "size mismatch";
+    case ErrorCode::NotFound: return "not found";
     }
     return "unknown error";
 }
@@ -165,6 +166,10 @@ const char* to_string(FrameType type) noexcept
     case FrameType::Progress: return "PROGRESS";
     case FrameType::Remove: return "REMOVE";
     case FrameType::Removed: return "REMOVED";
+    case FrameType::MakeDir: return "MAKE_DIR";
+    case FrameType::MakeSymlink: return "MAKE_SYMLINK";
+    case FrameType::Rename: return "RENAME";
+    case FrameType::Done: return "DONE";
     }
     return "UNKNOWN";
 }
@@ -272,6 +277,38 @@ std::vector<std::uint8_t> encode(const RemoveMsg& msg)
     w.str(msg.folder);
     w.str(msg.path);
     w.u8(static_cast<std::uint8_t>(msg.kind));
+    return w.finish();
+}
+
+std::vector<std::uint8_t> encode(const MakeDirMsg& msg)
+{
+    Writer w{FrameType::MakeDir};
+    w.u32(msg.request_id);
+    w.str(msg.folder);
+    w.str(msg.path);
+    w.u32(msg.mode);
+    w.u64(static_cast<std::uint64_t>(msg.mtime_ns));
+    return w.finish();
+}
+
+std::vector<std::uint8_t> encode(const MakeSymlinkMsg& msg)
+{
+    Writer w{FrameType::MakeSymlink};
+    w.u32(msg.request_id);
+    w.str(msg.folder);
+    w.str(msg.path);
+    w.str(msg.target);
+    w.u64(static_cast<std::uint64_t>(msg.mtime_ns));
+    return w.finish();
+}
+
+std::vector<std::uint8_t> encode(const RenameMsg& msg)
+{
+    Writer w{FrameType::Rename};
+    w.u32(msg.request_id);
+    w.str(msg.folder);
+    w.str(msg.from);
+    w.str(msg.to);
     return w.finish();
 }
 
@@ -397,6 +434,39 @@ std::optional<RemoveMsg> decode_remove(Bytes body)
         return std::nullopt;
     }
     msg.kind = static_cast<RemoveKind>(kind);
+    return msg;
+}
+
+std::optional<MakeDirMsg> decode_make_dir(Bytes body)
+{
+    Reader r{body};
+    MakeDirMsg msg;
+    if (!r.u32(msg.request_id) || !r.str(msg.folder) || !r.str(msg.path) || !r.u32(msg.mode) ||
+        !r.i64(msg.mtime_ns) || !r.at_end() || msg.request_id == 0) {
+        return std::nullopt;
+    }
+    return msg;
+}
+
+std::optional<MakeSymlinkMsg> decode_make_symlink(Bytes body)
+{
+    Reader r{body};
+    MakeSymlinkMsg msg;
+    if (!r.u32(msg.request_id) || !r.str(msg.folder) || !r.str(msg.path) || !r.str(msg.target) ||
+        !r.i64(msg.mtime_ns) || !r.at_end() || msg.request_id == 0) {
+        return std::nullopt;
+    }
+    return msg;
+}
+
+std::optional<RenameMsg> decode_rename(Bytes body)
+{
+    Reader r{body};
+    RenameMsg msg;
+    if (!r.u32(msg.request_id) || !r.str(msg.folder) || !r.str(msg.from) || !r.str(msg.to) || !r.at_end() ||
+        msg.request_id == 0) {
+        return std::nullopt;
+    }
     return msg;
 }
 

@@ -32,6 +32,9 @@ std::vector<std::uint8_t> encode(const UploadReady& msg);
 std::vector<std::uint8_t> encode(const Commit& msg);
 std::vector<std::uint8_t> encode(const ProgressMsg& msg);
 std::vector<std::uint8_t> encode(const RemoveMsg& msg);
+std::vector<std::uint8_t> encode(const MakeDirMsg& msg);
+std::vector<std::uint8_t> encode(const MakeSymlinkMsg& msg);
+std::vector<std::uint8_t> encode(const RenameMsg& msg);
 std::vector<std::uint8_t> encode_request_only(FrameType type, std::uint32_t request_id);
 
 // A DATA frame's header and prefix; the payload follows it on the wire without being copied here.
@@ -47,6 +50,9 @@ std::optional<UploadReady> decode_upload_ready(Bytes body);
 std::optional<Commit> decode_commit(Bytes body);
 std::optional<ProgressMsg> decode_progress(Bytes body);
 std::optional<RemoveMsg> decode_remove(Bytes body);
+std::optional<MakeDirMsg> decode_make_dir(Bytes body);
+std::optional<MakeSymlinkMsg> decode_make_symlink(Bytes body);
+std::optional<RenameMsg> decode_rename(Bytes body);
 std::optional<RequestOnly> decode_request_only(Bytes body);
 // On success the payload is the rest of the body after the prefix.
 std::optional<DataPrefix> decode_data_prefix(Bytes body);

@@ -1,6 +1,8 @@
 // Component-by-component openat(O_NOFOLLOW | O_DIRECTORY) walk with mkdirat for missing levels.
 #include "beneath.h"
 
+#include "path_rules.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,11 +10,12 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace minisync::server {
 
 std::variant<UniqueFd, FsError> open_dir_beneath(int base_fd, std::span<const std::string_view> components,
-                                                 bool create)
+                                                 bool create, std::size_t mirrored_from)
 {
     // Readable rather than O_PATH: the caller fsyncs the directory after a rename.
     constexpr int DirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
@@ -20,9 +23,19 @@ std::variant<UniqueFd, FsError> open_dir_beneath(int base_fd, std::span<const st
     if (!current) {
         return fs_error_from_errno(errno, "dup");
     }
-    for (const std::string_view component : components) {
-        const std::string name{component};
+    for (std::size_t level = 0; level < components.size(); ++level) {
+        const std::string name{components[level]};
         UniqueFd next{::openat(current.get(), name.c_str(), DirFlags)};
+        if (!next && (errno == ELOOP || errno == ENOTDIR) && level >= mirrored_from) {
+            if (!create) {
+                return FsError{protocol::ErrorCode::Conflict, "'" + name + "' is not a directory", ENOTDIR};
+            }
+            // A mirrored file or symlink where the agent now has a directory: unlinked, never followed.
+            if (::unlinkat(current.get(), name.c_str(), 0) != 0 && errno != ENOENT) {
+                return fs_error_from_errno(errno, "replace '" + name + "' by a directory");
+            }
+            errno = ENOENT;
+        }
         if (!next && errno == ENOENT && create) {
             if (::mkdirat(current.get(), name.c_str(), 0755) == 0) {
                 // The new entry must survive a crash as surely as the file about to be committed in it.
@@ -47,6 +60,22 @@ std::variant<UniqueFd, FsError> open_dir_beneath(int base_fd, std::span<const st
         current = std::move(next);
     }
     return current;
+}
+
+std::variant<ParentDir, FsError> open_parent_beneath(int root_fd, const std::string& client, const std::string& folder,
+                                                     const std::string& path, bool create)
+{
+    std::vector<std::string_view> components = split_path(path);
+    ParentDir parent;
+    parent.name = std::string{components.back()};
+    components.pop_back();
+    components.insert(components.begin(), {client, folder});
+    auto dir = open_dir_beneath(root_fd, components, create, 2);
+    if (auto* error = std::get_if<FsError>(&dir)) {
+        return std::move(*error);
+    }
+    parent.fd = std::move(std::get<UniqueFd>(dir));
+    return parent;
 }
 
 } // namespace minisync::server

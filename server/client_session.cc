@@ -1,6 +1,8 @@
 // Per-connection protocol handling on the server: validate, dispatch, hand file work to strands.
 #include "client_session.h"
 
+#include "entry_ops.h"
+
 #include "path_rules.h"
 #include "protocol_codec.h"
 #include "removal.h"
@@ -40,7 +42,7 @@ ClientSession::~ClientSession()
 {
     // Partials of interrupted uploads stay on disk: the agent resumes them on its next connection.
     for (auto& [request_id, upload] : uploads_) {
-        context_.path_locks.release(upload.lock_key, upload.lock_generation);
+        release_locks(upload);
     }
 }
 
@@ -124,6 +126,9 @@ void ClientSession::dispatch(const protocol::FrameHeader& header, std::vector<st
     case FrameType::Commit: handle_commit(body); break;
     case FrameType::Abort: handle_abort(body); break;
     case FrameType::Remove: handle_remove(body); break;
+    case FrameType::MakeDir: handle_make_dir(body); break;
+    case FrameType::MakeSymlink: handle_make_symlink(body); break;
+    case FrameType::Rename: handle_rename(body); break;
     default:
         reject_connection(ErrorCode::BadFrame,
                           "unexpected frame type " + std::to_string(static_cast<unsigned>(header.type)), "bad_frame");
@@ -190,8 +195,24 @@ ClientSession::Upload* ClientSession::live_upload(std::uint32_t request_id, Fram
     return nullptr;
 }
 
+std::string ClientSession::lock_key_for(const std::string& folder, const std::string& path) const
+{
+    std::string key = client_;
+    key.append(1, '\0').append(folder).append(1, '\0').append(path);
+    return key;
+}
+
+void ClientSession::release_locks(const Upload& entry)
+{
+    context_.path_locks.release(entry.lock_key, entry.lock_generation);
+    if (!entry.second_lock_key.empty()) {
+        context_.path_locks.release(entry.second_lock_key, entry.second_lock_generation);
+    }
+}
+
 ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, const std::string& folder,
-                                                   const std::string& path, bool whole_tree)
+                                                   const std::string& path, bool whole_tree,
+                                                   const std::string* destination)
 {
     if (request_id <= highest_request_id_) {
         reject_connection(ErrorCode::BadFrame, "request ids must increase", "protocol");
@@ -203,10 +224,21 @@ ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, co
         fail_request(request_id, ErrorCode::BadPath, "invalid folder name");
         return nullptr;
     }
-    if (const auto problem = check_relative_path(path)) {
-        ++context_.stats.rejected["bad_path"];
-        SPDLOG_WARN("client={} folder={}: refused path: {}", client_, folder, *problem);
-        fail_request(request_id, ErrorCode::BadPath, *problem);
+    for (const std::string* checked : {&path, destination}) {
+        if (checked == nullptr) {
+            continue;
+        }
+        if (const auto problem = check_relative_path(*checked)) {
+            ++context_.stats.rejected["bad_path"];
+            SPDLOG_WARN("client={} folder={}: refused path: {}", client_, folder, *problem);
+            fail_request(request_id, ErrorCode::BadPath, *problem);
+            return nullptr;
+        }
+    }
+    if (destination != nullptr &&
+        (*destination == path || destination->starts_with(path + "/") || path.starts_with(*destination + "/"))) {
+        // No real rename nests its paths, and the two path locks of one that did would block each other.
+        fail_request(request_id, ErrorCode::BadPath, "cannot move '" + path + "' onto, into or out of itself");
         return nullptr;
     }
     if (uploads_.size() >= MaxUploadsPerConnection) {
@@ -214,17 +246,29 @@ ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, co
                      "at most " + std::to_string(MaxUploadsPerConnection) + " requests in flight per connection");
         return nullptr;
     }
-    std::string lock_key = client_;
-    lock_key.append(1, '\0').append(folder).append(1, '\0').append(path);
+    const char* const busy = "another request is writing this path or a directory around it";
+    std::string lock_key = lock_key_for(folder, path);
     std::optional<PathLocks::Lease> lease = context_.path_locks.acquire(lock_key, whole_tree);
     if (!lease) {
-        fail_request(request_id, ErrorCode::Busy, "another request is writing this path or a directory around it");
+        fail_request(request_id, ErrorCode::Busy, busy);
         return nullptr;
     }
     Upload entry;
     entry.strand = std::move(lease->strand);
     entry.lock_key = std::move(lock_key);
     entry.lock_generation = lease->generation;
+    if (destination != nullptr) {
+        std::string second_key = lock_key_for(folder, *destination);
+        std::optional<PathLocks::Lease> second = context_.path_locks.acquire(second_key, whole_tree);
+        if (!second) {
+            context_.path_locks.release(entry.lock_key, entry.lock_generation);
+            fail_request(request_id, ErrorCode::Busy, busy);
+            return nullptr;
+        }
+        entry.second_lock_key = std::move(second_key);
+        entry.second_lock_generation = second->generation;
+        entry.second_strand = std::move(second->strand);
+    }
     return &uploads_.emplace(request_id, std::move(entry)).first->second;
 }
 
@@ -411,30 +455,106 @@ void ClientSession::handle_remove(protocol::Bytes body)
     if (entry == nullptr) {
         return;
     }
-    entry->phase = Phase::Removing;
-    entry->strand->post([this_id = id_, &context = context_, client = client_, folder = std::move(remove->folder),
-                         path = std::move(remove->path), kind = remove->kind, request_id] {
-        std::optional<FsError> error =
-            remove_beneath(context.root_fd, client, folder, path, kind, context.pool.stop_requested());
-        context.inbox.post([this_id, &context, request_id, error = std::move(error)] {
-            if (ClientSession* session = context.find_session(this_id)) {
-                session->on_removed(request_id, error);
-            }
-        });
-    });
+    apply_on_strand(request_id, *entry,
+                    [&context = context_, client = client_, folder = std::move(remove->folder),
+                     path = std::move(remove->path), kind = remove->kind] {
+                        return remove_beneath(context.root_fd, client, folder, path, kind,
+                                              context.pool.stop_requested());
+                    },
+                    FrameType::Removed);
 }
 
-void ClientSession::on_removed(std::uint32_t request_id, const std::optional<FsError>& error)
+void ClientSession::handle_make_dir(protocol::Bytes body)
+{
+    auto msg = protocol::decode_make_dir(body);
+    if (!msg) {
+        reject_connection(ErrorCode::BadFrame, "malformed MAKE_DIR", "bad_frame");
+        return;
+    }
+    Upload* entry = admit_request(msg->request_id, msg->folder, msg->path);
+    if (entry == nullptr) {
+        return;
+    }
+    apply_on_strand(msg->request_id, *entry,
+                    [root_fd = context_.root_fd, place = EntryPlace{client_, msg->folder, msg->path},
+                     mode = msg->mode, mtime = msg->mtime_ns] { return make_directory(root_fd, place, mode, mtime); },
+                    FrameType::Done);
+}
+
+void ClientSession::handle_make_symlink(protocol::Bytes body)
+{
+    auto msg = protocol::decode_make_symlink(body);
+    if (!msg) {
+        reject_connection(ErrorCode::BadFrame, "malformed MAKE_SYMLINK", "bad_frame");
+        return;
+    }
+    Upload* entry = admit_request(msg->request_id, msg->folder, msg->path);
+    if (entry == nullptr) {
+        return;
+    }
+    if (const auto problem = check_symlink_target(msg->target)) {
+        ++context_.stats.rejected["bad_path"];
+        fail_request(msg->request_id, ErrorCode::BadPath, *problem);
+        return;
+    }
+    apply_on_strand(msg->request_id, *entry,
+                    [root_fd = context_.root_fd, place = EntryPlace{client_, msg->folder, msg->path},
+                     target = std::move(msg->target),
+                     mtime = msg->mtime_ns] { return make_symlink(root_fd, place, target, mtime); },
+                    FrameType::Done);
+}
+
+void ClientSession::handle_rename(protocol::Bytes body)
+{
+    auto msg = protocol::decode_rename(body);
+    if (!msg) {
+        reject_connection(ErrorCode::BadFrame, "malformed RENAME", "bad_frame");
+        return;
+    }
+    Upload* entry = admit_request(msg->request_id, msg->folder, msg->from, true, &msg->to);
+    if (entry == nullptr) {
+        return;
+    }
+    apply_on_strand(msg->request_id, *entry,
+                    [root_fd = context_.root_fd, from = EntryPlace{client_, msg->folder, msg->from},
+                     to = std::move(msg->to)] { return rename_entry(root_fd, from, to); },
+                    FrameType::Done);
+}
+
+void ClientSession::apply_on_strand(std::uint32_t request_id, Upload& entry,
+                                    std::function<std::optional<FsError>()> work, FrameType reply)
+{
+    entry.phase = Phase::Applying;
+    auto task = [this_id = id_, &context = context_, request_id, work = std::move(work), reply] {
+        std::optional<FsError> error = work();
+        context.inbox.post([this_id, &context, request_id, reply, error = std::move(error)] {
+            if (ClientSession* session = context.find_session(this_id)) {
+                session->on_applied(request_id, reply, error);
+            }
+        });
+    };
+    if (!entry.second_strand) {
+        entry.strand->post(std::move(task));
+        return;
+    }
+    // A rename runs only after the work already queued for both of its paths: it passes through the
+    // destination's strand on its way to the source's.
+    entry.second_strand->post([first = entry.strand, task = std::move(task)]() mutable { first->post(std::move(task)); });
+}
+
+void ClientSession::on_applied(std::uint32_t request_id, FrameType reply, const std::optional<FsError>& error)
 {
     if (!uploads_.contains(request_id) || channel_.closing()) {
         return;
     }
     if (error) {
-        SPDLOG_WARN("client={}: {}", client_, error->message);
+        if (error->code != ErrorCode::NotFound) {
+            SPDLOG_WARN("client={}: {}", client_, error->message);
+        }
         fail_request(request_id, error->code, error->message);
         return;
     }
-    channel_.send(protocol::encode_request_only(FrameType::Removed, request_id));
+    channel_.send(protocol::encode_request_only(reply, request_id));
     end_request(request_id, false);
 }
 
@@ -453,7 +573,7 @@ void ClientSession::end_request(std::uint32_t request_id, bool discard_partial)
     if (discard_partial && it->second.file) {
         it->second.strand->post([file = it->second.file] { file->discard(); });
     }
-    context_.path_locks.release(it->second.lock_key, it->second.lock_generation);
+    release_locks(it->second);
     uploads_.erase(it);
 }
 

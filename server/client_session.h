@@ -7,6 +7,7 @@
 // Request states:     BEGIN -> Opening --(READY sent)--> Receiving --(COMMIT)--> Committing -> finished
 //                     Opening may finish at once with ALREADY_HAVE or ERROR; any state may end with ERROR or ABORT.
 //                     REMOVE -> Removing -> finished with REMOVED or ERROR.
+//                     MAKE_DIR, MAKE_SYMLINK, RENAME -> Applying -> finished with DONE or ERROR.
 // A connection that closes keeps its partial files for the agent to resume; ABORT and errors discard them.
 #pragma once
 
@@ -55,13 +56,17 @@ public:
 
 private:
     enum class State { Handshake, Refused, AwaitHello, Ready };
-    enum class Phase { Opening, Receiving, Committing, Removing };
+    enum class Phase { Opening, Receiving, Committing, Applying };
 
     struct Upload {
         std::shared_ptr<IncomingUpload> file;
         std::shared_ptr<Strand> strand;
         std::string lock_key;
         std::uint64_t lock_generation = 0;
+        // RENAME holds its destination too.
+        std::string second_lock_key;
+        std::uint64_t second_lock_generation = 0;
+        std::shared_ptr<Strand> second_strand;
         std::uint64_t size = 0;
         std::uint64_t next_offset = 0;
         Phase phase = Phase::Opening;
@@ -83,16 +88,24 @@ private:
     void handle_commit(protocol::Bytes body);
     void handle_abort(protocol::Bytes body);
     void handle_remove(protocol::Bytes body);
+    void handle_make_dir(protocol::Bytes body);
+    void handle_make_symlink(protocol::Bytes body);
+    void handle_rename(protocol::Bytes body);
+    // Runs a removal, directory, symlink or rename on the request's strand and answers with reply or ERROR.
+    void apply_on_strand(std::uint32_t request_id, Upload& entry, std::function<std::optional<FsError>()> work,
+                         protocol::FrameType reply);
 
     void on_upload_opened(std::uint32_t request_id, const IncomingUpload::OpenResult& result);
     void on_chunk_written(std::uint32_t request_id, std::size_t bytes, const IncomingUpload::WriteResult& result);
-    void on_removed(std::uint32_t request_id, const std::optional<FsError>& error);
+    void on_applied(std::uint32_t request_id, protocol::FrameType reply, const std::optional<FsError>& error);
     void on_upload_committed(std::uint32_t request_id, const std::optional<FsError>& error);
 
-    // Checks a new request's id, folder and path and takes its path lock; on refusal the error is sent
-    // and nothing is returned.
+    // Checks a new request's id, folder and path (and a rename's destination) and takes their path locks;
+    // on refusal the error is sent and nothing is returned.
     Upload* admit_request(std::uint32_t request_id, const std::string& folder, const std::string& path,
-                          bool whole_tree = false);
+                          bool whole_tree = false, const std::string* destination = nullptr);
+    [[nodiscard]] std::string lock_key_for(const std::string& folder, const std::string& path) const;
+    void release_locks(const Upload& entry);
     // Stale: an id this connection used before and that has finished; its late frames are dropped.
     [[nodiscard]] bool is_stale(std::uint32_t request_id) const noexcept;
     Upload* live_upload(std::uint32_t request_id, protocol::FrameType frame);

@@ -2,6 +2,7 @@
 #include "incoming_upload.h"
 
 #include "beneath.h"
+#include "mirrored_metadata.h"
 #include "path_rules.h"
 
 #include <fcntl.h>
@@ -18,37 +19,18 @@ namespace {
 // A partial is fsynced, and its durable length reported, after this many new bytes.
 constexpr std::uint64_t ProgressInterval = 8U << 20;
 
-// Set-id bits are not mirrored: the server owns every file it writes, so they would grant its own rights.
-constexpr mode_t MirroredModeBits = 01777;
-
-timespec to_timespec(std::int64_t ns)
-{
-    constexpr std::int64_t Billion = 1'000'000'000;
-    std::int64_t sec = ns / Billion;
-    std::int64_t rem = ns % Billion;
-    if (rem < 0) {
-        rem += Billion;
-        --sec;
-    }
-    return timespec{static_cast<time_t>(sec), static_cast<long>(rem)};
-}
-
 } // namespace
 
 IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
 {
     OpenResult result;
-    std::vector<std::string_view> components = split_path(target_.path);
-    final_name_ = std::string{components.back()};
-    components.pop_back();
-    components.insert(components.begin(), {target_.client, target_.folder});
-
-    auto dir = open_dir_beneath(root_fd, components, true);
-    if (auto* error = std::get_if<FsError>(&dir)) {
+    auto parent = open_parent_beneath(root_fd, target_.client, target_.folder, target_.path, true);
+    if (auto* error = std::get_if<FsError>(&parent)) {
         result.error = std::move(*error);
         return result;
     }
-    dir_fd_ = std::move(std::get<UniqueFd>(dir));
+    dir_fd_ = std::move(std::get<ParentDir>(parent).fd);
+    final_name_ = std::move(std::get<ParentDir>(parent).name);
 
     struct stat st{};
     if (::fstatat(dir_fd_.get(), final_name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {

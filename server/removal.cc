@@ -88,19 +88,17 @@ std::optional<FsError> remove_beneath(int root_fd, const std::string& client, co
                                       const std::string& path, protocol::RemoveKind kind,
                                       const std::atomic<bool>& stop)
 {
-    std::vector<std::string_view> components = split_path(path);
-    const std::string name{components.back()};
-    components.pop_back();
-    components.insert(components.begin(), {client, folder});
-    auto dir = open_dir_beneath(root_fd, components, false);
-    if (auto* error = std::get_if<FsError>(&dir)) {
-        // A missing parent means the entry is gone already; a symlink on the way is still refused.
+    auto parent = open_parent_beneath(root_fd, client, folder, path, false);
+    if (auto* error = std::get_if<FsError>(&parent)) {
+        // A missing parent, or a file or symlink where it would be, means the entry is gone already; a
+        // symlink planted at the client or folder level is still refused.
         if (error->errno_value == ENOENT || error->errno_value == ENOTDIR) {
             return std::nullopt;
         }
         return std::move(*error);
     }
-    const UniqueFd& dir_fd = std::get<UniqueFd>(dir);
+    const UniqueFd& dir_fd = std::get<ParentDir>(parent).fd;
+    const std::string& name = std::get<ParentDir>(parent).name;
     bool changed = ::unlinkat(dir_fd.get(), partial_name_for(name).c_str(), 0) == 0;
     struct stat st{};
     if (::fstatat(dir_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {

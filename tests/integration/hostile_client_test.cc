@@ -388,10 +388,12 @@ TEST_F(HostileClientTest, SymlinkedDirectoriesInTheNamespaceAreNotFollowed)
     fs::create_directory_symlink(outside_, server_root() / "victim");
 
     auto client = connect();
-    ASSERT_TRUE(client->send(begin_frame(1, "f", "link/x", 3)));
-    EXPECT_TRUE(next_is_error(*client, 1, ErrorCode::BadPath));
-    ASSERT_TRUE(client->send(begin_frame(2, "f", "link/dir/x", 3)));
-    EXPECT_TRUE(next_is_error(*client, 2, ErrorCode::BadPath));
+    // Inside a folder, a symlink is a mirrored entry: an upload below it means the agent has a directory
+    // there now, so the link is replaced by one (unlinked, never followed).
+    EXPECT_TRUE(committed(upload(*client, 1, "f", "link/dir/x", "below\n")));
+    EXPECT_FALSE(fs::is_symlink(server_file(DefaultCn, "f", "link")));
+    EXPECT_EQ(read_file(server_file(DefaultCn, "f", "link/dir/x")), "below\n");
+    // The client and folder levels are the server's own: a symlink there is refused, never replaced.
     ASSERT_TRUE(client->send(begin_frame(3, "folderlink", "x", 3)));
     EXPECT_TRUE(next_is_error(*client, 3, ErrorCode::BadPath));
     // A client whose whole namespace directory is a symlink.
@@ -464,6 +466,106 @@ TEST_F(HostileClientTest, TreeRemovalDeletesLinksWithoutFollowingThem)
     ASSERT_TRUE(client->send(protocol::encode(protocol::RemoveMsg{2, "f", "dir-stays", protocol::RemoveKind::File})));
     EXPECT_EQ(client->read_frame().frame.type, FrameType::Removed);
     EXPECT_TRUE(fs::is_directory(server_file(DefaultCn, "f", "dir-stays")));
+}
+
+::testing::AssertionResult next_is_done(RawClient& client)
+{
+    return next_is(client, FrameType::Done);
+}
+
+TEST_F(HostileClientTest, EntryRequestsWithHostilePathsAreRefusedAndNothingLands)
+{
+    auto client = connect();
+    std::uint32_t id = 0;
+    for (const std::string& bad : std::vector<std::string>{"../escape", "/etc/x", "a/../../b", "", std::string{"x\0y", 3}}) {
+        ASSERT_TRUE(client->send(protocol::encode(protocol::MakeDirMsg{++id, "f", bad, 0755, 0})));
+        EXPECT_TRUE(next_is_error(*client, id, ErrorCode::BadPath)) << "mkdir " << bad;
+        ASSERT_TRUE(client->send(protocol::encode(protocol::MakeSymlinkMsg{++id, "f", bad, "target", 0})));
+        EXPECT_TRUE(next_is_error(*client, id, ErrorCode::BadPath)) << "symlink " << bad;
+        ASSERT_TRUE(client->send(protocol::encode(protocol::RenameMsg{++id, "f", "a", bad})));
+        EXPECT_TRUE(next_is_error(*client, id, ErrorCode::BadPath)) << "rename to " << bad;
+        ASSERT_TRUE(client->send(protocol::encode(protocol::RenameMsg{++id, "f", bad, "a"})));
+        EXPECT_TRUE(next_is_error(*client, id, ErrorCode::BadPath)) << "rename from " << bad;
+    }
+    for (const std::string& bad_target : {std::string{}, std::string{"a\0b", 3}, std::string(5000, 't')}) {
+        ASSERT_TRUE(client->send(protocol::encode(protocol::MakeSymlinkMsg{++id, "f", "link", bad_target, 0})));
+        EXPECT_TRUE(next_is_error(*client, id, ErrorCode::BadPath)) << "target of " << bad_target.size() << " bytes";
+    }
+    EXPECT_EQ(join_lines(client_entries(server_root())), "");
+    EXPECT_EQ(outside_changes(), "");
+}
+
+TEST_F(HostileClientTest, RenamesThatNestTheirPathsAreRefused)
+{
+    fs::create_directories(server_file(DefaultCn, "f", "a/b"));
+    auto client = connect();
+    ASSERT_TRUE(client->send(protocol::encode(protocol::RenameMsg{1, "f", "a", "a/b/c"})));
+    EXPECT_TRUE(next_is_error(*client, 1, ErrorCode::BadPath));
+    ASSERT_TRUE(client->send(protocol::encode(protocol::RenameMsg{2, "f", "a/b", "a"})));
+    EXPECT_TRUE(next_is_error(*client, 2, ErrorCode::BadPath));
+    ASSERT_TRUE(client->send(protocol::encode(protocol::RenameMsg{3, "f", "a", "a"})));
+    EXPECT_TRUE(next_is_error(*client, 3, ErrorCode::BadPath));
+    EXPECT_TRUE(fs::is_directory(server_file(DefaultCn, "f", "a/b")));
+    // The connection still serves.
+    ASSERT_TRUE(client->send(protocol::encode(protocol::RenameMsg{4, "f", "a", "z"})));
+    EXPECT_TRUE(next_is_done(*client));
+    EXPECT_TRUE(fs::is_directory(server_file(DefaultCn, "f", "z/b")));
+}
+
+TEST_F(HostileClientTest, RenameOfNothingIsNotFoundAndOverANonEmptyDirectoryIsConflict)
+{
+    fs::create_directories(server_file(DefaultCn, "f", "full"));
+    write_file(server_file(DefaultCn, "f", "full/kept.txt"), "kept\n");
+    write_file(server_file(DefaultCn, "f", "file.txt"), "file\n");
+    auto client = connect();
+    ASSERT_TRUE(client->send(protocol::encode(protocol::RenameMsg{1, "f", "missing", "x"})));
+    EXPECT_TRUE(next_is_error(*client, 1, ErrorCode::NotFound));
+    ASSERT_TRUE(client->send(protocol::encode(protocol::RenameMsg{2, "f", "file.txt", "full"})));
+    EXPECT_TRUE(next_is_error(*client, 2, ErrorCode::Conflict));
+    EXPECT_EQ(read_file(server_file(DefaultCn, "f", "full/kept.txt")), "kept\n");
+    EXPECT_EQ(read_file(server_file(DefaultCn, "f", "file.txt")), "file\n");
+}
+
+TEST_F(HostileClientTest, EntriesNeverGoThroughPlantedSymlinks)
+{
+    fs::create_directories(server_file(DefaultCn, "f"));
+    fs::create_directory_symlink(outside_, server_file(DefaultCn, "f", "dirlink"));
+    fs::create_symlink(outside_ / "secret.txt", server_file(DefaultCn, "f", "filelink"));
+    auto client = connect();
+    // A directory, a link and a rename aimed at or through the planted links replace them, never follow them.
+    ASSERT_TRUE(client->send(protocol::encode(protocol::MakeDirMsg{1, "f", "dirlink/sub", 0700, 0})));
+    EXPECT_TRUE(next_is_done(*client));
+    ASSERT_TRUE(client->send(protocol::encode(protocol::MakeSymlinkMsg{2, "f", "filelink", "/etc/passwd", 0})));
+    EXPECT_TRUE(next_is_done(*client));
+    EXPECT_EQ(fs::read_symlink(server_file(DefaultCn, "f", "filelink")), "/etc/passwd");
+    ASSERT_TRUE(client->send(protocol::encode(protocol::RenameMsg{3, "f", "filelink", "dirlink/sub/moved"})));
+    EXPECT_TRUE(next_is_done(*client));
+    EXPECT_TRUE(fs::is_symlink(server_file(DefaultCn, "f", "dirlink/sub/moved")));
+    EXPECT_FALSE(fs::is_symlink(server_file(DefaultCn, "f", "dirlink")));
+    // Moving out of the folder through a link on the way is impossible: the link is not followed.
+    ASSERT_TRUE(client->send(protocol::encode(protocol::MakeSymlinkMsg{4, "f", "up", "..", 0})));
+    EXPECT_TRUE(next_is_done(*client));
+    ASSERT_TRUE(client->send(protocol::encode(protocol::RenameMsg{5, "f", "dirlink", "up/escaped"})));
+    EXPECT_TRUE(next_is_done(*client));
+    EXPECT_TRUE(fs::is_directory(server_file(DefaultCn, "f", "up/escaped/sub")));
+    EXPECT_FALSE(fs::exists(server_file(DefaultCn, "escaped")));
+    EXPECT_EQ(read_file(outside_ / "secret.txt"), "outside the root\n");
+    EXPECT_EQ(outside_changes(), "");
+}
+
+TEST_F(HostileClientTest, DirectoryModesKeepOwnerAccessAndMtimesAreApplied)
+{
+    auto client = connect();
+    const std::int64_t mtime = 1'600'000'000'123'456'789;
+    ASSERT_TRUE(client->send(protocol::encode(protocol::MakeDirMsg{1, "f", "locked", 0500, mtime})));
+    EXPECT_TRUE(next_is_done(*client));
+    struct stat st{};
+    ASSERT_EQ(::stat(server_file(DefaultCn, "f", "locked").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0700U);
+    EXPECT_EQ(st.st_mtim.tv_sec, 1'600'000'000);
+    EXPECT_EQ(st.st_mtim.tv_nsec, 123'456'789);
+    // Still writable by the server.
+    EXPECT_TRUE(committed(upload(*client, 2, "f", "locked/x", "x")));
 }
 
 } // namespace

@@ -287,7 +287,7 @@ TEST(ProtocolCodecTest, ErrorRoundTrip)
 TEST(ProtocolCodecTest, ErrorRoundTripEveryCode)
 {
     for (std::uint16_t code = static_cast<std::uint16_t>(ErrorCode::BadFrame);
-         code <= static_cast<std::uint16_t>(ErrorCode::SizeMismatch); ++code) {
+         code <= static_cast<std::uint16_t>(ErrorCode::NotFound); ++code) {
         ErrorMsg in;
         in.request_id = 0; // connection-wide
         in.code = static_cast<ErrorCode>(code);
@@ -573,7 +573,7 @@ TEST(ProtocolCodecTest, ToStringNamesEveryTypeAndCode)
     EXPECT_STREQ(to_string(ErrorCode::HashMismatch), "hash mismatch");
     EXPECT_STREQ(to_string(static_cast<ErrorCode>(0x7777)), "unknown error");
     for (std::uint16_t code = static_cast<std::uint16_t>(ErrorCode::BadFrame);
-         code <= static_cast<std::uint16_t>(ErrorCode::SizeMismatch); ++code) {
+         code <= static_cast<std::uint16_t>(ErrorCode::NotFound); ++code) {
         EXPECT_STRNE(to_string(static_cast<ErrorCode>(code)), "unknown error") << code;
     }
 }
@@ -763,6 +763,109 @@ TEST(ProtocolCodecTest, UploadBeginPrefixDigestWithoutResumeIsRefused)
     const Sha256Digest prefix = sample_digest(0x77);
     body.insert(body.end(), prefix.begin(), prefix.end());
     EXPECT_FALSE(decode_upload_begin(body).has_value());
+}
+
+} // namespace
+} // namespace minisync::protocol
+
+// ---- version 4: directories, symlinks, renames --------------------------------------------------------
+
+namespace minisync::protocol {
+namespace {
+
+MakeDirMsg sample_make_dir()
+{
+    return MakeDirMsg{0x0a0b0c0d, "photos", "2024/\xff new\ndir", 040755, -5'000'000'001LL};
+}
+
+MakeSymlinkMsg sample_make_symlink()
+{
+    return MakeSymlinkMsg{0x11, "photos", "latest", "../../etc/\xfe passwd", 1'700'000'000'123'456'789LL};
+}
+
+RenameMsg sample_rename()
+{
+    return RenameMsg{0x22, "photos", "old name/a b", "new\nname/\xff"};
+}
+
+TEST(ProtocolCodecTest, MakeDirRoundTrip)
+{
+    const MakeDirMsg in = sample_make_dir();
+    const std::optional<MakeDirMsg> out = decode_make_dir(body_of(encode(in), FrameType::MakeDir));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(out->request_id, in.request_id);
+    EXPECT_EQ(out->folder, in.folder);
+    EXPECT_EQ(out->path, in.path);
+    EXPECT_EQ(out->mode, in.mode);
+    EXPECT_EQ(out->mtime_ns, in.mtime_ns);
+}
+
+TEST(ProtocolCodecTest, MakeDirLayoutIsBigEndian)
+{
+    const ByteVec frame = encode(MakeDirMsg{0x01020304, "f", "d", 0755, 0x0102030405060708});
+    const ByteVec expected = {
+        0x00, 0x00, 0x00, 0x16, 0x00, 0x14, 0x00, 0x00, // header: 22 bytes, type 20 = MAKE_DIR
+        0x01, 0x02, 0x03, 0x04,                         // request id
+        0x00, 0x01, 'f',                                // folder
+        0x00, 0x01, 'd',                                // path
+        0x00, 0x00, 0x01, 0xed,                         // mode 0755
+        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, // mtime
+    };
+    EXPECT_EQ(frame, expected);
+}
+
+TEST(ProtocolCodecTest, MakeSymlinkRoundTrip)
+{
+    const MakeSymlinkMsg in = sample_make_symlink();
+    const std::optional<MakeSymlinkMsg> out = decode_make_symlink(body_of(encode(in), FrameType::MakeSymlink));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(out->request_id, in.request_id);
+    EXPECT_EQ(out->folder, in.folder);
+    EXPECT_EQ(out->path, in.path);
+    EXPECT_EQ(out->target, in.target);
+    EXPECT_EQ(out->mtime_ns, in.mtime_ns);
+}
+
+TEST(ProtocolCodecTest, RenameRoundTrip)
+{
+    const RenameMsg in = sample_rename();
+    const std::optional<RenameMsg> out = decode_rename(body_of(encode(in), FrameType::Rename));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(out->request_id, in.request_id);
+    EXPECT_EQ(out->folder, in.folder);
+    EXPECT_EQ(out->from, in.from);
+    EXPECT_EQ(out->to, in.to);
+}
+
+TEST(ProtocolCodecTest, EntryMessagesRejectTruncationAndTrailingBytes)
+{
+    expect_strict_framing("make dir", body_of(encode(sample_make_dir()), FrameType::MakeDir),
+                          accepts(decode_make_dir));
+    expect_strict_framing("make symlink", body_of(encode(sample_make_symlink()), FrameType::MakeSymlink),
+                          accepts(decode_make_symlink));
+    expect_strict_framing("rename", body_of(encode(sample_rename()), FrameType::Rename), accepts(decode_rename));
+}
+
+TEST(ProtocolCodecTest, EntryMessagesWithRequestIdZeroAreRefused)
+{
+    MakeDirMsg dir = sample_make_dir();
+    dir.request_id = 0;
+    EXPECT_FALSE(decode_make_dir(body_of(encode(dir), FrameType::MakeDir)).has_value());
+    MakeSymlinkMsg link = sample_make_symlink();
+    link.request_id = 0;
+    EXPECT_FALSE(decode_make_symlink(body_of(encode(link), FrameType::MakeSymlink)).has_value());
+    RenameMsg rename = sample_rename();
+    rename.request_id = 0;
+    EXPECT_FALSE(decode_rename(body_of(encode(rename), FrameType::Rename)).has_value());
+}
+
+TEST(ProtocolCodecTest, DoneIsARequestOnlyFrame)
+{
+    const ByteVec frame = encode_request_only(FrameType::Done, 5);
+    const ByteVec expected = {0x00, 0x00, 0x00, 0x04, 0x00, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05};
+    EXPECT_EQ(frame, expected);
+    EXPECT_STREQ(to_string(FrameType::Done), "DONE");
+    EXPECT_STREQ(to_string(FrameType::Rename), "RENAME");
 }
 
 } // namespace
