@@ -99,12 +99,17 @@ Agent::Agent(AgentSettings settings)
       watcher_{base_.get(), inbox_, pool_, settings_.folders,
                std::make_shared<const ExcludeFilter>(settings_.excludes),
                [this](SyncItem item) { uploader_.enqueue(std::move(item)); },
-               [this](std::size_t folder, std::function<void(std::shared_ptr<const FolderRecords>)> done) {
-                   state_writer_.load_folder(folder_ids_[folder], std::move(done));
+               [this](std::size_t folder, std::optional<std::string> subtree, FolderWatcher::RecordsReady done) {
+                   if (subtree) {
+                       state_writer_.load_subtree(folder_ids_[folder], std::move(*subtree), std::move(done));
+                   } else {
+                       state_writer_.load_folder(folder_ids_[folder], std::move(done));
+                   }
                }},
       shutdown_deadline_{evtimer_new(base_.get(), &Agent::on_deadline, this)}
 {
     uploader_.attach(link_);
+    uploader_.on_rename_done([this](const SyncItem& rename, bool applied) { after_rename(rename, applied); });
     for (const int signal_number : {SIGTERM, SIGINT}) {
         EventPtr ev{evsignal_new(base_.get(), signal_number, &Agent::on_signal, this)};
         event_add(ev.get(), nullptr);
@@ -140,6 +145,22 @@ int Agent::run()
     SPDLOG_INFO("stopped: {} files synced, {} bytes sent, {} still queued", stats.files_synced, stats.bytes_sent,
                 uploader_.queue_depth() + uploader_.in_flight());
     return 0;
+}
+
+void Agent::after_rename(const SyncItem& rename, bool applied)
+{
+    if (applied) {
+        // Recorded before the comparison loads the records, so it finds them under the new path.
+        StateChange change;
+        change.kind = StateChange::Kind::Renamed;
+        change.folder_id = folder_ids_[rename.folder];
+        change.path = rename.path;
+        change.from = rename.from;
+        state_writer_.record(std::move(change));
+    } else {
+        uploader_.enqueue(removal_item(rename.folder, rename.from, rename.tree));
+    }
+    watcher_.reconcile_subtree(rename.folder, rename.path);
 }
 
 void Agent::begin_shutdown()

@@ -36,6 +36,9 @@ private:
         event_base_loopbreak(static_cast<Agent*>(self)->base_.get());
     }
     void begin_shutdown();
+    // A rename ended: the state database follows it, or the old path is removed; then the new path is
+    // compared with the database, which sends whatever the rename did not carry.
+    void after_rename(const SyncItem& rename, bool applied);
 
     // Declaration order is destruction order reversed: the pool joins before the inbox and base go,
     // and everything holding an event is freed before the base.

@@ -1,5 +1,12 @@
-// Turns inotify events on every watched folder into paths to sync. Owns the inotify descriptor's
-// place in the loop; subtree scans (new directories, start-up, overflow) run on worker threads.
+// Turns inotify events on every watched folder into things to sync. Owns the inotify descriptor's
+// place in the loop; subtree scans (new directories, start-up, overflow, after renames) run on workers.
+//
+// Events that say little on their own wait a moment for the ones that complete them:
+//   IN_MOVED_FROM waits up to MoveWindow for the IN_MOVED_TO with its cookie: a pair is a rename, a move
+//     out alone is a removal, a move in alone an upload (of a whole tree for a directory);
+//   IN_CREATE of a non-directory waits CreateSettle for its close-write (a symlink, a hard link or a FIFO
+//     gets none and is sent when the wait ends);
+//   IN_MODIFY without a close-write (a log held open) sends the file at most every GrowingInterval.
 #pragma once
 
 #include "agent_settings.h"
@@ -15,10 +22,14 @@
 
 #include <sys/inotify.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace minisync::agent {
@@ -26,9 +37,10 @@ namespace minisync::agent {
 class FolderWatcher {
 public:
     using ChangeSink = std::function<void(SyncItem)>;
-    // Fetches a folder's state database records (asynchronously) for a rescan to reconcile with.
-    using RecordsLoader =
-        std::function<void(std::size_t folder, std::function<void(std::shared_ptr<const FolderRecords>)>)>;
+    using RecordsReady = std::function<void(std::shared_ptr<const FolderRecords>)>;
+    // Fetches a folder's state database records (asynchronously), all of them or those of one subtree,
+    // for a scan to reconcile with.
+    using RecordsLoader = std::function<void(std::size_t folder, std::optional<std::string> subtree, RecordsReady)>;
 
     FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool, const std::vector<FolderSpec>& folders,
                   std::shared_ptr<const ExcludeFilter> excludes, ChangeSink sink, RecordsLoader load_records);
@@ -39,19 +51,59 @@ public:
     // database's records: only what changed, appeared or vanished since is reported.
     void start(std::vector<std::shared_ptr<const FolderRecords>> known);
     void stop();
+    // Compares path (a file or a directory tree) with the state database's records of it and reports
+    // what differs, as start-up does for a whole folder.
+    void reconcile_subtree(std::size_t folder, std::string path);
 
     [[nodiscard]] std::size_t scans_running() const noexcept { return scans_running_; }
     [[nodiscard]] std::uint64_t overflows() const noexcept { return overflows_; }
+    // Per folder: what keeps it from being watched completely, or empty.
+    [[nodiscard]] const std::vector<std::string>& folder_errors() const noexcept { return folder_errors_; }
 
 private:
-    static void on_readable(evutil_socket_t, short, void* self) { static_cast<FolderWatcher*>(self)->read_events(); }
+    using Clock = std::chrono::steady_clock;
+    using PathKey = std::pair<std::size_t, std::string>; // folder, relative path
 
-    void finish_scan(std::size_t folder, const ScanResult& result, ReconcilePlan&& plan);
+    struct Deferred {
+        Clock::time_point due;
+        bool growing = false; // modified without a close-write; otherwise only created
+    };
+    struct MoveOut {
+        std::uint32_t cookie = 0;
+        std::size_t folder = 0;
+        std::string path;
+        bool is_dir = false;
+        bool excluded = false;
+        Clock::time_point due;
+    };
+
+    static void on_readable(evutil_socket_t, short, void* self) { static_cast<FolderWatcher*>(self)->read_events(); }
+    static void on_due(evutil_socket_t, short, void* self) { static_cast<FolderWatcher*>(self)->send_due(); }
+    static void on_rescan(evutil_socket_t, short, void* self)
+    {
+        static_cast<FolderWatcher*>(self)->rescan_watch_limited();
+    }
+
+    void finish_scan(std::size_t folder, const std::string& start, const ScanResult& result, ReconcilePlan&& plan);
     void read_events();
     void handle_event(const inotify_event& event);
-    // Without known records every file found is reported (with verify_first as given); with them, the
-    // scan is reconciled with the records instead.
+    void handle_file_event(std::size_t folder, std::string path, std::uint32_t mask);
+    void handle_move_in(std::uint32_t cookie, std::size_t folder, std::string path, bool is_dir, bool excluded);
+    void renamed(std::size_t folder, const std::string& from, std::string to, bool is_dir);
+    void moved_away(const MoveOut& move);
+    void moved_in(std::size_t folder, std::string path, bool is_dir);
+    void send(std::size_t folder, std::string path, SyncItem::Kind kind, bool tree = false);
+    void defer(std::size_t folder, std::string path, bool growing);
+    // Forgets deferred sends at or below path: it was deleted or moved.
+    void drop_deferred(std::size_t folder, const std::string& path);
+    void send_due();
+    void arm_due_timer();
+    // Without known records every entry found is reported (files with verify_first as given); with them,
+    // the scan is reconciled with the records instead.
     void scan(std::size_t folder, std::string start, bool verify_first, std::shared_ptr<const FolderRecords> known);
+    void rescan_with_records(std::size_t folder);
+    void note_watch_limit(std::size_t folder, bool reached);
+    void rescan_watch_limited();
 
     LoopInbox& inbox_;
     WorkerPool& pool_;
@@ -61,9 +113,16 @@ private:
     const RecordsLoader load_records_;
     const std::shared_ptr<WatchTable> watches_;
     const EventPtr read_event_;
+    const EventPtr due_timer_;
+    const EventPtr rescan_timer_;
+    std::map<PathKey, Deferred> deferred_;
+    std::vector<MoveOut> moves_out_;
+    std::optional<Clock::time_point> due_timer_at_;
+    std::vector<bool> watch_limited_;
+    std::chrono::seconds rescan_interval_;
+    std::vector<std::string> folder_errors_;
     std::size_t scans_running_ = 0;
     std::uint64_t overflows_ = 0;
-    bool watch_limit_reported_ = false;
 };
 
 } // namespace minisync::agent

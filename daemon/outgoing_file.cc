@@ -82,11 +82,14 @@ OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<Res
     // O_NONBLOCK: a FIFO put where a file was must not hang the worker.
     fd_.reset(open_beneath(root.get(), relative_path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY));
     if (!fd_) {
-        // A path that now crosses a symlink (ELOOP, EXDEV) is not this folder's file any more.
+        // ELOOP: the path is a symlink, or crosses one (then it is not this folder's entry any more).
         const int err = errno;
         opened.status = (err == ENOENT || err == ELOOP || err == EXDEV || err == ENOTDIR) ? Status::Gone
                                                                                            : Status::Failed;
         opened.error = "cannot open '" + display_path() + "': " + std::strerror(err);
+        if (err == ELOOP) {
+            describe_other_entry(root.get(), opened);
+        }
         return opened;
     }
     struct stat st{};
@@ -95,7 +98,9 @@ OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<Res
         return opened;
     }
     if (!S_ISREG(st.st_mode)) {
+        fd_.reset();
         opened.status = Status::Gone;
+        describe_other_entry(root.get(), opened);
         return opened;
     }
     wait_for_tick_after_mtime(st);
@@ -119,6 +124,42 @@ OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<Res
     }
     opened.status = Status::Ready;
     return opened;
+}
+
+void OutgoingFile::describe_other_entry(int root_fd, Opened& opened)
+{
+    // The parent is reached without crossing a symlink; the entry itself is looked at, never followed.
+    const std::size_t slash = relative_path_.rfind('/');
+    const std::string name = slash == std::string::npos ? relative_path_ : relative_path_.substr(slash + 1);
+    UniqueFd parent;
+    if (slash != std::string::npos) {
+        parent.reset(open_beneath(root_fd, relative_path_.substr(0, slash).c_str(), O_PATH | O_DIRECTORY));
+        if (!parent) {
+            return;
+        }
+    }
+    const int dir_fd = parent ? parent.get() : root_fd;
+    struct stat st{};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        return;
+    }
+    opened.version = FileVersion{S_ISDIR(st.st_mode) ? 0 : static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st),
+                                 static_cast<std::uint64_t>(st.st_ino)};
+    opened.mode = st.st_mode & 07777;
+    if (S_ISDIR(st.st_mode)) {
+        opened.status = Status::Directory;
+    } else if (S_ISLNK(st.st_mode)) {
+        std::string target(static_cast<std::size_t>(st.st_size) + 1, '\0');
+        const ssize_t n = ::readlinkat(dir_fd, name.c_str(), target.data(), target.size());
+        if (n <= 0 || static_cast<std::size_t>(n) == target.size()) {
+            return; // replaced meanwhile; the event that replaced it sends it again
+        }
+        target.resize(static_cast<std::size_t>(n));
+        opened.link_target = std::move(target);
+        opened.status = Status::Symlink;
+    } else if (!S_ISREG(st.st_mode)) {
+        opened.status = Status::Special;
+    }
 }
 
 std::uint64_t OutgoingFile::hash_range(Sha256& hasher, std::uint64_t length)
@@ -160,8 +201,12 @@ OutgoingFile::Finished OutgoingFile::finish()
     Finished finished;
     finished.sha256 = hasher_.finish();
     struct stat st{};
-    finished.unchanged = ::fstat(fd_.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == version_.size &&
-                         mtime_ns_of(st) == version_.mtime_ns && (!first_hash_ || *first_hash_ == finished.sha256);
+    const bool same_content = !first_hash_ || *first_hash_ == finished.sha256;
+    const bool stat_ok = ::fstat(fd_.get(), &st) == 0;
+    finished.unchanged = stat_ok && static_cast<std::uint64_t>(st.st_size) == version_.size &&
+                         mtime_ns_of(st) == version_.mtime_ns && same_content;
+    finished.only_grew = stat_ok && !finished.unchanged && same_content &&
+                         static_cast<std::uint64_t>(st.st_size) >= version_.size;
     fd_.reset();
     return finished;
 }

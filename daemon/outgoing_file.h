@@ -20,12 +20,15 @@ namespace minisync::agent {
 
 class OutgoingFile {
 public:
-    enum class Status { Ready, Gone, Failed };
+    // Directory and Symlink: the path holds that instead of a file (version, mode and link_target tell
+    // what to mirror); Special: a FIFO, socket or device, which is never synced.
+    enum class Status { Ready, Directory, Symlink, Special, Gone, Failed };
 
     struct Opened {
         Status status = Status::Failed;
         FileVersion version;
         std::uint32_t mode = 0;
+        std::string link_target;
         std::optional<Sha256Digest> sha256; // when hashing first was asked for
         // When the resume hint still matches the file: where to continue, and the hash of what precedes.
         std::uint64_t resume_offset = 0;
@@ -41,6 +44,9 @@ public:
 
     struct Finished {
         bool unchanged = false; // same size, mtime and content as when opened
+        // Changed, but only by growing: the bytes sent are then the file as it was up to its size when
+        // opened, if it was only appended to (a log); a rewrite in place cannot be told apart from that.
+        bool only_grew = false;
         Sha256Digest sha256{};
     };
 
@@ -58,6 +64,8 @@ public:
     Finished finish();
 
 private:
+    // What is at the path when it is not a regular file that could be opened.
+    void describe_other_entry(int root_fd, Opened& opened);
     // Blocks (on the worker) until the clock that stamps mtimes has moved past this file's mtime.
     void wait_for_tick_after_mtime(struct stat& st);
     // Feeds up to length bytes from the start of the file to hasher; returns how many it fed.

@@ -29,48 +29,60 @@ ReconcilePlan reconcile(const FolderScan& scan, const FolderRecords& known, cons
 {
     ReconcilePlan plan;
     std::unordered_set<std::string_view> seen;
-    seen.reserve(scan.files.size());
-    for (const ScannedFile& file : scan.files) {
-        seen.insert(file.path);
-        const auto it = known.find(file.path);
+    seen.reserve(scan.entries.size());
+    for (const ScannedEntry& entry : scan.entries) {
+        seen.insert(entry.path);
+        const auto it = known.find(entry.path);
         SyncItem item;
-        item.path = file.path;
+        item.path = entry.path;
         if (it == known.end()) {
-            item.verify_first = true; // the server may hold it from an earlier life of this database
+            // The server may hold a file from an earlier life of this database: hashing first avoids a transfer.
+            item.verify_first = entry.kind == EntryKind::File;
             plan.uploads.push_back(std::move(item));
             continue;
         }
         const FileRecord& record = it->second;
-        if (record.uploading && *record.uploading == file.version && record.confirmed_offset > 0) {
-            item.resume = ResumeHint{file.version, record.confirmed_offset};
+        if (record.kind != entry.kind) {
             plan.uploads.push_back(std::move(item));
             continue;
         }
-        if (record.committed && *record.committed == file.version) {
-            if (record.mode == file.mode) {
+        if (entry.kind == EntryKind::File && record.uploading && *record.uploading == entry.version &&
+            record.confirmed_offset > 0) {
+            item.resume = ResumeHint{entry.version, record.confirmed_offset};
+            plan.uploads.push_back(std::move(item));
+            continue;
+        }
+        if (record.committed && *record.committed == entry.version) {
+            if (record.mode == entry.mode || entry.kind == EntryKind::Symlink) {
                 ++plan.unchanged;
                 continue;
             }
-            item.verify_first = true; // a chmod: the server applies the mode without a transfer
+            item.verify_first = entry.kind == EntryKind::File; // a chmod: applied without a transfer
             plan.uploads.push_back(std::move(item));
             continue;
         }
         // Same size: possibly the same bytes (a touch, a rewrite with equal content); hashing decides.
-        item.verify_first = record.committed && record.committed->size == file.version.size;
+        item.verify_first =
+            entry.kind == EntryKind::File && record.committed && record.committed->size == entry.version.size;
         plan.uploads.push_back(std::move(item));
     }
     if (!scan.complete) {
         return plan;
     }
-    if (scan.files.empty() && scan.listed_dirs.size() <= 1 && !known.empty()) {
+    if (scan.entries.empty() && scan.listed_dirs.size() <= 1 && !known.empty()) {
         plan.withheld_removals = true;
         return plan;
     }
     for (const auto& [path, record] : known) {
-        if (seen.contains(path) || excludes.excluded(path) || below_failed_dir(path, scan.failed_dirs)) {
+        if (seen.contains(path) || excludes.excluded(path) || below_failed_dir(path, scan.failed_dirs) ||
+            scan.failed_dirs.contains(path)) {
             continue;
         }
-        plan.removals.push_back(path);
+        SyncItem removal;
+        removal.path = path;
+        removal.kind = SyncItem::Kind::Remove;
+        removal.tree = record.kind == EntryKind::Directory;
+        plan.removals.push_back(std::move(removal));
     }
     return plan;
 }

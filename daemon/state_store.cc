@@ -11,7 +11,7 @@
 namespace minisync::agent {
 namespace {
 
-constexpr int SchemaVersion = 1;
+constexpr int SchemaVersion = 2;
 
 constexpr const char* SchemaV1 = R"sql(
 CREATE TABLE folders (
@@ -33,6 +33,16 @@ CREATE TABLE files (
     PRIMARY KEY (folder_id, path)
 ) WITHOUT ROWID;
 )sql";
+
+constexpr const char* MigrationV2 = "ALTER TABLE files ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;";
+
+// Binds the BLOB range [path + "/", path + "0") of everything below path ('0' follows '/') to two
+// parameters; the strings must outlive the statement's step.
+void bind_below(sqlite3_stmt* stmt, int first, const std::string& below, const std::string& after)
+{
+    sqlite3_bind_blob(stmt, first, below.data(), static_cast<int>(below.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(stmt, first + 1, after.data(), static_cast<int>(after.size()), SQLITE_STATIC);
+}
 
 std::string blob_text(sqlite3_stmt* stmt, int column)
 {
@@ -117,11 +127,17 @@ std::variant<std::unique_ptr<StateStore>, StateOpenError> StateStore::open(const
             return failure("state database '" + path + "' is unusable: " + *error, is_damage(store->db_.get()));
         }
     }
-    if (version < 1) {
-        const std::string migrate = std::string{"BEGIN IMMEDIATE;"} + SchemaV1 + "PRAGMA user_version=1; COMMIT;";
+    if (version < SchemaVersion) {
+        std::string migrate = "BEGIN IMMEDIATE;";
+        if (version < 1) {
+            migrate += SchemaV1;
+        }
+        migrate += MigrationV2;
+        migrate += "PRAGMA user_version=" + std::to_string(SchemaVersion) + "; COMMIT;";
         if (auto error = store->exec(migrate.c_str())) {
             store->exec("ROLLBACK");
-            return failure("cannot create the schema in '" + path + "': " + *error, is_damage(store->db_.get()));
+            return failure("cannot create or upgrade the schema in '" + path + "': " + *error,
+                           is_damage(store->db_.get()));
         }
     }
     return store;
@@ -164,14 +180,32 @@ std::int64_t StateStore::folder_id(const std::string& name)
 
 std::unordered_map<std::string, FileRecord> StateStore::load_folder(std::int64_t folder_id)
 {
+    return load(folder_id, nullptr);
+}
+
+std::unordered_map<std::string, FileRecord> StateStore::load_subtree(std::int64_t folder_id, const std::string& path)
+{
+    return load(folder_id, &path);
+}
+
+std::unordered_map<std::string, FileRecord> StateStore::load(std::int64_t folder_id, const std::string* subtree)
+{
     std::unordered_map<std::string, FileRecord> records;
+    std::string sql = "SELECT path, size, mtime_ns, inode, mode, sha256, upload_size, upload_mtime_ns, upload_inode, "
+                      "upload_offset, kind FROM files WHERE folder_id = ?1";
+    if (subtree != nullptr) {
+        sql += " AND (path = ?2 OR (path >= ?3 AND path < ?4))";
+    }
     sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db_.get(),
-                       "SELECT path, size, mtime_ns, inode, mode, sha256, upload_size, upload_mtime_ns, upload_inode, "
-                       "upload_offset FROM files WHERE folder_id = ?1",
-                       -1, &stmt, nullptr);
+    sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &stmt, nullptr);
     const SqliteStmtPtr owned{stmt};
     sqlite3_bind_int64(stmt, 1, folder_id);
+    const std::string below = subtree != nullptr ? *subtree + "/" : std::string{};
+    const std::string after = subtree != nullptr ? *subtree + "0" : std::string{};
+    if (subtree != nullptr) {
+        sqlite3_bind_blob(stmt, 2, subtree->data(), static_cast<int>(subtree->size()), SQLITE_STATIC);
+        bind_below(stmt, 3, below, after);
+    }
     while (sqlite3_step(stmt) == SQLITE_ROW) {
         FileRecord record;
         if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) {
@@ -191,6 +225,8 @@ std::unordered_map<std::string, FileRecord> StateStore::load_folder(std::int64_t
                                            static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 8))};
             record.confirmed_offset = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 9));
         }
+        const auto kind = sqlite3_column_int64(stmt, 10);
+        record.kind = kind == 1 ? EntryKind::Directory : kind == 2 ? EntryKind::Symlink : EntryKind::File;
         records.emplace(blob_text(stmt, 0), std::move(record));
     }
     return records;
@@ -205,59 +241,100 @@ std::optional<std::string> StateStore::apply(const std::vector<StateChange>& cha
         return error;
     }
     for (const StateChange& change : changes) {
-        sqlite3_stmt* stmt = nullptr;
-        switch (change.kind) {
-        case StateChange::Kind::Committed:
-            stmt = prepare(upsert_committed_,
-                           "INSERT INTO files(folder_id, path, size, mtime_ns, inode, mode, sha256) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(folder_id, path) DO UPDATE SET "
-                           "size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode, "
-                           "mode = excluded.mode, sha256 = excluded.sha256, upload_size = NULL, "
-                           "upload_mtime_ns = NULL, upload_inode = NULL, upload_offset = 0");
-            sqlite3_bind_int64(stmt, 6, change.mode);
-            sqlite3_bind_blob(stmt, 7, change.sha256.data(), static_cast<int>(change.sha256.size()), SQLITE_STATIC);
-            break;
-        case StateChange::Kind::Progress:
-            stmt = prepare(upsert_progress_,
-                           "INSERT INTO files(folder_id, path, upload_size, upload_mtime_ns, upload_inode, "
-                           "upload_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(folder_id, path) DO UPDATE "
-                           "SET upload_size = excluded.upload_size, upload_mtime_ns = excluded.upload_mtime_ns, "
-                           "upload_inode = excluded.upload_inode, upload_offset = excluded.upload_offset");
-            sqlite3_bind_int64(stmt, 6, static_cast<sqlite3_int64>(change.offset));
-            break;
-        case StateChange::Kind::Forgotten:
-            stmt = prepare(delete_file_, "DELETE FROM files WHERE folder_id = ?1 AND path = ?2");
-            break;
-        case StateChange::Kind::ForgottenTree:
-            // Everything below path/: the BLOB range [path + "/", path + "0"), '0' following '/'.
-            stmt = prepare(delete_tree_,
-                           "DELETE FROM files WHERE folder_id = ?1 AND (path = ?2 OR (path >= ?3 AND path < ?4))");
-            break;
-        }
-        sqlite3_bind_int64(stmt, 1, change.folder_id);
-        sqlite3_bind_blob(stmt, 2, change.path.data(), static_cast<int>(change.path.size()), SQLITE_STATIC);
-        const std::string below = change.path + "/";
-        const std::string after = change.path + "0";
-        if (change.kind == StateChange::Kind::ForgottenTree) {
-            sqlite3_bind_blob(stmt, 3, below.data(), static_cast<int>(below.size()), SQLITE_STATIC);
-            sqlite3_bind_blob(stmt, 4, after.data(), static_cast<int>(after.size()), SQLITE_STATIC);
-        } else if (change.kind != StateChange::Kind::Forgotten) {
-            sqlite3_bind_int64(stmt, 3, static_cast<sqlite3_int64>(change.version.size));
-            sqlite3_bind_int64(stmt, 4, change.version.mtime_ns);
-            sqlite3_bind_int64(stmt, 5, static_cast<sqlite3_int64>(change.version.inode));
-        }
-        const int rc = sqlite3_step(stmt);
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-        if (rc != SQLITE_DONE) {
-            std::string error = sqlite3_errmsg(db_.get());
+        if (auto error = apply_one(change)) {
             exec("ROLLBACK");
-            return "state database '" + path_ + "': " + error;
+            return "state database '" + path_ + "': " + *error;
         }
     }
     if (auto error = exec("COMMIT")) {
         exec("ROLLBACK");
         return "state database '" + path_ + "': " + *error;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> StateStore::apply_one(const StateChange& change)
+{
+    auto step = [this](sqlite3_stmt* stmt) -> std::optional<std::string> {
+        const int rc = sqlite3_step(stmt);
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+        if (rc != SQLITE_DONE) {
+            return std::string{sqlite3_errmsg(db_.get())};
+        }
+        return std::nullopt;
+    };
+    auto bind_path = [](sqlite3_stmt* stmt, int index, const std::string& path) {
+        sqlite3_bind_blob(stmt, index, path.data(), static_cast<int>(path.size()), SQLITE_STATIC);
+    };
+    auto bind_version = [](sqlite3_stmt* stmt, const FileVersion& version) {
+        sqlite3_bind_int64(stmt, 3, static_cast<sqlite3_int64>(version.size));
+        sqlite3_bind_int64(stmt, 4, version.mtime_ns);
+        sqlite3_bind_int64(stmt, 5, static_cast<sqlite3_int64>(version.inode));
+    };
+    const std::string below = change.path + "/";
+    const std::string after = change.path + "0";
+    auto forget_tree = [&]() {
+        sqlite3_stmt* stmt =
+            prepare(delete_tree_, "DELETE FROM files WHERE folder_id = ?1 AND (path = ?2 OR (path >= ?3 AND path < ?4))");
+        sqlite3_bind_int64(stmt, 1, change.folder_id);
+        bind_path(stmt, 2, change.path);
+        bind_below(stmt, 3, below, after);
+        return step(stmt);
+    };
+    sqlite3_stmt* stmt = nullptr;
+    switch (change.kind) {
+    case StateChange::Kind::Committed:
+        stmt = prepare(upsert_committed_,
+                       "INSERT INTO files(folder_id, path, size, mtime_ns, inode, mode, sha256, kind) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(folder_id, path) DO UPDATE SET "
+                       "size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode, "
+                       "mode = excluded.mode, sha256 = excluded.sha256, kind = excluded.kind, upload_size = NULL, "
+                       "upload_mtime_ns = NULL, upload_inode = NULL, upload_offset = 0");
+        sqlite3_bind_int64(stmt, 1, change.folder_id);
+        bind_path(stmt, 2, change.path);
+        bind_version(stmt, change.version);
+        sqlite3_bind_int64(stmt, 6, change.mode);
+        if (change.entry == EntryKind::File) {
+            sqlite3_bind_blob(stmt, 7, change.sha256.data(), static_cast<int>(change.sha256.size()), SQLITE_STATIC);
+        }
+        sqlite3_bind_int64(stmt, 8, static_cast<sqlite3_int64>(change.entry));
+        return step(stmt);
+    case StateChange::Kind::Progress:
+        stmt = prepare(upsert_progress_,
+                       "INSERT INTO files(folder_id, path, upload_size, upload_mtime_ns, upload_inode, "
+                       "upload_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(folder_id, path) DO UPDATE "
+                       "SET upload_size = excluded.upload_size, upload_mtime_ns = excluded.upload_mtime_ns, "
+                       "upload_inode = excluded.upload_inode, upload_offset = excluded.upload_offset");
+        sqlite3_bind_int64(stmt, 1, change.folder_id);
+        bind_path(stmt, 2, change.path);
+        bind_version(stmt, change.version);
+        sqlite3_bind_int64(stmt, 6, static_cast<sqlite3_int64>(change.offset));
+        return step(stmt);
+    case StateChange::Kind::Forgotten:
+        stmt = prepare(delete_file_, "DELETE FROM files WHERE folder_id = ?1 AND path = ?2");
+        sqlite3_bind_int64(stmt, 1, change.folder_id);
+        bind_path(stmt, 2, change.path);
+        return step(stmt);
+    case StateChange::Kind::ForgottenTree: return forget_tree();
+    case StateChange::Kind::Renamed: {
+        // What the rename replaced is gone, then every record at or below from moves below path. The
+        // concatenation yields TEXT, cast back so the paths stay BLOBs like every other.
+        if (auto error = forget_tree()) {
+            return error;
+        }
+        stmt = prepare(rename_tree_,
+                       "UPDATE files SET path = CAST(?2 || substr(path, ?3) AS BLOB) WHERE folder_id = ?1 AND "
+                       "(path = ?4 OR (path >= ?5 AND path < ?6))");
+        const std::string from_below = change.from + "/";
+        const std::string from_after = change.from + "0";
+        sqlite3_bind_int64(stmt, 1, change.folder_id);
+        bind_path(stmt, 2, change.path);
+        sqlite3_bind_int64(stmt, 3, static_cast<sqlite3_int64>(change.from.size()) + 1);
+        bind_path(stmt, 4, change.from);
+        bind_below(stmt, 5, from_below, from_after);
+        return step(stmt);
+    }
     }
     return std::nullopt;
 }

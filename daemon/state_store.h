@@ -4,8 +4,10 @@
 //
 // Schema history (PRAGMA user_version):
 //   1  folders, files
+//   2  files.kind: directories and symlinks are recorded too (0 file, 1 directory, 2 symlink)
 #pragma once
 
+#include "entry_kind.h"
 #include "file_version.h"
 #include "sha256.h"
 #include "sqlite_handles.h"
@@ -25,6 +27,7 @@ namespace minisync::agent {
 using FolderRecords = std::unordered_map<std::string, struct FileRecord>;
 
 struct FileRecord {
+    EntryKind kind = EntryKind::File;
     std::optional<FileVersion> committed;
     std::uint32_t mode = 0;
     std::optional<Sha256Digest> sha256; // of the committed version
@@ -34,10 +37,13 @@ struct FileRecord {
 };
 
 struct StateChange {
-    enum class Kind { Committed, Progress, Forgotten, ForgottenTree };
+    // Renamed: the server moved from to path, with everything below; what was at path is replaced.
+    enum class Kind { Committed, Progress, Forgotten, ForgottenTree, Renamed };
     Kind kind = Kind::Committed;
     std::int64_t folder_id = 0;
     std::string path;
+    std::string from;             // Renamed only
+    EntryKind entry = EntryKind::File; // Committed only
     FileVersion version;
     std::uint32_t mode = 0;
     Sha256Digest sha256{};
@@ -62,12 +68,16 @@ public:
     // The id of the folder with this name, created on first use.
     std::int64_t folder_id(const std::string& name);
     std::unordered_map<std::string, FileRecord> load_folder(std::int64_t folder_id);
+    // The records of path and everything below it.
+    std::unordered_map<std::string, FileRecord> load_subtree(std::int64_t folder_id, const std::string& path);
     // All changes in one transaction. Returns the error text on failure (nothing is applied then).
     std::optional<std::string> apply(const std::vector<StateChange>& changes);
 
 private:
     StateStore(SqlitePtr db, std::string path, UniqueFd lock);
     std::optional<std::string> exec(const char* sql);
+    std::unordered_map<std::string, FileRecord> load(std::int64_t folder_id, const std::string* subtree);
+    std::optional<std::string> apply_one(const StateChange& change);
     sqlite3_stmt* prepare(SqliteStmtPtr& slot, const char* sql);
 
     SqlitePtr db_;
@@ -78,6 +88,7 @@ private:
     SqliteStmtPtr upsert_progress_;
     SqliteStmtPtr delete_file_;
     SqliteStmtPtr delete_tree_;
+    SqliteStmtPtr rename_tree_;
 };
 
 } // namespace minisync::agent

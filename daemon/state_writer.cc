@@ -53,10 +53,24 @@ void StateWriter::flush()
 void StateWriter::load_folder(std::int64_t folder_id,
                               std::function<void(std::shared_ptr<const FolderRecords>)> done)
 {
+    load(folder_id, std::nullopt, std::move(done));
+}
+
+void StateWriter::load_subtree(std::int64_t folder_id, std::string path,
+                               std::function<void(std::shared_ptr<const FolderRecords>)> done)
+{
+    load(folder_id, std::move(path), std::move(done));
+}
+
+void StateWriter::load(std::int64_t folder_id, std::optional<std::string> subtree,
+                       std::function<void(std::shared_ptr<const FolderRecords>)> done)
+{
     flush();
     // Behind every batch already handed to the strand, so the records include them.
-    strand_->post([&inbox = inbox_, store = store_, folder_id, done = std::move(done)]() mutable {
-        auto records = std::make_shared<const FolderRecords>(store->load_folder(folder_id));
+    strand_->post([&inbox = inbox_, store = store_, folder_id, subtree = std::move(subtree),
+                   done = std::move(done)]() mutable {
+        auto records = std::make_shared<const FolderRecords>(subtree ? store->load_subtree(folder_id, *subtree)
+                                                                     : store->load_folder(folder_id));
         inbox.post([records = std::move(records), done = std::move(done)] { done(records); });
     });
 }
@@ -64,7 +78,9 @@ void StateWriter::load_folder(std::int64_t folder_id,
 void StateWriter::write_remaining()
 {
     for (const auto& [id, batch] : std::exchange(unconfirmed_, {})) {
-        // A batch whose completion was only lost in the queue is written twice: every change is an upsert.
+        // A batch whose completion was only lost in the queue is written twice. Every change but a rename
+        // is an upsert; a rename replayed forgets the records it moved, which costs the next start-up a hash
+        // of those files, nothing more.
         if (auto error = store_->apply(*batch)) {
             SPDLOG_ERROR("{}", *error);
         }

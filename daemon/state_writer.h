@@ -11,6 +11,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace minisync::agent {
@@ -25,12 +27,17 @@ public:
     // The folder's records as of every change recorded so far (pending ones are written first);
     // done runs on the loop thread.
     void load_folder(std::int64_t folder_id, std::function<void(std::shared_ptr<const FolderRecords>)> done);
+    // The same for path and everything below it.
+    void load_subtree(std::int64_t folder_id, std::string path,
+                      std::function<void(std::shared_ptr<const FolderRecords>)> done);
     // After the worker pool has stopped: writes every batch not yet confirmed, on the calling thread.
     void write_remaining();
 
 private:
     static void on_timer(evutil_socket_t, short, void* self) { static_cast<StateWriter*>(self)->flush(); }
     void flush();
+    void load(std::int64_t folder_id, std::optional<std::string> subtree,
+              std::function<void(std::shared_ptr<const FolderRecords>)> done);
 
     LoopInbox& inbox_;
     const std::shared_ptr<StateStore> store_;

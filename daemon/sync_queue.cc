@@ -1,7 +1,27 @@
-// FIFO with de-duplication by (folder, path).
+// FIFO with de-duplication by (folder, path), and the folding of work into renames.
 #include "sync_queue.h"
 
+#include <unordered_set>
+#include <vector>
+
 namespace minisync::agent {
+
+SyncItem removal_item(std::size_t folder, std::string path, bool tree)
+{
+    SyncItem item;
+    item.folder = folder;
+    item.path = std::move(path);
+    item.kind = SyncItem::Kind::Remove;
+    item.tree = tree;
+    return item;
+}
+
+bool paths_overlap(const std::string& a, const std::string& b)
+{
+    const std::string& shorter = a.size() <= b.size() ? a : b;
+    const std::string& longer = a.size() <= b.size() ? b : a;
+    return longer.starts_with(shorter) && (longer.size() == shorter.size() || longer[shorter.size()] == '/');
+}
 
 std::string SyncQueue::key_of(std::size_t folder, const std::string& path)
 {
@@ -11,13 +31,28 @@ std::string SyncQueue::key_of(std::size_t folder, const std::string& path)
     return key;
 }
 
+void SyncQueue::append(std::string key, SyncItem item)
+{
+    items_.emplace(key, std::move(item));
+    order_.push_back(std::move(key));
+}
+
 void SyncQueue::push(SyncItem item)
 {
+    if (item.kind == SyncItem::Kind::Rename) {
+        push_rename(std::move(item));
+        return;
+    }
     std::string key = key_of(item.folder, item.path);
     if (const auto it = items_.find(key); it != items_.end()) {
         SyncItem& queued = it->second;
+        if (queued.kind == SyncItem::Kind::Rename) {
+            return; // the comparison after the rename sees this change too
+        }
         // An event after a scan means the content changed: hashing first would only cost a read.
         queued.verify_first = queued.kind == item.kind && queued.verify_first && item.verify_first;
+        queued.growing = queued.growing && item.growing;
+        queued.settle = queued.settle && item.settle;
         // Once a directory went, the server's tree there must go, whatever came after: a tree removal
         // stays one (it sends the file if one is back), and a later file removal does not narrow it.
         if (queued.kind == SyncItem::Kind::Remove && queued.tree) {
@@ -30,8 +65,53 @@ void SyncQueue::push(SyncItem item)
         }
         return;
     }
-    items_.emplace(key, std::move(item));
-    order_.push_back(std::move(key));
+    append(std::move(key), std::move(item));
+}
+
+void SyncQueue::push_rename(SyncItem rename)
+{
+    std::vector<SyncItem> removals;
+    std::unordered_set<std::string> dropped;
+    // Work queued at or below the old path is dropped; a rename among it is folded in instead, so the
+    // server's copy under that rename's old path is not forgotten.
+    for (auto it = items_.begin(); it != items_.end();) {
+        SyncItem& queued = it->second;
+        if (queued.folder != rename.folder || !paths_overlap(queued.path, rename.from) ||
+            queued.path.size() < rename.from.size()) {
+            ++it;
+            continue;
+        }
+        if (queued.kind == SyncItem::Kind::Rename) {
+            if (queued.path == rename.from) {
+                rename.from = queued.from; // a then b, b then c: a then c
+            } else {
+                removals.push_back(removal_item(queued.folder, queued.from, queued.tree));
+            }
+        }
+        dropped.insert(it->first);
+        it = items_.erase(it);
+    }
+    if (!dropped.empty()) {
+        std::erase_if(order_, [&](const std::string& key) { return dropped.contains(key); });
+    }
+    std::string key = key_of(rename.folder, rename.path);
+    if (const auto it = items_.find(key); it != items_.end()) {
+        if (it->second.kind == SyncItem::Kind::Rename) {
+            // Two renames onto one path: the first one's source still has to go on the server.
+            removals.push_back(removal_item(it->second.folder, it->second.from, it->second.tree));
+        }
+        it->second = std::move(rename);
+    } else {
+        append(std::move(key), std::move(rename));
+    }
+    for (SyncItem& removal : removals) {
+        push(std::move(removal));
+    }
+}
+
+const SyncItem* SyncQueue::front() const
+{
+    return order_.empty() ? nullptr : &items_.at(order_.front());
 }
 
 std::optional<SyncItem> SyncQueue::pop()

@@ -19,27 +19,47 @@ struct ResumeHint {
     std::uint64_t offset = 0;
 };
 
+// One thing to send. Upload means "make the server hold what is at this path now", whatever kind of
+// entry that turns out to be when it is looked at (a file, a directory, a symlink, or nothing: a removal).
 struct SyncItem {
-    enum class Kind { Upload, Remove };
+    enum class Kind { Upload, Remove, Rename };
     std::size_t folder = 0;
-    std::string path;
+    std::string path; // Rename: the new path
     Kind kind = Kind::Upload;
-    // Remove only: a directory went (deleted or moved away), so the server removes the whole tree there.
+    // Remove: a directory went (deleted or moved away), so the server removes the whole tree there.
+    // Rename: a directory moved.
     bool tree = false;
     // The server may already hold this version (found by a scan, not by an event): send the hash first.
     bool verify_first = false;
     std::optional<ResumeHint> resume;
+    std::string from; // Rename only: the old path
+    // A file still being written: what it held up to its size when opened is committed even if it grew
+    // meanwhile (a log is sent as it grows, not only once it is closed).
+    bool growing = false;
+    // A directory's mode and mtime, sent once the work inside it is done (that work changes its mtime).
+    bool settle = false;
 };
 
+SyncItem removal_item(std::size_t folder, std::string path, bool tree);
+
+// True when a and b are the same path or one lies below the other.
+bool paths_overlap(const std::string& a, const std::string& b);
+
+// A rename supersedes what is queued at or below its old path: after it, the new path is compared with
+// the state database, which covers those changes. Anything queued for the new path afterwards waits for
+// that comparison too, so it folds into the rename.
 class SyncQueue {
 public:
     void push(SyncItem item);
+    [[nodiscard]] const SyncItem* front() const;
     std::optional<SyncItem> pop();
     [[nodiscard]] std::size_t size() const noexcept { return order_.size(); }
     [[nodiscard]] bool empty() const noexcept { return order_.empty(); }
 
 private:
     static std::string key_of(std::size_t folder, const std::string& path);
+    void push_rename(SyncItem rename);
+    void append(std::string key, SyncItem item);
 
     std::deque<std::string> order_;
     std::unordered_map<std::string, SyncItem> items_;

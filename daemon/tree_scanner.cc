@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 namespace minisync::agent {
 namespace {
@@ -21,12 +22,54 @@ std::string join(const std::string& dir, const char* name)
     return dir.empty() ? std::string{name} : dir + "/" + name;
 }
 
+std::optional<ScannedEntry> entry_of(std::string path, const struct stat& st)
+{
+    const std::int64_t mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    const auto inode = static_cast<std::uint64_t>(st.st_ino);
+    const std::uint32_t mode = st.st_mode & 07777U;
+    if (S_ISREG(st.st_mode)) {
+        return ScannedEntry{std::move(path), FileVersion{static_cast<std::uint64_t>(st.st_size), mtime_ns, inode}, mode,
+                            EntryKind::File};
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return ScannedEntry{std::move(path), FileVersion{0, mtime_ns, inode}, mode, EntryKind::Directory};
+    }
+    if (S_ISLNK(st.st_mode)) {
+        return ScannedEntry{std::move(path), FileVersion{static_cast<std::uint64_t>(st.st_size), mtime_ns, inode}, mode,
+                            EntryKind::Symlink};
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::size_t folder,
                      const std::string& folder_root, const std::string& start, const std::atomic<bool>& stop)
 {
     ScanResult result;
+    if (!start.empty()) {
+        // The start itself is an entry too: an empty directory or a single file must reach the server.
+        struct stat st{};
+        const std::string absolute = folder_root + "/" + start;
+        if (::lstat(absolute.c_str(), &st) != 0) {
+            if (errno != ENOENT && errno != ENOTDIR) {
+                result.errors.push_back("cannot stat '" + absolute + "': " + std::strerror(errno));
+                result.scan.failed_dirs.insert(start);
+            }
+            result.scan.complete = true;
+            return result;
+        }
+        std::optional<ScannedEntry> entry = entry_of(start, st);
+        if (!entry) {
+            result.skipped.push_back(start);
+        } else {
+            result.scan.entries.push_back(std::move(*entry));
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            result.scan.complete = true;
+            return result;
+        }
+    }
     std::vector<std::string> pending{start};
     while (!pending.empty()) {
         if (stop) {
@@ -80,13 +123,6 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
             if (excludes.excluded(child)) {
                 continue;
             }
-            if (entry->d_type == DT_DIR) {
-                pending.push_back(std::move(child));
-                continue;
-            }
-            if (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN) {
-                continue;
-            }
             struct stat st{};
             if (::fstatat(::dirfd(dir.get()), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 if (errno != ENOENT) { // vanished since readdir: nothing to know
@@ -96,13 +132,13 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
                 continue;
             }
             if (S_ISDIR(st.st_mode)) {
-                pending.push_back(std::move(child));
-            } else if (S_ISREG(st.st_mode)) {
-                const FileVersion version{static_cast<std::uint64_t>(st.st_size),
-                                          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
-                                              st.st_mtim.tv_nsec,
-                                          static_cast<std::uint64_t>(st.st_ino)};
-                result.scan.files.push_back(ScannedFile{std::move(child), version, st.st_mode & 07777U});
+                pending.push_back(child);
+            }
+            std::optional<ScannedEntry> scanned = entry_of(std::move(child), st);
+            if (scanned) {
+                result.scan.entries.push_back(std::move(*scanned));
+            } else {
+                result.skipped.push_back(join(relative, name));
             }
         }
         if (!listed) {

@@ -18,10 +18,12 @@ struct ScanResult {
     std::size_t directories = 0;
     bool watch_limit_reached = false;
     std::vector<std::string> errors;
+    std::vector<std::string> skipped; // FIFOs, sockets, devices: never synced
 };
 
-// folder_root is absolute; start is relative to it ("" for the whole folder). Symlinks are not followed.
-// The walk ends early, incomplete, once stop is set.
+// folder_root is absolute; start is relative to it ("" for the whole folder). Every file, directory and
+// symlink below start is an entry, and so is start itself unless it is the root; a start that is not a
+// directory is the only entry. Symlinks are not followed. The walk ends early, incomplete, once stop is set.
 ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::size_t folder,
                      const std::string& folder_root, const std::string& start, const std::atomic<bool>& stop);
 

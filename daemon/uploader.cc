@@ -29,6 +29,12 @@ std::string key_of(const SyncItem& item)
     return key;
 }
 
+std::string parent_of(const std::string& path)
+{
+    const std::size_t slash = path.rfind('/');
+    return slash == std::string::npos ? std::string{} : path.substr(0, slash);
+}
+
 bool worth_retrying(ErrorCode code)
 {
     // CONFLICT is retried: a directory in the way on the server goes once its contents are removed.
@@ -56,7 +62,9 @@ Uploader::Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const A
 
 void Uploader::enqueue(SyncItem item)
 {
-    if (const auto it = job_by_path_.find(key_of(item)); it != job_by_path_.end()) {
+    if (const auto it = job_by_path_.find(key_of(item));
+        it != job_by_path_.end() && item.kind != SyncItem::Kind::Rename &&
+        jobs_.at(it->second).item.kind != SyncItem::Kind::Rename) {
         // Sent again once this request ends, as whatever happened last (a delete during an upload
         // must end as a removal); if the content changed under an upload, finish() notices first.
         note_change_during_job(jobs_.at(it->second), item);
@@ -99,7 +107,7 @@ void Uploader::check_drained()
                           std::any_of(jobs_.begin(), jobs_.end(), [](const auto& entry) {
                               const State state = entry.second.state;
                               return state == State::Finishing || state == State::Committing ||
-                                     state == State::Removing;
+                                     state == State::Removing || state == State::Applying;
                           });
     if (!awaiting) {
         std::exchange(on_drained_, nullptr)();
@@ -116,15 +124,20 @@ void Uploader::pump()
         return;
     }
     while (jobs_.size() < MaxJobs) {
-        std::optional<SyncItem> item = queue_.pop();
-        if (!item) {
+        const SyncItem* next = queue_.front();
+        // The queue keeps its order: what waits for a job in flight holds back what came after it.
+        if (next == nullptr || must_wait(*next)) {
             break;
         }
-        if (const auto it = job_by_path_.find(key_of(*item)); it != job_by_path_.end()) {
-            note_change_during_job(jobs_.at(it->second), *item);
+        SyncItem item = *queue_.pop();
+        if (const auto it = job_by_path_.find(key_of(item)); it != job_by_path_.end()) {
+            note_change_during_job(jobs_.at(it->second), item);
             continue;
         }
-        start_job(std::move(*item));
+        start_job(std::move(item));
+    }
+    if (jobs_.empty() && queue_.empty() && !unsettled_dirs_.empty()) {
+        settle_directories();
     }
     for (auto& [id, job] : jobs_) {
         if (buffered_bytes() >= MaxBufferedBytes) {
@@ -134,6 +147,48 @@ void Uploader::pump()
             issue_reads(job);
         }
     }
+}
+
+bool Uploader::must_wait(const SyncItem& item) const
+{
+    const bool is_rename = item.kind == SyncItem::Kind::Rename;
+    for (const auto& [id, job] : jobs_) {
+        if (job.item.folder != item.folder) {
+            continue;
+        }
+        const bool job_is_rename = job.item.kind == SyncItem::Kind::Rename;
+        const bool job_is_tree_removal = job.item.kind == SyncItem::Kind::Remove && job.item.tree;
+        if (!is_rename && !job_is_rename && !job_is_tree_removal) {
+            continue; // one path each: a job on the same path absorbs the item instead
+        }
+        auto touches = [&](const std::string& path) {
+            return paths_overlap(path, job.item.path) || (job_is_rename && paths_overlap(path, job.item.from));
+        };
+        if (touches(item.path) || (is_rename && touches(item.from))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void Uploader::note_directory_changed(std::size_t folder, const std::string& path)
+{
+    // The folder's own root is not mirrored: the server's folder directory is its own.
+    if (std::string parent = parent_of(path); !parent.empty()) {
+        unsettled_dirs_.emplace(folder, std::move(parent));
+    }
+}
+
+void Uploader::settle_directories()
+{
+    for (auto& [folder, path] : std::exchange(unsettled_dirs_, {})) {
+        SyncItem item;
+        item.folder = folder;
+        item.path = std::move(path);
+        item.settle = true;
+        queue_.push(std::move(item));
+    }
+    pump();
 }
 
 void Uploader::start_job(SyncItem item)
@@ -151,6 +206,10 @@ void Uploader::start_job(SyncItem item)
         start_removal(stored);
         return;
     }
+    if (stored.item.kind == SyncItem::Kind::Rename) {
+        start_rename(stored);
+        return;
+    }
     stored.strand->post([this, &inbox = inbox_, file = stored.file, id, hash_first = stored.item.verify_first,
                          resume = stored.item.resume] {
         OutgoingFile::Opened opened = file->open(hash_first, resume);
@@ -166,6 +225,37 @@ void Uploader::start_removal(Job& job)
         const PathPresence presence = check_path(root, path);
         inbox.post([this, id, presence] { on_removal_checked(id, presence); });
     });
+}
+
+void Uploader::start_rename(Job& job)
+{
+    if (job.item.from == job.item.path) {
+        // Moved away and back before anything was sent: nothing to move, only the comparison to do.
+        finish_rename(job.id, true);
+        return;
+    }
+    job.request_id = next_request_id_++;
+    job.state = State::Applying;
+    job_by_request_.emplace(job.request_id, job.id);
+    link_->send(protocol::encode(protocol::RenameMsg{job.request_id, settings_.folders[job.item.folder].name,
+                                                     job.item.from, job.item.path}));
+}
+
+void Uploader::finish_rename(std::uint64_t job_id, bool applied)
+{
+    const auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) {
+        return;
+    }
+    const SyncItem rename = it->second.item;
+    if (applied) {
+        note_directory_changed(rename.folder, rename.from);
+        note_directory_changed(rename.folder, rename.path);
+    }
+    end_job(job_id, Then::Done);
+    if (rename_done_) {
+        rename_done_(rename, applied);
+    }
 }
 
 void Uploader::on_removal_checked(std::uint64_t job_id, PathPresence presence)
@@ -217,6 +307,7 @@ void Uploader::record_committed(const Job& job)
     change.version = job.version;
     change.mode = job.mode;
     change.sha256 = job.sha256;
+    change.entry = job.entry;
     state_.record(std::move(change));
 }
 
@@ -227,7 +318,15 @@ void Uploader::on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& ope
         return;
     }
     Job& job = it->second;
-    if (opened.status == OutgoingFile::Status::Gone) {
+    if (opened.status == OutgoingFile::Status::Directory || opened.status == OutgoingFile::Status::Symlink) {
+        send_entry(job, opened);
+        return;
+    }
+    if (opened.status == OutgoingFile::Status::Special) {
+        SPDLOG_INFO("folder={} path={}: skipped: not a file, directory or symlink (a FIFO, socket or device)",
+                    settings_.folders[job.item.folder].name, job.item.path);
+    }
+    if (opened.status == OutgoingFile::Status::Gone || opened.status == OutgoingFile::Status::Special) {
         // Deleted (or replaced by something that is not a file) before it could be sent: the server may
         // hold an older version, so the path is removed there; a removal of nothing costs one round trip.
         SPDLOG_DEBUG("folder={} path={}: gone before it could be sent", settings_.folders[job.item.folder].name,
@@ -262,6 +361,25 @@ void Uploader::on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& ope
     begin.resume_offset = opened.resume_offset;
     begin.prefix_sha256 = opened.prefix_sha256;
     link_->send(protocol::encode(begin));
+}
+
+void Uploader::send_entry(Job& job, const OutgoingFile::Opened& opened)
+{
+    job.request_id = next_request_id_++;
+    job.version = opened.version;
+    job.mode = opened.mode;
+    job.state = State::Applying;
+    job_by_request_.emplace(job.request_id, job.id);
+    const std::string& folder = settings_.folders[job.item.folder].name;
+    if (opened.status == OutgoingFile::Status::Directory) {
+        job.entry = EntryKind::Directory;
+        link_->send(protocol::encode(
+            protocol::MakeDirMsg{job.request_id, folder, job.item.path, opened.mode, opened.version.mtime_ns}));
+    } else {
+        job.entry = EntryKind::Symlink;
+        link_->send(protocol::encode(protocol::MakeSymlinkMsg{job.request_id, folder, job.item.path,
+                                                              opened.link_target, opened.version.mtime_ns}));
+    }
 }
 
 void Uploader::issue_reads(Job& job)
@@ -318,7 +436,7 @@ void Uploader::on_finished(std::uint64_t job_id, const OutgoingFile::Finished& f
         return;
     }
     Job& job = it->second;
-    if (!finished.unchanged) {
+    if (!finished.unchanged && !(finished.only_grew && job.item.growing)) {
         // A writer that closes the file queues it again at once (its close-write event marks this
         // job); one that keeps it open and busy is retried only after a pause, not in a hot loop of
         // whole-file reads.
@@ -345,6 +463,7 @@ void Uploader::on_server_frame(const protocol::FrameHeader& header, std::vector<
     case FrameType::AlreadyHave:
     case FrameType::Committed:
     case FrameType::Removed:
+    case FrameType::Done:
         if (const auto reply = protocol::decode_request_only(body)) request_id = reply->request_id;
         break;
     case FrameType::Progress:
@@ -432,9 +551,25 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
         change.folder_id = folder_ids_[job->item.folder];
         change.path = job->item.path;
         state_.record(std::move(change));
+        note_directory_changed(job->item.folder, job->item.path);
         end_job(job->id, Then::Done);
         return;
     }
+    case FrameType::Done:
+        if (job->item.kind == SyncItem::Kind::Rename) {
+            SPDLOG_INFO("folder={} path={}: renamed from {}", folder, job->item.path, job->item.from);
+            finish_rename(job->id, true);
+            return;
+        }
+        ++stats_.files_synced;
+        SPDLOG_DEBUG("folder={} path={}: {} synced", folder, job->item.path,
+                     job->entry == EntryKind::Directory ? "directory" : "symlink");
+        record_committed(*job);
+        if (!job->item.settle) {
+            note_directory_changed(job->item.folder, job->item.path);
+        }
+        end_job(job->id, Then::Done);
+        return;
     case FrameType::AlreadyHave:
         ++stats_.files_synced;
         SPDLOG_DEBUG("folder={} path={}: server already has it", folder, job->item.path);
@@ -448,10 +583,19 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
         ++stats_.files_synced;
         SPDLOG_INFO("folder={} path={}: synced ({} bytes)", folder, job->item.path, job->size);
         record_committed(*job);
+        note_directory_changed(job->item.folder, job->item.path);
         end_job(job->id, Then::Done);
         return;
     case FrameType::Error: {
         const auto error = protocol::decode_error(body);
+        if (job->item.kind == SyncItem::Kind::Rename) {
+            // Nothing there (never sent, or already moved) or something in the way: the old path is
+            // removed and the new one compared and sent, as if the rename had been a delete and a create.
+            SPDLOG_INFO("folder={} path={}: rename from {} not applied ({}: {}); sending it anew", folder,
+                        job->item.path, job->item.from, protocol::to_string(error->code), error->message);
+            finish_rename(job->id, false);
+            return;
+        }
         ++stats_.failures;
         if (error->code == ErrorCode::Conflict && job->item.kind == SyncItem::Kind::Upload) {
             // A directory where this file goes: the agent has a file there, so the server's tree is
@@ -493,6 +637,9 @@ void Uploader::end_job(std::uint64_t job_id, Then then)
         if (job.changed_again && !pending_tree_removal) {
             item.kind = job.latest_kind;
             item.tree = item.kind == SyncItem::Kind::Remove && job.latest_tree;
+            // A new event is a real change: no longer only a snapshot of a growing file or a settling.
+            item.growing = false;
+            item.settle = false;
         }
         item.verify_first = false;
         item.resume.reset();

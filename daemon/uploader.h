@@ -9,8 +9,14 @@
 //                         -> Finishing (final hash and change check on the strand)
 //                            -> Committing (COMMIT sent) -> finished on COMMITTED or ERROR
 //                            -> finished and requeued when the file changed underneath (ABORT sent)
+//                 Preparing may find a directory or a symlink instead of a file:
+//                   -> Applying (MAKE_DIR or MAKE_SYMLINK sent) -> finished on DONE or ERROR
 // Removal states: Preparing (lstat on a strand: a path that exists again is uploaded instead)
 //                   -> Removing (REMOVE sent) -> finished on REMOVED or ERROR
+// Renames:        Applying (RENAME sent, once nothing in flight touches either path) -> finished on DONE
+//                   or ERROR; either way the new path is then compared with the state database.
+// A directory in which something changed on the server gets its mode and mtime sent again once the
+// uploader is idle, since the server's own work inside it moved its mtime.
 // Losing the connection ends every request and requeues its path, with what the server confirmed
 // as durable so the upload resumes there.
 #pragma once
@@ -46,6 +52,10 @@ struct UploadStats {
 
 class Uploader final : public ServerLink::Listener {
 public:
+    // Told when a rename has ended: applied on the server (its records must follow it) or not (the old
+    // path must be removed there). Either way the new path is then compared with the state database.
+    using RenameDone = std::function<void(const SyncItem& rename, bool applied)>;
+
     // folder_ids[i] is the state database's id of settings.folders[i], roots[i] its root as found at start.
     Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
              StateWriter& state, std::vector<std::int64_t> folder_ids, std::vector<FolderRoot> roots);
@@ -54,6 +64,7 @@ public:
 
     // Must be called once, before any traffic: the link is created after the uploader it reports to.
     void attach(ServerLink& link) { link_ = &link; }
+    void on_rename_done(RenameDone done) { rename_done_ = std::move(done); }
 
     void enqueue(SyncItem item);
     // Shutting down: starts nothing new and reads no more, then calls done() once no commit or removal
@@ -71,7 +82,7 @@ public:
     void on_link_writable() override { pump(); }
 
 private:
-    enum class State { Preparing, AwaitingReady, Streaming, Finishing, Committing, Removing };
+    enum class State { Preparing, AwaitingReady, Streaming, Finishing, Committing, Removing, Applying };
 
     struct Job {
         std::uint64_t id = 0;
@@ -83,6 +94,7 @@ private:
         std::uint32_t request_id = 0;
         FileVersion version;
         std::uint32_t mode = 0;
+        EntryKind entry = EntryKind::File; // what Preparing found at the path
         std::optional<Sha256Digest> announced_sha256;
         Sha256Digest sha256{};
         std::uint64_t resume_offset = 0;   // what this side offered to continue from
@@ -103,8 +115,17 @@ private:
     void retry_failed();
     void start_job(SyncItem item);
     void start_removal(Job& job);
+    void start_rename(Job& job);
+    void send_entry(Job& job, const OutgoingFile::Opened& opened);
+    // True while the item must wait for a job in flight: a rename and anything on its paths exclude
+    // each other, as do a tree removal and anything below it.
+    [[nodiscard]] bool must_wait(const SyncItem& item) const;
+    // The server changed something inside path's directory: its mtime is sent again once idle.
+    void note_directory_changed(std::size_t folder, const std::string& path);
+    void settle_directories();
     void on_removal_checked(std::uint64_t job_id, PathPresence presence);
     void record_committed(const Job& job);
+    void finish_rename(std::uint64_t job_id, bool applied);
     void note_change_during_job(Job& job, SyncItem::Kind latest);
     void note_change_during_job(Job& job, const SyncItem& latest);
     void issue_reads(Job& job);
@@ -136,6 +157,8 @@ private:
     UploadStats stats_;
     const EventPtr retry_timer_;
     std::function<void()> on_drained_;
+    RenameDone rename_done_;
+    std::set<std::pair<std::size_t, std::string>> unsettled_dirs_;
 };
 
 } // namespace minisync::agent

@@ -10,7 +10,9 @@
 namespace minisync::agent {
 namespace {
 
-constexpr std::uint32_t WatchMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+// IN_MODIFY tells of files written without being closed (logs); IN_CREATE of symlinks, hard links and
+// special files, which no close-write follows.
+constexpr std::uint32_t WatchMask = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
                                     IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW |
                                     IN_EXCL_UNLINK;
 
@@ -67,6 +69,17 @@ void WatchTable::unwatch_tree(std::size_t folder, const std::string& path)
             it = dirs_.erase(it);
         } else {
             ++it;
+        }
+    }
+}
+
+void WatchTable::rename_tree(std::size_t folder, const std::string& path, const std::string& to)
+{
+    const std::lock_guard lock{mutex_};
+    const std::string below = path + "/";
+    for (auto& [wd, dir] : dirs_) {
+        if (dir.folder == folder && (dir.path == path || dir.path.starts_with(below))) {
+            dir.path = to + dir.path.substr(path.size());
         }
     }
 }

@@ -33,6 +33,9 @@ public:
     void forget(int wd);
     // Stops watching path and every directory below it: they moved out of reach under their old names.
     void unwatch_tree(std::size_t folder, const std::string& path);
+    // path and every directory below it were renamed to to: their watches follow the inodes, so only the
+    // recorded paths change.
+    void rename_tree(std::size_t folder, const std::string& path, const std::string& to);
     [[nodiscard]] std::size_t size() const;
 
 private:

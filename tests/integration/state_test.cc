@@ -71,8 +71,8 @@ TEST_F(StateTest, ChangesMadeWhileStoppedAreMirroredAtStart)
     ASSERT_EQ(::chmod((src_ / "mode.txt").c_str(), 0600), 0);
 
     ChildProcess& agent = start_agent({src_.string()});
-    // keep.txt and sub/nested.txt unchanged; created, same-size, resized and mode to send; doomed to remove.
-    EXPECT_TRUE(wait_for_log(agent, "folder=src: scanned 6 files in 2 directories: 2 unchanged, 4 to send, 1 to remove"));
+    // keep.txt, sub and sub/nested.txt unchanged; created, same-size, resized and mode to send; doomed to remove.
+    EXPECT_TRUE(wait_for_log(agent, "folder=src: scanned 7 entries in 2 directories: 3 unchanged, 4 to send, 1 to remove"));
     ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
     // The server unlinks before it answers REMOVED, so the agent's line may come a moment after.
     EXPECT_TRUE(wait_for_log(agent, "folder=src path=doomed.txt: removed"));
@@ -129,7 +129,7 @@ TEST_F(StateTest, GarbageStateDatabaseIsMovedAsideAndRebuiltWithoutResending)
     // The new database learned every file: the next start sends nothing.
     stop(agent);
     ChildProcess& again = start_agent({src_.string()});
-    EXPECT_TRUE(wait_for_log(again, "folder=src: scanned 4 files in 2 directories: 4 unchanged, 0 to send, 0 to remove"));
+    EXPECT_TRUE(wait_for_log(again, "folder=src: scanned 5 entries in 2 directories: 5 unchanged, 0 to send, 0 to remove"));
 }
 
 TEST_F(StateTest, EmptiedFolderIsNotWipedOnTheServer)
@@ -149,7 +149,7 @@ TEST_F(StateTest, EmptiedFolderIsNotWipedOnTheServer)
 
     ChildProcess& agent = start_agent({src_.string()});
     EXPECT_TRUE(wait_for_log(agent, "not deleting them on the server"));
-    EXPECT_TRUE(wait_for_log(agent, "folder=src: scanned 0 files in 1 directories: 0 unchanged, 0 to send, 0 to remove"));
+    EXPECT_TRUE(wait_for_log(agent, "folder=src: scanned 0 entries in 1 directories: 0 unchanged, 0 to send, 0 to remove"));
     ASSERT_TRUE(wait_until_connected(agent, 10s));
     // A removal queued or in flight would show in the exit line; one already done shows on the server.
     stop(agent);
@@ -168,7 +168,7 @@ TEST_F(StateTest, FileDeletedWhileStoppedIsRemovedOnTheServer)
 
     fs::remove(src_ / "b.txt");
     ChildProcess& agent = start_agent({src_.string()});
-    EXPECT_TRUE(wait_for_log(agent, "folder=src: scanned 2 files in 1 directories: 2 unchanged, 0 to send, 1 to remove"));
+    EXPECT_TRUE(wait_for_log(agent, "folder=src: scanned 2 entries in 1 directories: 2 unchanged, 0 to send, 1 to remove"));
     ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
     EXPECT_TRUE(wait_for_log(agent, "folder=src path=b.txt: removed"));
     EXPECT_FALSE(agent.log_contains("not deleting them on the server")) << agent.log_text();

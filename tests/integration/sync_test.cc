@@ -144,7 +144,7 @@ TEST_F(SyncTest, StartupScanSyncsExistingFilesAndRestartRewritesNothing)
     ChildProcess& second = start_agent({src_.string()});
     // The state database remembers every committed version: the rescan compares stat data only, and
     // neither hashes nor offers anything to the server.
-    ASSERT_TRUE(wait_for([&] { return second.log_contains("4 unchanged, 0 to send, 0 to remove"); }, 20s))
+    ASSERT_TRUE(wait_for([&] { return second.log_contains("7 unchanged, 0 to send, 0 to remove"); }, 20s))
         << second.log_text();
     ASSERT_TRUE(wait_until_connected(second, 10s));
     EXPECT_EQ(second.log_count("synced ("), 0U) << second.log_text();

@@ -33,6 +33,15 @@ FileRecord committed_record(FileVersion version, std::uint32_t mode)
     return record;
 }
 
+FileRecord entry_record(EntryKind kind, FileVersion version, std::uint32_t mode)
+{
+    FileRecord record;
+    record.kind = kind;
+    record.committed = version;
+    record.mode = mode;
+    return record;
+}
+
 FileRecord uploading_record(std::optional<FileVersion> committed, FileVersion uploading, std::uint64_t offset)
 {
     FileRecord record;
@@ -43,10 +52,10 @@ FileRecord uploading_record(std::optional<FileVersion> committed, FileVersion up
     return record;
 }
 
-FolderScan complete_scan(std::vector<ScannedFile> files, std::set<std::string> listed = {""})
+FolderScan complete_scan(std::vector<ScannedEntry> files, std::set<std::string> listed = {""})
 {
     FolderScan scan;
-    scan.files = std::move(files);
+    scan.entries = std::move(files);
     scan.listed_dirs = std::move(listed);
     scan.complete = true;
     return scan;
@@ -227,6 +236,42 @@ std::vector<ReconcileCase> reconcile_cases()
                      .uploads = {{"c", true, std::nullopt}, {"a", false, std::nullopt}, {"b", true, std::nullopt}},
                      .unchanged = 1});
 
+    // Directories and symlinks are recorded like files, by kind; only files are ever hashed.
+    const FileVersion DirV1{0, 1'700'000'000'000'000'000, 7};
+    const FileVersion DirTouched{0, 1'700'000'005'000'000'000, 7};
+    const FileVersion LinkV1{9, 1'700'000'000'000'000'000, 8};
+    cases.push_back({.name = "UnchangedDirectoryAndSymlinkAreLeftAlone",
+                     .scan = complete_scan({{"d", DirV1, 0755, EntryKind::Directory},
+                                            {"l", LinkV1, 0777, EntryKind::Symlink}}),
+                     .known = {{"d", entry_record(EntryKind::Directory, DirV1, 0755)},
+                               {"l", entry_record(EntryKind::Symlink, LinkV1, 0)}},
+                     .unchanged = 2});
+    cases.push_back({.name = "ChangedDirectoryIsSentWithoutHashing",
+                     .scan = complete_scan({{"d", DirTouched, 0755, EntryKind::Directory},
+                                            {"e", DirV1, 0700, EntryKind::Directory}}),
+                     .known = {{"d", entry_record(EntryKind::Directory, DirV1, 0755)},
+                               {"e", entry_record(EntryKind::Directory, DirV1, 0755)}},
+                     .uploads = {{"d", false, std::nullopt}, {"e", false, std::nullopt}}});
+    cases.push_back({.name = "EntryOfAnotherKindIsSentWithoutHashing",
+                     .scan = complete_scan({{"was-file", V1, 0777, EntryKind::Symlink},
+                                            {"was-dir", V1, RegularFile, EntryKind::File}}),
+                     .known = {{"was-file", committed_record(V1, RegularFile)},
+                               {"was-dir", entry_record(EntryKind::Directory, DirV1, 0755)}},
+                     .uploads = {{"was-file", false, std::nullopt}, {"was-dir", false, std::nullopt}}});
+    cases.push_back({.name = "NewDirectoryAndSymlinkAreSentWithoutHashing",
+                     .scan = complete_scan({{"d", DirV1, 0755, EntryKind::Directory},
+                                            {"d/l", LinkV1, 0777, EntryKind::Symlink},
+                                            {"d/f", V1, RegularFile, EntryKind::File}}),
+                     .uploads = {{"d", false, std::nullopt}, {"d/l", false, std::nullopt}, {"d/f", true, std::nullopt}}});
+    cases.push_back({.name = "VanishedDirectoryIsATreeRemoval",
+                     .scan = complete_scan({{"kept", V1, RegularFile}}, {""}),
+                     .known = {{"kept", committed_record(V1, RegularFile)},
+                               {"gone", entry_record(EntryKind::Directory, DirV1, 0755)},
+                               {"gone/f", committed_record(V1, RegularFile)},
+                               {"link", entry_record(EntryKind::Symlink, LinkV1, 0)}},
+                     .removals = {"gone/", "gone/f", "link"},
+                     .unchanged = 1});
+
     return cases;
 }
 
@@ -254,7 +299,12 @@ TEST_P(ReconcileTest, Plan)
         }
     }
 
-    std::vector<std::string> removals = plan.removals;
+    // A removal is written "path" for a file and "path/" for a directory tree.
+    std::vector<std::string> removals;
+    for (const SyncItem& removal : plan.removals) {
+        EXPECT_EQ(removal.kind, SyncItem::Kind::Remove);
+        removals.push_back(removal.tree ? removal.path + "/" : removal.path);
+    }
     std::vector<std::string> expected_removals = c.removals;
     std::sort(removals.begin(), removals.end());
     std::sort(expected_removals.begin(), expected_removals.end());

@@ -137,12 +137,12 @@ const std::vector<std::string>& awkward_paths()
     return paths;
 }
 
-TEST_F(StateStoreTest, CreatesSchemaVersion1InWalMode)
+TEST_F(StateStoreTest, CreatesTheLatestSchemaInWalMode)
 {
     ASSERT_NE(open_store(), nullptr);
     RawDb raw{db_path()};
     ASSERT_TRUE(raw.ok());
-    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"1"});
+    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"2"});
     EXPECT_EQ(raw.text("PRAGMA journal_mode"), std::optional<std::string>{"wal"});
     EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('folders', 'files')"),
               std::optional<std::string>{"2"});
@@ -155,7 +155,116 @@ TEST_F(StateStoreTest, ReopeningAnExistingDatabaseKeepsTheSchema)
     StorePtr again = open_store();
     ASSERT_NE(again, nullptr);
     RawDb raw{db_path()};
-    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"1"});
+    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"2"});
+}
+
+TEST_F(StateStoreTest, VersionOneDatabaseIsUpgradedKeepingItsRecords)
+{
+    {
+        RawDb raw{db_path()};
+        ASSERT_TRUE(raw.ok());
+        ASSERT_TRUE(raw.exec("CREATE TABLE folders (id INTEGER PRIMARY KEY, name BLOB NOT NULL UNIQUE);"
+                             "CREATE TABLE files (folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,"
+                             " path BLOB NOT NULL, size INTEGER, mtime_ns INTEGER, inode INTEGER,"
+                             " mode INTEGER NOT NULL DEFAULT 0, sha256 BLOB, upload_size INTEGER,"
+                             " upload_mtime_ns INTEGER, upload_inode INTEGER, upload_offset INTEGER NOT NULL DEFAULT 0,"
+                             " PRIMARY KEY (folder_id, path)) WITHOUT ROWID;"
+                             "INSERT INTO folders(id, name) VALUES (1, CAST('f' AS BLOB));"
+                             "INSERT INTO files(folder_id, path, size, mtime_ns, inode, mode) "
+                             "VALUES (1, CAST('a.txt' AS BLOB), 3, 4, 5, 420);"
+                             "PRAGMA user_version = 1;"));
+    }
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const FolderRecords records = store->load_folder(store->folder_id("f"));
+    ASSERT_TRUE(records.contains("a.txt"));
+    EXPECT_EQ(records.at("a.txt").kind, EntryKind::File);
+    EXPECT_EQ(records.at("a.txt").committed, (FileVersion{3, 4, 5}));
+    RawDb raw{db_path()};
+    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"2"});
+}
+
+TEST_F(StateStoreTest, DirectoriesAndSymlinksAreRecordedByKind)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    StateChange dir = committed(folder, "d", FileVersion{0, 10, 1}, 0755, Sha256Digest{});
+    dir.entry = EntryKind::Directory;
+    StateChange link = committed(folder, "d/l", FileVersion{7, 11, 2}, 0, Sha256Digest{});
+    link.entry = EntryKind::Symlink;
+    ASSERT_EQ(store->apply({dir, link, committed(folder, "d/f", FileVersion{1, 12, 3}, 0644, digest_of("x"))}),
+              std::nullopt);
+    const FolderRecords records = store->load_folder(folder);
+    ASSERT_EQ(records.size(), 3U);
+    EXPECT_EQ(records.at("d").kind, EntryKind::Directory);
+    EXPECT_EQ(records.at("d").mode, 0755U);
+    EXPECT_FALSE(records.at("d").sha256.has_value());
+    EXPECT_EQ(records.at("d/l").kind, EntryKind::Symlink);
+    EXPECT_EQ(records.at("d/l").committed, (FileVersion{7, 11, 2}));
+    EXPECT_EQ(records.at("d/f").kind, EntryKind::File);
+    EXPECT_EQ(records.at("d/f").sha256, digest_of("x"));
+}
+
+TEST_F(StateStoreTest, LoadSubtreeReturnsThePathAndWhatIsBelowIt)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    const Sha256Digest digest = digest_of("x");
+    ASSERT_EQ(store->apply({committed(folder, "d", FileVersion{1, 1, 1}, 0, digest),
+                            committed(folder, "d/a", FileVersion{1, 1, 2}, 0, digest),
+                            committed(folder, "d/sub/b", FileVersion{1, 1, 3}, 0, digest),
+                            committed(folder, "d0", FileVersion{1, 1, 4}, 0, digest),
+                            committed(folder, "d.txt", FileVersion{1, 1, 5}, 0, digest)}),
+              std::nullopt);
+    const FolderRecords subtree = store->load_subtree(folder, "d");
+    EXPECT_EQ(subtree.size(), 3U);
+    EXPECT_TRUE(subtree.contains("d"));
+    EXPECT_TRUE(subtree.contains("d/a"));
+    EXPECT_TRUE(subtree.contains("d/sub/b"));
+    EXPECT_EQ(store->load_subtree(folder, "d.txt").size(), 1U);
+    EXPECT_TRUE(store->load_subtree(folder, "nothing").empty());
+}
+
+StateChange renamed(std::int64_t folder, std::string from, std::string to)
+{
+    StateChange change;
+    change.kind = StateChange::Kind::Renamed;
+    change.folder_id = folder;
+    change.from = std::move(from);
+    change.path = std::move(to);
+    return change;
+}
+
+TEST_F(StateStoreTest, RenamedMovesTheRecordsBelowTheNewPathAndReplacesWhatWasThere)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = store->folder_id("f");
+    const std::string odd = "\xff\xfe dir\n";
+    ASSERT_EQ(store->apply({committed(folder, odd, FileVersion{0, 1, 1}, 0755, Sha256Digest{}),
+                            committed(folder, odd + "/a", FileVersion{1, 1, 2}, 0644, digest_of("a")),
+                            committed(folder, odd + "/sub/b", FileVersion{1, 1, 3}, 0644, digest_of("b")),
+                            committed(folder, odd + "0", FileVersion{1, 1, 4}, 0644, digest_of("sibling")),
+                            committed(folder, "new/old-file", FileVersion{1, 1, 5}, 0644, digest_of("replaced")),
+                            progress(folder, odd + "/big", FileVersion{100, 1, 6}, 50)}),
+              std::nullopt);
+    ASSERT_EQ(store->apply({renamed(folder, odd, "new")}), std::nullopt);
+    const FolderRecords records = store->load_folder(folder);
+    EXPECT_EQ(records.size(), 5U);
+    EXPECT_TRUE(records.contains("new"));
+    ASSERT_TRUE(records.contains("new/a"));
+    EXPECT_EQ(records.at("new/a").sha256, digest_of("a"));
+    EXPECT_TRUE(records.contains("new/sub/b"));
+    ASSERT_TRUE(records.contains("new/big"));
+    EXPECT_EQ(records.at("new/big").confirmed_offset, 50U);
+    EXPECT_TRUE(records.contains(odd + "0"));
+    EXPECT_FALSE(records.contains("new/old-file"));
+    // The moved paths are still found as BLOBs by later changes.
+    ASSERT_EQ(store->apply({forgotten(folder, "new/a")}), std::nullopt);
+    EXPECT_FALSE(store->load_folder(folder).contains("new/a"));
+    EXPECT_EQ(store->load_subtree(folder, "new").size(), 3U);
 }
 
 TEST_F(StateStoreTest, FolderIdIsStableAndDistinctPerName)

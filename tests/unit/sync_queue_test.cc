@@ -253,5 +253,105 @@ TEST(SyncQueueTest, PoppedItemCarriesEveryField)
     EXPECT_EQ(out->resume->offset, 1U);
 }
 
+// ---- renames -------------------------------------------------------------------------------------------
+
+SyncItem rename(std::string from, std::string to, bool tree = false, std::size_t folder = 0)
+{
+    SyncItem item;
+    item.folder = folder;
+    item.path = std::move(to);
+    item.from = std::move(from);
+    item.kind = SyncItem::Kind::Rename;
+    item.tree = tree;
+    return item;
+}
+
+// "kind path" per item, "R from>to" for renames, a trailing "/" on tree removals.
+std::vector<std::string> drain_described(SyncQueue& queue)
+{
+    std::vector<std::string> described;
+    while (std::optional<SyncItem> item = queue.pop()) {
+        switch (item->kind) {
+        case SyncItem::Kind::Upload: described.push_back("U " + item->path); break;
+        case SyncItem::Kind::Remove: described.push_back("D " + item->path + (item->tree ? "/" : "")); break;
+        case SyncItem::Kind::Rename: described.push_back("R " + item->from + ">" + item->path); break;
+        }
+    }
+    return described;
+}
+
+TEST(SyncQueueTest, PathsOverlapOnlyAtComponentBoundaries)
+{
+    EXPECT_TRUE(paths_overlap("a", "a"));
+    EXPECT_TRUE(paths_overlap("a", "a/b"));
+    EXPECT_TRUE(paths_overlap("a/b/c", "a"));
+    EXPECT_FALSE(paths_overlap("a", "ab"));
+    EXPECT_FALSE(paths_overlap("a/b", "a/c"));
+    EXPECT_FALSE(paths_overlap("ab/c", "a"));
+}
+
+TEST(SyncQueueTest, RenameDropsWhatWasQueuedAtOrBelowItsOldPath)
+{
+    SyncQueue queue;
+    queue.push(upload("d/a"));
+    queue.push(upload("other"));
+    queue.push(removal("d/sub/b"));
+    queue.push(upload("d"));
+    queue.push(upload("d0"));
+    queue.push(rename("d", "e", true));
+    EXPECT_EQ(drain_described(queue), (std::vector<std::string>{"U other", "U d0", "R d>e"}));
+}
+
+TEST(SyncQueueTest, LaterChangesOnTheNewPathFoldIntoTheRename)
+{
+    SyncQueue queue;
+    queue.push(rename("tmp", "f"));
+    queue.push(upload("f"));
+    queue.push(removal("f"));
+    EXPECT_EQ(drain_described(queue), (std::vector<std::string>{"R tmp>f"}));
+}
+
+TEST(SyncQueueTest, ChainedRenamesCompose)
+{
+    SyncQueue queue;
+    queue.push(rename("a", "b"));
+    queue.push(rename("b", "c"));
+    EXPECT_EQ(drain_described(queue), (std::vector<std::string>{"R a>c"}));
+    // Moved away and back: a rename onto itself, which the uploader turns into a comparison.
+    queue.push(rename("a", "b"));
+    queue.push(rename("b", "a"));
+    EXPECT_EQ(drain_described(queue), (std::vector<std::string>{"R a>a"}));
+}
+
+TEST(SyncQueueTest, ARenameSwallowedByAnotherStillRemovesItsSource)
+{
+    SyncQueue queue;
+    queue.push(rename("x", "d/x"));
+    queue.push(rename("d", "e", true));
+    EXPECT_EQ(drain_described(queue), (std::vector<std::string>{"R d>e", "D x"}));
+    queue.push(rename("a", "t"));
+    queue.push(rename("b", "t"));
+    EXPECT_EQ(drain_described(queue), (std::vector<std::string>{"R b>t", "D a"}));
+}
+
+TEST(SyncQueueTest, RenameIsConfinedToItsFolder)
+{
+    SyncQueue queue;
+    queue.push(upload("d/a", false, 1));
+    queue.push(rename("d", "e", true, 0));
+    EXPECT_EQ(drain_paths(queue), (std::vector<std::string>{"d/a", "e"}));
+}
+
+TEST(SyncQueueTest, FrontShowsTheNextItemWithoutTakingIt)
+{
+    SyncQueue queue;
+    EXPECT_EQ(queue.front(), nullptr);
+    queue.push(upload("a"));
+    queue.push(upload("b"));
+    ASSERT_NE(queue.front(), nullptr);
+    EXPECT_EQ(queue.front()->path, "a");
+    EXPECT_EQ(queue.size(), 2U);
+}
+
 } // namespace
 } // namespace minisync::agent
