@@ -5,6 +5,8 @@
 
 #include <fnmatch.h>
 
+#include <iterator>
+
 namespace minisync::agent {
 namespace {
 
@@ -100,6 +102,7 @@ bool path_matches(const std::string& pattern, const std::string& path)
 
 ExcludeFilter::ExcludeFilter(std::vector<std::string> patterns)
 {
+    patterns.insert(patterns.end(), std::begin(DefaultExcludes), std::end(DefaultExcludes));
     for (std::string& pattern : patterns) {
         if (pattern.empty()) {
             continue;

@@ -166,5 +166,25 @@ TEST(ExcludeFilterTest, NamesMerelyLookingLikePartialsAreNotExcluded)
     EXPECT_TRUE(filter.excluded(partial + "/inside")) << "a directory with that name hides its contents";
 }
 
+TEST(ExcludeFilterTest, EditorScratchFilesAreExcludedByDefault)
+{
+    const ExcludeFilter filter{{}};
+    for (const char* path : {".notes.txt.swp", "dir/.x.swx", "report.doc~", "sub/.#report.doc", "deep/er/4913",
+                             ".~lock.sheet.ods#"}) {
+        EXPECT_TRUE(filter.excluded(path)) << path;
+    }
+    for (const char* path : {"swp", "notes.swp.txt", "49130", "a~b", "report.#doc", ".~lock.sheet.ods"}) {
+        EXPECT_FALSE(filter.excluded(path)) << path;
+    }
+}
+
+TEST(ExcludeFilterTest, UserPatternsAddToTheDefaults)
+{
+    const ExcludeFilter filter{{"*.o"}};
+    EXPECT_TRUE(filter.excluded("src/main.o"));
+    EXPECT_TRUE(filter.excluded("src/.main.c.swp"));
+    EXPECT_FALSE(filter.excluded("src/main.c"));
+}
+
 } // namespace
 } // namespace minisync::agent
