@@ -281,7 +281,9 @@ void FolderWatcher::handle_event(const inotify_event& event)
         scan(dir->folder, std::move(path), false, nullptr);
     } else if ((event.mask & IN_DELETE) != 0) {
         send(dir->folder, std::move(path), SyncItem::Kind::Remove, true);
-    } else if ((event.mask & IN_ATTRIB) != 0) {
+    } else if ((event.mask & (IN_ATTRIB | IN_MODIFY)) != 0) {
+        // A chmod, or a touch: setting only the mtime is reported as IN_MODIFY, never caused by entries
+        // coming and going (those have events of their own).
         send(dir->folder, std::move(path), SyncItem::Kind::Upload);
     }
 }

@@ -62,6 +62,14 @@ Uploader::Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const A
 
 void Uploader::enqueue(SyncItem item)
 {
+    if (item.kind == SyncItem::Kind::Rename) {
+        // A retry waiting at or below the old path would find nothing there now: the comparison after
+        // the rename covers it.
+        std::erase_if(retry_later_, [&](const SyncItem& waiting) {
+            return waiting.folder == item.folder && paths_overlap(waiting.path, item.from) &&
+                   waiting.path.size() >= item.from.size();
+        });
+    }
     if (const auto it = job_by_path_.find(key_of(item));
         it != job_by_path_.end() && item.kind != SyncItem::Kind::Rename &&
         jobs_.at(it->second).item.kind != SyncItem::Kind::Rename) {
@@ -151,14 +159,17 @@ void Uploader::pump()
 
 bool Uploader::must_wait(const SyncItem& item) const
 {
+    // A rename or a tree removal covers everything below its paths, on the server too (its path locks).
+    auto is_wide = [](const SyncItem& candidate) {
+        return candidate.kind == SyncItem::Kind::Rename || (candidate.kind == SyncItem::Kind::Remove && candidate.tree);
+    };
     const bool is_rename = item.kind == SyncItem::Kind::Rename;
     for (const auto& [id, job] : jobs_) {
         if (job.item.folder != item.folder) {
             continue;
         }
         const bool job_is_rename = job.item.kind == SyncItem::Kind::Rename;
-        const bool job_is_tree_removal = job.item.kind == SyncItem::Kind::Remove && job.item.tree;
-        if (!is_rename && !job_is_rename && !job_is_tree_removal) {
+        if (!is_wide(item) && !is_wide(job.item)) {
             continue; // one path each: a job on the same path absorbs the item instead
         }
         auto touches = [&](const std::string& path) {
@@ -248,10 +259,6 @@ void Uploader::finish_rename(std::uint64_t job_id, bool applied)
         return;
     }
     const SyncItem rename = it->second.item;
-    if (applied) {
-        note_directory_changed(rename.folder, rename.from);
-        note_directory_changed(rename.folder, rename.path);
-    }
     end_job(job_id, Then::Done);
     if (rename_done_) {
         rename_done_(rename, applied);
@@ -288,7 +295,23 @@ void Uploader::on_removal_checked(std::uint64_t job_id, PathPresence presence)
             return;
         }
         break; // a file became a directory: the server removes a file there and leaves a directory alone
-    case PathPresence::Absent: break;
+    case PathPresence::Absent:
+        // Nothing is there, so nothing of any kind should be on the server either: a directory there
+        // (made implicitly for a file below it, say) goes too. As a tree removal it waits its turn behind
+        // the jobs below it.
+        if (!job.item.tree) {
+            job.item.tree = true;
+            const bool jobs_below = std::any_of(jobs_.begin(), jobs_.end(), [&](const auto& entry) {
+                const SyncItem& other = entry.second.item;
+                return entry.first != job_id && other.folder == job.item.folder &&
+                       other.path.size() > job.item.path.size() && paths_overlap(other.path, job.item.path);
+            });
+            if (jobs_below) {
+                end_job(job_id, Then::Requeue);
+                return;
+            }
+        }
+        break;
     }
     job.request_id = next_request_id_++;
     job.state = State::Removing;
@@ -551,7 +574,6 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
         change.folder_id = folder_ids_[job->item.folder];
         change.path = job->item.path;
         state_.record(std::move(change));
-        note_directory_changed(job->item.folder, job->item.path);
         end_job(job->id, Then::Done);
         return;
     }
@@ -565,9 +587,6 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
         SPDLOG_DEBUG("folder={} path={}: {} synced", folder, job->item.path,
                      job->entry == EntryKind::Directory ? "directory" : "symlink");
         record_committed(*job);
-        if (!job->item.settle) {
-            note_directory_changed(job->item.folder, job->item.path);
-        }
         end_job(job->id, Then::Done);
         return;
     case FrameType::AlreadyHave:
@@ -583,7 +602,6 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
         ++stats_.files_synced;
         SPDLOG_INFO("folder={} path={}: synced ({} bytes)", folder, job->item.path, job->size);
         record_committed(*job);
-        note_directory_changed(job->item.folder, job->item.path);
         end_job(job->id, Then::Done);
         return;
     case FrameType::Error: {
@@ -625,6 +643,14 @@ void Uploader::end_job(std::uint64_t job_id, Then then)
     }
     Job job = std::move(it->second);
     jobs_.erase(it);
+    if (job.request_id != 0 && !job.item.settle) {
+        // Whatever the answer, the server may have changed the directory: a partial file made and
+        // discarded moves its mtime as surely as a commit does.
+        note_directory_changed(job.item.folder, job.item.path);
+        if (job.item.kind == SyncItem::Kind::Rename) {
+            note_directory_changed(job.item.folder, job.item.from);
+        }
+    }
     job_by_path_.erase(job.key);
     if (job.request_id != 0) {
         job_by_request_.erase(job.request_id);
