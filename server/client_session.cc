@@ -267,7 +267,7 @@ ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, co
         }
         entry.second_lock_key = std::move(second_key);
         entry.second_lock_generation = second->generation;
-        entry.second_strand = std::move(second->strand);
+        entry.run_after.push_back(std::move(second->strand));
     }
     return &uploads_.emplace(request_id, std::move(entry)).first->second;
 }
@@ -475,6 +475,9 @@ void ClientSession::handle_make_dir(protocol::Bytes body)
     if (entry == nullptr) {
         return;
     }
+    // The mtime it sets must be the last word: work still queued below (a partial being discarded after
+    // an ERROR or ABORT already answered) runs first.
+    entry->run_after = context_.path_locks.strands_below(entry->lock_key);
     apply_on_strand(msg->request_id, *entry,
                     [root_fd = context_.root_fd, place = EntryPlace{client_, msg->folder, msg->path},
                      mode = msg->mode, mtime = msg->mtime_ns] { return make_directory(root_fd, place, mode, mtime); },
@@ -533,13 +536,12 @@ void ClientSession::apply_on_strand(std::uint32_t request_id, Upload& entry,
             }
         });
     };
-    if (!entry.second_strand) {
-        entry.strand->post(std::move(task));
-        return;
+    // The task passes through each strand it must wait for, in turn, on its way to its own.
+    WorkerPool::Task step = [strand = entry.strand, task = std::move(task)]() mutable { strand->post(std::move(task)); };
+    for (auto it = entry.run_after.rbegin(); it != entry.run_after.rend(); ++it) {
+        step = [strand = *it, next = std::move(step)]() mutable { strand->post(std::move(next)); };
     }
-    // A rename runs only after the work already queued for both of its paths: it passes through the
-    // destination's strand on its way to the source's.
-    entry.second_strand->post([first = entry.strand, task = std::move(task)]() mutable { first->post(std::move(task)); });
+    step();
 }
 
 void ClientSession::on_applied(std::uint32_t request_id, FrameType reply, const std::optional<FsError>& error)

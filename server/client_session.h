@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace minisync::server {
 
@@ -66,7 +67,9 @@ private:
         // RENAME holds its destination too.
         std::string second_lock_key;
         std::uint64_t second_lock_generation = 0;
-        std::shared_ptr<Strand> second_strand;
+        // Strands whose queued work must run before this request's (RENAME: the destination's;
+        // MAKE_DIR: everything below the directory, whose work would move its mtime).
+        std::vector<std::shared_ptr<Strand>> run_after;
         std::uint64_t size = 0;
         std::uint64_t next_offset = 0;
         Phase phase = Phase::Opening;

@@ -34,6 +34,16 @@ std::optional<PathLocks::Lease> PathLocks::acquire(const std::string& key, bool 
     return Lease{entry.strand, entry.generation};
 }
 
+std::vector<std::shared_ptr<Strand>> PathLocks::strands_below(const std::string& key) const
+{
+    std::vector<std::shared_ptr<Strand>> strands;
+    const std::string below = key + "/";
+    for (auto it = entries_.lower_bound(below); it != entries_.end() && it->first.starts_with(below); ++it) {
+        strands.push_back(it->second.strand);
+    }
+    return strands;
+}
+
 void PathLocks::release(const std::string& key, std::uint64_t generation)
 {
     const auto it = entries_.find(key);

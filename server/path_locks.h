@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <map>
+#include <vector>
 
 namespace minisync::server {
 
@@ -29,6 +30,9 @@ public:
     // Keys are "<client>\0<folder>\0<path>". Nothing when a live request holds the path, when a tree
     // removal holds a directory above it, or (for whole_tree) when a live request holds a path below it.
     std::optional<Lease> acquire(const std::string& key, bool whole_tree = false);
+    // The strands of every path below key that still hold work (a live request's, or an ended one's
+    // that has not run yet, like the discarding of a partial file).
+    [[nodiscard]] std::vector<std::shared_ptr<Strand>> strands_below(const std::string& key) const;
     // Ends the lease; the entry goes once its strand is idle, unless someone acquired it meanwhile.
     void release(const std::string& key, std::uint64_t generation);
     [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }

@@ -281,5 +281,28 @@ TEST_F(PathLocksTest, ReleasingOnePathLeavesOthersHeld)
     EXPECT_TRUE(locks_.acquire("a").has_value());
 }
 
+TEST_F(PathLocksTest, StrandsBelowIncludeEndedRequestsWhoseWorkHasNotRun)
+{
+    const std::optional<PathLocks::Lease> live = locks_.acquire("alice/photos/d/live");
+    const std::optional<PathLocks::Lease> ended = locks_.acquire("alice/photos/d/sub/ended");
+    const std::optional<PathLocks::Lease> beside = locks_.acquire("alice/photos/d0/x");
+    ASSERT_TRUE(live && ended && beside);
+    // The ended request left work behind (a partial to discard) that has not run yet.
+    ended->strand->post([this] { gate_.wait(); });
+    locks_.release("alice/photos/d/sub/ended", ended->generation);
+
+    std::vector<std::shared_ptr<Strand>> below = locks_.strands_below("alice/photos/d");
+    EXPECT_EQ(below.size(), 2U);
+    EXPECT_NE(std::find(below.begin(), below.end(), live->strand), below.end());
+    EXPECT_NE(std::find(below.begin(), below.end(), ended->strand), below.end());
+    EXPECT_TRUE(locks_.strands_below("alice/photos/d/live").empty());
+
+    // Once that work has run, the ended path is no longer waited for.
+    gate_.open();
+    ASSERT_TRUE(settle(*ended->strand));
+    ASSERT_TRUE(drain_inbox());
+    EXPECT_EQ(locks_.strands_below("alice/photos/d").size(), 1U);
+}
+
 } // namespace
 } // namespace minisync::server
