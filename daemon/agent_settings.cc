@@ -72,7 +72,9 @@ ParsedAgentArgs parse_agent_args(int argc, const char* const* argv)
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
     app.add_option("--bwlimit", bwlimit, "upload rate cap in bytes per second, K/M/G suffixes (e.g. 500K)");
-    app.add_option("--exclude", settings.excludes, "skip paths matching this pattern (repeatable)");
+    // One value per occurrence, so "--exclude X FOLDER" leaves FOLDER to the positionals.
+    app.add_option("--exclude", settings.excludes, "skip paths matching this pattern (repeatable)")
+        ->allow_extra_args(false);
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
         ->capture_default_str();

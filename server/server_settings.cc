@@ -25,7 +25,8 @@ ParsedServerArgs parse_server_args(int argc, const char* const* argv)
     app.add_option("--cert", settings.tls.cert, "server certificate (PEM)")->capture_default_str();
     app.add_option("--key", settings.tls.key, "server private key (PEM)")->capture_default_str();
     app.add_option("--ca", settings.tls.ca, "CA that signs client certificates (PEM)")->capture_default_str();
-    app.add_option("--allow-cn", settings.allow_cn, "accept only these client CNs (repeatable)");
+    app.add_option("--allow-cn", settings.allow_cn, "accept only these client CNs (repeatable)")
+        ->allow_extra_args(false);
     app.add_option("--metrics", metrics, "ADDR:PORT for Prometheus metrics (off by default)");
     app.add_option("--workers", settings.workers, "disk and hashing threads")
         ->check(CLI::Range(1, 256))

@@ -214,6 +214,17 @@ protected:
     }
 };
 
+TEST_F(ParseAgentArgsTest, ExcludeTakesOneValueSoAFolderAfterItStaysAFolder)
+{
+    const std::string photos = make_dir("photos");
+    const ParseOutcome outcome = parse({"--exclude", "*.o", photos, "--exclude", "build/**"});
+    ASSERT_TRUE(std::holds_alternative<AgentSettings>(outcome.result)) << outcome.err;
+    const AgentSettings& s = std::get<AgentSettings>(outcome.result);
+    EXPECT_EQ(s.excludes, (std::vector<std::string>{"*.o", "build/**"}));
+    ASSERT_EQ(s.folders.size(), 1U);
+    EXPECT_EQ(s.folders[0].name, "photos");
+}
+
 TEST_F(ParseAgentArgsTest, ValidRun)
 {
     const std::string photos = make_dir("photos");
