@@ -54,6 +54,14 @@ private:
     std::vector<std::string> lines_;
 };
 
+// The server keeps owner rwx on every directory it mirrors, or it could not manage what is below it.
+mode_t expected_mode(const TreeEntry& want, const CompareOptions& options)
+{
+    const bool mirrored_directory =
+        want.kind == EntryKind::Directory && options.directory_metadata && !options.identity;
+    return (mirrored_directory ? want.mode | 0700 : want.mode) & 0777;
+}
+
 void compare_entry(const std::string& path, const TreeEntry& want, const TreeEntry& got, const CompareOptions& options,
                    DifferenceList& differences)
 {
@@ -68,10 +76,11 @@ void compare_entry(const std::string& path, const TreeEntry& want, const TreeEnt
     if (want.kind == EntryKind::Symlink && want.link_target != got.link_target) {
         differences.add(path, "points to '" + got.link_target + "', expected '" + want.link_target + "'");
     }
-    if (metadata && want.kind != EntryKind::Symlink && (want.mode & 0777) != (got.mode & 0777)) {
-        differences.add(path, "mode " + octal(got.mode & 0777) + ", expected " + octal(want.mode & 0777));
+    // A symlink's permission bits are always 0777 on Linux and cannot be changed: nothing to mirror.
+    if (metadata && want.kind != EntryKind::Symlink && expected_mode(want, options) != (got.mode & 0777)) {
+        differences.add(path, "mode " + octal(got.mode & 0777) + ", expected " + octal(expected_mode(want, options)));
     }
-    if (metadata && want.kind != EntryKind::Symlink && !same_time(want.mtime, got.mtime)) {
+    if (metadata && !same_time(want.mtime, got.mtime)) {
         differences.add(path, "mtime " + format_timespec(got.mtime) + ", expected " + format_timespec(want.mtime));
     }
     if (options.identity && want.inode != got.inode) {

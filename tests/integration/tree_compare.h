@@ -11,8 +11,9 @@
 namespace minisync::test {
 
 struct CompareOptions {
-    // Protocol 1 has no directory messages: the server creates directories itself, with its own mode and
-    // mtime, so a mirror is compared on directory existence only unless this is set.
+    // Directories are compared on existence only unless this is set: before protocol 4 the server made
+    // them itself, with its own mode and mtime. When set, a mirrored directory's mode is expected to be the
+    // original's with owner rwx added (the server always keeps those), unless identity is set too.
     bool directory_metadata = false;
     // "Untouched" rather than "same content": inode and ctime must match too (a rewrite that restores the
     // mtime still changes ctime). Meant for two listings of the same tree taken at different times.
@@ -22,7 +23,8 @@ struct CompareOptions {
     std::size_t max_differences = 20;
 };
 
-// Kind, size, mode bits (& 0777), mtime with nanoseconds and symlink targets; no content.
+// Kind, size, mode bits (& 0777; not for symlinks, whose bits Linux fixes at 0777), mtime with nanoseconds
+// (symlinks' own, never their targets') and symlink targets; no content.
 std::vector<std::string> compare_listings(const TreeListing& expected, const TreeListing& actual,
                                           const CompareOptions& options = {});
 
