@@ -8,7 +8,8 @@
 //      are refused (none was ever deployed).
 //   3  REMOVE carries a u8 kind: a file (a directory there is left alone) or a whole directory tree.
 //   4  Every kind of entry and renames: MAKE_DIR (a directory with its mode and mtime), MAKE_SYMLINK (a
-//      link and its target text), RENAME (within a folder), each answered by DONE; error NOT_FOUND.
+//      link and its target text), RENAME (within a folder), each answered by DONE; error NOT_FOUND;
+//      SUSPEND ends an upload and keeps its partial file for a later resume (a paused folder).
 #pragma once
 
 #include "sha256.h"
@@ -49,6 +50,7 @@ enum class FrameType : std::uint16_t {
     MakeSymlink = 21, // agent: a symlink with this target text is here (replacing a file or link)
     Rename = 22,     // agent: move what is at one path to another, within the folder
     Done = 23,       // server: MAKE_DIR, MAKE_SYMLINK or RENAME applied and durable; request finished
+    Suspend = 24,    // agent: stop this upload, keep its partial to resume later; request finished
 };
 
 enum class ErrorCode : std::uint16_t {
@@ -164,6 +166,7 @@ using Committed = RequestOnly;
 using Abort = RequestOnly;
 using Removed = RequestOnly;
 using Done = RequestOnly;
+using Suspend = RequestOnly;
 
 struct DataPrefix {
     std::uint32_t request_id = 0;

@@ -170,6 +170,7 @@ const char* to_string(FrameType type) noexcept
     case FrameType::MakeSymlink: return "MAKE_SYMLINK";
     case FrameType::Rename: return "RENAME";
     case FrameType::Done: return "DONE";
+    case FrameType::Suspend: return "SUSPEND";
     }
     return "UNKNOWN";
 }

@@ -2,10 +2,14 @@
 // worker pool behind them, and orderly shutdown on SIGTERM/SIGINT.
 #pragma once
 
+#include "agent_metrics.h"
 #include "agent_settings.h"
+#include "control_server.h"
 #include "exclude_filter.h"
 #include "folder_watcher.h"
 #include "libevent_handles.h"
+#include "metrics_endpoint.h"
+#include "service_heartbeat.h"
 #include "loop_inbox.h"
 #include "server_link.h"
 #include "state_store.h"
@@ -13,7 +17,10 @@
 #include "uploader.h"
 #include "worker_pool.h"
 
+#include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace minisync::agent {
@@ -21,7 +28,8 @@ namespace minisync::agent {
 class Agent {
 public:
     // Throws std::runtime_error when certificates or inotify cannot be set up.
-    explicit Agent(AgentSettings settings);
+    // argv is the command line it was started with, read again on SIGHUP.
+    Agent(AgentSettings settings, std::vector<std::string> argv);
     Agent(const Agent&) = delete;
     Agent& operator=(const Agent&) = delete;
     ~Agent();
@@ -31,20 +39,43 @@ public:
 
 private:
     static void on_signal(evutil_socket_t, short, void* self) { static_cast<Agent*>(self)->begin_shutdown(); }
+    static void on_reload(evutil_socket_t, short, void* self) { static_cast<Agent*>(self)->reload(); }
     static void on_deadline(evutil_socket_t, short, void* self)
     {
         event_base_loopbreak(static_cast<Agent*>(self)->base_.get());
     }
     void begin_shutdown();
+    // SIGHUP: reads the configuration again and applies what can change while running (folders,
+    // excludes, bwlimit, log level); a configuration with errors is refused and the running one kept.
+    void reload();
+    void add_folder(FolderSpec folder);
+    void remove_folder(std::size_t folder);
     // A rename ended: the state database follows it, or the old path is removed; then the new path is
     // compared with the database, which sends whatever the rename did not carry.
     void after_rename(const SyncItem& rename, bool applied);
 
+    // minisyncctl's requests (docs/CONTROL.md).
+    void handle_control(const control::Request& request, ControlServer::Reply reply);
+    [[nodiscard]] control::StatusReply status() const;
+    // The folders a request names: the one given, or all. Empty when the name is unknown.
+    [[nodiscard]] std::vector<std::size_t> select_folders(const std::optional<std::string>& name) const;
+    [[nodiscard]] std::vector<std::string> names_of(const std::vector<std::size_t>& folders) const;
+    // Answers every resync that waits once nothing is queued, in flight or being scanned.
+    void check_waiters();
+    // The one-line state systemd shows (STATUS=).
+    [[nodiscard]] std::string service_status() const;
+
     // Declaration order is destruction order reversed: the pool joins before the inbox and base go,
     // and everything holding an event is freed before the base.
-    const AgentSettings settings_;
+    // Folders are only ever appended (a reload adds them at the end; a removed one keeps its place), so a
+    // folder's index stays valid in every component for the agent's lifetime.
+    AgentSettings settings_;
+    const std::vector<std::string> argv_;
+    std::vector<bool> folder_removed_;
     const std::shared_ptr<StateStore> store_;
-    const std::vector<std::int64_t> folder_ids_;
+    std::vector<std::int64_t> folder_ids_;
+    const std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
+    AgentMetrics metrics_{*registry_};
     EvBasePtr base_;
     LoopInbox inbox_;
     WorkerPool pool_;
@@ -53,6 +84,16 @@ private:
     ServerLink link_;
     FolderWatcher watcher_;
     EventPtr shutdown_deadline_;
+    std::unique_ptr<ControlServer> control_;
+    ServiceHeartbeat heartbeat_{base_.get(), [this] { return service_status(); }};
+    struct Waiter {
+        std::vector<std::size_t> folders;
+        ControlServer::Reply reply;
+    };
+    std::vector<Waiter> waiters_;
+    const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    // Serving GET /metrics when --metrics is given.
+    std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
     std::vector<EventPtr> signal_events_;
     bool shutting_down_ = false;
 };

@@ -1,17 +1,22 @@
-// Command-line parsing for minisyncd with CLI11; folders and values are validated before anything starts.
+// minisyncd's settings from its config file (toml++, through config_file.h) and its command line (CLI11);
+// every value and folder is validated before anything starts, and a reload runs the same parse again.
 #include "agent_settings.h"
 
-#include "byte_size.h"
-#include "logging.h"
+#include "config_file.h"
+#include "settings_outcome.h"
 #include "path_rules.h"
 
 #include <CLI/CLI.hpp>
 
+#include <grp.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
-#include <set>
+#include <map>
+#include <sstream>
 
 namespace minisync::agent {
 
@@ -50,95 +55,318 @@ std::pair<std::string, std::string> split_folder_argument(const std::string& arg
     return {path, name};
 }
 
-ParsedAgentArgs parse_agent_args(int argc, const char* const* argv)
+namespace {
+
+constexpr std::string_view Program = "minisyncd";
+constexpr std::int64_t MaxWorkers = 256;
+
+using Failure = ParseFailure;
+using Outcome = ParseOutcome<AgentSettings>;
+
+// The command line as given. A value counts only when its flag was given (CLI::App::count()), so a
+// flag left out never hides the config file's value.
+struct CommandLine {
+    std::string config;
+    std::string server;
+    std::string server_name;
+    std::string cert;
+    std::string key;
+    std::string ca;
+    std::string state;
+    std::string control;
+    std::string control_group;
+    std::string metrics;
+    std::string workers;
+    std::string bwlimit;
+    std::string log_level;
+    std::vector<std::string> excludes;
+    std::vector<std::string> folders;
+};
+
+bool group_exists(std::string_view name) noexcept
+{
+    const std::string group_name{name};
+    std::vector<char> buffer(16 * 1024);
+    for (;;) {
+        group entry{};
+        group* found = nullptr;
+        const int rc = ::getgrnam_r(group_name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+        if (rc == ERANGE && buffer.size() < 1024 * 1024) {
+            buffer.resize(buffer.size() * 2);
+            continue;
+        }
+        return rc == 0 && found != nullptr;
+    }
+}
+
+ValueKind<std::uint64_t> bwlimit_value()
+{
+    ValueKind<std::uint64_t> kind = byte_size_value(1);
+    kind.expected = "a rate in bytes per second: a positive integer, or a string such as '500K' or '10M' "
+                    "(K, M, G are powers of 1024)";
+    return kind;
+}
+
+const ValueKind<std::string>& folder_name_value()
+{
+    static const ValueKind<std::string> kind = checked_text_value(
+        "a folder name: one path component of 1-255 bytes, not '.' or '..'", &is_valid_folder_name);
+    return kind;
+}
+
+// Folders are named once each, wherever they come from.
+class FolderNames {
+public:
+    // Where name was first used ("FILE:LINE" or "the command line"), or nothing when it is new.
+    std::optional<std::string> claim(const std::string& name, std::string where)
+    {
+        const auto [it, inserted] = where_.try_emplace(name, std::move(where));
+        if (inserted) {
+            return std::nullopt;
+        }
+        return it->second;
+    }
+
+private:
+    std::map<std::string, std::string> where_;
+};
+
+// One [[folder]] table: path (required, relative to the file's directory), name, exclude.
+void read_folder_table(TableReader& table, FolderNames& names, std::vector<FolderSpec>& folders)
+{
+    const std::optional<std::string> path = table.get_path("path");
+    const std::optional<std::string> name = table.get("name", folder_name_value());
+    std::optional<std::vector<std::string>> excludes = table.get_array("exclude", text_value("a non-empty pattern"));
+    table.report_unknown_keys();
+    if (!table.has("path")) {
+        table.missing("path");
+        return;
+    }
+    if (!path || (table.has("name") && !name) || (table.has("exclude") && !excludes)) {
+        return; // already reported
+    }
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::canonical(*path, ec);
+    if (ec || !std::filesystem::is_directory(absolute, ec)) {
+        table.error("path", "'" + *path + "' is not an existing directory");
+        return;
+    }
+    std::string folder_name;
+    const char* name_key = "name";
+    if (name) {
+        folder_name = *name;
+    } else {
+        folder_name = absolute.filename().string();
+        name_key = "path";
+        if (!is_valid_folder_name(folder_name)) {
+            table.error("path", "'" + absolute.string() + "' has no name to use on the server; set 'name'");
+            return;
+        }
+    }
+    const std::string here = table.file().path() + ":" + std::to_string(table.line(name_key));
+    if (const auto first = names.claim(folder_name, here)) {
+        table.error(name_key, "folder name '" + folder_name + "' is used twice (first at " + *first + ")");
+        return;
+    }
+    folders.push_back(FolderSpec{absolute.string(), folder_name, excludes.value_or(std::vector<std::string>{})});
+}
+
+// FOLDER[=NAME] from the command line; a relative FOLDER is relative to the working directory.
+void read_folder_argument(const std::string& argument, FolderNames& names, std::vector<FolderSpec>& folders,
+                          ConfigErrors& errors)
+{
+    auto [path, name] = split_folder_argument(argument);
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::canonical(path, ec);
+    if (ec || !std::filesystem::is_directory(absolute, ec)) {
+        errors.add("folder '" + path + "' is not an existing directory");
+        return;
+    }
+    // `minisyncd .` means the current directory by its real name.
+    if (argument.rfind('=') == std::string::npos && absolute.has_filename()) {
+        name = absolute.filename().string();
+    }
+    if (!is_valid_folder_name(name)) {
+        errors.add("invalid folder name '" + name + "' for '" + argument +
+                   "': one path component of 1-255 bytes, not '.' or '..'");
+        return;
+    }
+    if (const auto first = names.claim(name, "the command line")) {
+        errors.add("folder name '" + name + "' is used twice" +
+                   (*first == "the command line" ? std::string{} : " (also at " + *first + ")"));
+        return;
+    }
+    folders.push_back(FolderSpec{absolute.string(), name, {}});
+}
+
+std::string trim_final_newlines(std::string text)
+{
+    while (!text.empty() && text.back() == '\n') {
+        text.pop_back();
+    }
+    return text;
+}
+
+Outcome parse(int argc, const char* const* argv)
 {
     AgentSettings settings;
-    CLI::App app{"minisyncd: watches folders and pushes every change to a minisync-server", "minisyncd"};
-    std::string server = settings.server.to_string();
-    std::string metrics;
-    std::string bwlimit;
-    std::string log_level = "info";
-    std::vector<std::string> folder_arguments;
-    app.add_option("--server", server, "HOST:PORT of the minisync-server")->capture_default_str();
-    app.add_option("--server-name", settings.server_name,
-                   "name the server certificate must carry (default: host of --server, or mini-rsync-server for an IP)");
-    app.add_option("--cert", settings.tls.cert, "client certificate (PEM)")->capture_default_str();
-    app.add_option("--key", settings.tls.key, "client private key (PEM)")->capture_default_str();
-    app.add_option("--ca", settings.tls.ca, "CA that signs the server certificate (PEM)")->capture_default_str();
-    app.add_option("--state", settings.state_path, "state database file");
-    app.add_option("--control", settings.control_socket, "control socket path");
-    app.add_option("--metrics", metrics, "ADDR:PORT for Prometheus metrics (off by default)");
-    app.add_option("--workers", settings.workers, "threads reading and hashing files")
-        ->check(CLI::Range(1, 256))
+    CommandLine cli;
+    cli.server = settings.server.to_string();
+    cli.workers = std::to_string(settings.workers);
+    cli.log_level = "info";
+
+    CLI::App app{"minisyncd: watches folders and pushes every change to a minisync-server", std::string{Program}};
+    app.add_option("--config", cli.config,
+                   "TOML file to read settings from; each flag is a key (--server-name: server_name), and flags "
+                   "given here override it")
+        ->type_name("FILE");
+    app.add_option("--server", cli.server, "HOST:PORT of the minisync-server")
+        ->type_name("HOST:PORT")
         ->capture_default_str();
-    app.add_option("--bwlimit", bwlimit, "upload rate cap in bytes per second, K/M/G suffixes (e.g. 500K)");
+    app.add_option("--server-name", cli.server_name,
+                   "name the server certificate must carry (default: host of --server, or mini-rsync-server for an IP)")
+        ->type_name("NAME");
+    app.add_option("--cert", cli.cert, "client certificate (PEM) [./client.crt]")->type_name("FILE");
+    app.add_option("--key", cli.key, "client private key (PEM) [./client.key]")->type_name("FILE");
+    app.add_option("--ca", cli.ca, "CA that signs the server certificate (PEM) [./ca.crt]")->type_name("FILE");
+    app.add_option("--state", cli.state, "state database file")->type_name("FILE");
+    app.add_option("--control", cli.control, "control socket path")->type_name("SOCKET");
+    app.add_option("--control-group", cli.control_group, "members of this group may use the control socket too")
+        ->type_name("GROUP");
+    app.add_option("--metrics", cli.metrics, "ADDR:PORT for Prometheus metrics (off by default)")
+        ->type_name("ADDR:PORT");
+    app.add_option("--workers", cli.workers, "threads reading and hashing files, 1 to 256")
+        ->type_name("N")
+        ->capture_default_str();
+    app.add_option("--bwlimit", cli.bwlimit, "upload rate cap in bytes per second, K/M/G suffixes (e.g. 500K)")
+        ->type_name("RATE");
     // One value per occurrence, so "--exclude X FOLDER" leaves FOLDER to the positionals.
-    app.add_option("--exclude", settings.excludes, "skip paths matching this pattern (repeatable)")
+    app.add_option("--exclude", cli.excludes,
+                   "skip paths matching this pattern (repeatable; replaces the config file's exclude)")
+        ->type_name("GLOB")
         ->allow_extra_args(false);
-    app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+    app.add_option("--log-level", cli.log_level, "trace|debug|info|warn|error")
+        ->type_name("LEVEL")
         ->capture_default_str();
-    app.add_option("folders", folder_arguments, "FOLDER[=NAME] to watch and sync");
+    app.add_option("folders", cli.folders, "FOLDER[=NAME] to watch and sync, on top of the config file's")
+        ->type_name("FOLDER[=NAME]");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        const int code = app.exit(e);
-        return code == 0 ? 0 : 2;
+        std::ostringstream out;
+        std::ostringstream err;
+        const int code = app.exit(e, out, err);
+        return Failure{code == 0 ? 0 : 2, out.str(), trim_final_newlines(err.str())};
     }
 
-    auto fail = [](const std::string& message) -> ParsedAgentArgs {
-        std::cerr << "minisyncd: " << message << "\n";
-        return 2;
-    };
-    const auto server_address = parse_host_port(server);
-    if (!server_address || server_address->port == 0) {
-        return fail("--server: expected HOST:PORT, got '" + server + "'");
+    std::optional<ConfigFile> config;
+    if (app.count("--config") > 0) {
+        auto loaded = ConfigFile::load(cli.config);
+        if (auto* message = std::get_if<std::string>(&loaded)) {
+            return Failure{2, {}, std::string{Program} + ": " + *message};
+        }
+        config.emplace(std::move(std::get<ConfigFile>(loaded)));
     }
-    settings.server = *server_address;
+    ConfigErrors errors;
+    std::optional<TableReader> top;
+    if (config) {
+        top.emplace(*config, config->root(), errors);
+    }
+    const SettingSources from{top ? &*top : nullptr,
+                              [&app](std::string_view flag) { return app.count(std::string{flag}) > 0; }, errors};
+
+    if (auto server = from.value("--server", cli.server, host_port_value(false))) {
+        settings.server = *server;
+    }
+    if (top) {
+        if (auto name = top->get("server_name", text_value("a non-empty name"))) {
+            settings.server_name = *name;
+        }
+    }
+    if (from.given("--server-name")) {
+        settings.server_name = cli.server_name; // empty asks for the default
+    }
+    if (auto cert = from.path("--cert", cli.cert)) {
+        settings.tls.cert = *cert;
+    }
+    if (auto key = from.path("--key", cli.key)) {
+        settings.tls.key = *key;
+    }
+    if (auto ca = from.path("--ca", cli.ca)) {
+        settings.tls.ca = *ca;
+    }
+    if (auto state = from.path("--state", cli.state)) {
+        settings.state_path = *state;
+    }
+    if (auto control = from.path("--control", cli.control)) {
+        settings.control_socket = *control;
+    }
+    if (auto group = from.value("--control-group", cli.control_group,
+                                checked_text_value("the name of an existing group", &group_exists))) {
+        settings.control_group = *group;
+    }
+    if (auto metrics = from.value("--metrics", cli.metrics, host_port_value(true))) {
+        settings.metrics = *metrics;
+    }
+    if (auto workers = from.value("--workers", cli.workers, integer_value(1, MaxWorkers))) {
+        settings.workers = static_cast<std::size_t>(*workers);
+    }
+    if (auto bwlimit = from.value("--bwlimit", cli.bwlimit, bwlimit_value())) {
+        settings.bwlimit = *bwlimit;
+    }
+    if (top) {
+        if (auto excludes = top->get_array("exclude", text_value("a non-empty pattern"))) {
+            settings.excludes = std::move(*excludes);
+        }
+    }
+    if (from.given("--exclude")) {
+        settings.excludes = cli.excludes;
+    }
+    if (auto level = from.value("--log-level", cli.log_level, log_level_value())) {
+        settings.log_level = *level;
+    }
+
+    FolderNames names;
+    bool any_folder = !cli.folders.empty();
+    if (top) {
+        std::vector<TableReader> tables = top->get_tables("folder");
+        any_folder = any_folder || !tables.empty() || top->has("folder");
+        for (TableReader& table : tables) {
+            read_folder_table(table, names, settings.folders);
+        }
+        top->report_unknown_keys();
+    }
+    for (const std::string& argument : cli.folders) {
+        read_folder_argument(argument, names, settings.folders, errors);
+    }
+    if (!any_folder) {
+        errors.add(config ? "no folder to sync: add a [[folder]] table to " + config->path() +
+                                " or give FOLDER[=NAME] arguments"
+                          : std::string{"no folder to sync; usage: minisyncd [options] FOLDER[=NAME]..."});
+    }
+    if (!errors.empty()) {
+        return Failure{2, {}, errors.format(Program)};
+    }
+
     if (settings.server_name.empty()) {
         settings.server_name = default_server_name(settings.server);
     }
-    if (!metrics.empty()) {
-        settings.metrics = parse_host_port(metrics);
-        if (!settings.metrics) {
-            return fail("--metrics: expected ADDR:PORT, got '" + metrics + "'");
-        }
-    }
-    if (!bwlimit.empty()) {
-        settings.bwlimit = parse_byte_size(bwlimit);
-        if (!settings.bwlimit || *settings.bwlimit == 0) {
-            return fail("--bwlimit: expected a positive rate such as 500K or 10M, got '" + bwlimit + "'");
-        }
-    }
-    settings.log_level = *parse_log_level(log_level);
     if (settings.state_path.empty()) {
         settings.state_path = default_state_path();
     }
-    if (folder_arguments.empty()) {
-        return fail("no folder to sync; usage: minisyncd [options] FOLDER[=NAME]...");
-    }
-    std::set<std::string> names;
-    for (const std::string& argument : folder_arguments) {
-        auto [path, name] = split_folder_argument(argument);
-        std::error_code ec;
-        const std::filesystem::path absolute = std::filesystem::canonical(path, ec);
-        if (ec || !std::filesystem::is_directory(absolute, ec)) {
-            return fail("folder '" + path + "' is not an existing directory");
-        }
-        // `minisyncd .` means the current directory by its real name.
-        if (argument.rfind('=') == std::string::npos && absolute.has_filename()) {
-            name = absolute.filename().string();
-        }
-        if (!is_valid_folder_name(name)) {
-            return fail("invalid folder name '" + name + "' for '" + argument +
-                        "': one path component of 1-255 bytes, not '.' or '..'");
-        }
-        if (!names.insert(name).second) {
-            return fail("folder name '" + name + "' is used twice");
-        }
-        settings.folders.push_back(FolderSpec{absolute.string(), name});
-    }
     return settings;
+}
+
+} // namespace
+
+ParsedAgentArgs parse_agent_args(int argc, const char* const* argv)
+{
+    return settings_for_start(parse(argc, argv));
+}
+
+std::variant<AgentSettings, std::string> reload_agent_settings(const std::vector<std::string>& argv)
+{
+    return settings_for_reload<AgentSettings>(Program, argv, parse);
 }
 
 } // namespace minisync::agent

@@ -43,12 +43,14 @@ std::string max_user_watches()
 } // namespace
 
 FolderWatcher::FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool,
-                             const std::vector<FolderSpec>& folders, std::shared_ptr<const ExcludeFilter> excludes,
-                             ChangeSink sink, RecordsLoader load_records)
+                             const std::vector<FolderSpec>& folders, std::vector<std::string> global_excludes,
+                             AgentMetrics& metrics, ChangeSink sink, RecordsLoader load_records)
     : inbox_{inbox},
       pool_{pool},
       folders_{folders},
-      excludes_{std::move(excludes)},
+      global_excludes_{std::move(global_excludes)},
+      removed_(folders.size(), false),
+      metrics_{metrics},
       sink_{std::move(sink)},
       load_records_{std::move(load_records)},
       watches_{std::make_shared<WatchTable>()},
@@ -61,6 +63,47 @@ FolderWatcher::FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& poo
 {
     if (!read_event_ || !due_timer_ || !rescan_timer_) {
         throw std::runtime_error("event_new failed for the inotify descriptor");
+    }
+    for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
+        excludes_.push_back(filter_for(folder));
+    }
+}
+
+std::shared_ptr<const ExcludeFilter> FolderWatcher::filter_for(std::size_t folder) const
+{
+    std::vector<std::string> patterns = global_excludes_;
+    const std::vector<std::string>& own = folders_[folder].excludes;
+    patterns.insert(patterns.end(), own.begin(), own.end());
+    return std::make_shared<const ExcludeFilter>(std::move(patterns));
+}
+
+void FolderWatcher::add_folder(std::shared_ptr<const FolderRecords> known)
+{
+    const std::size_t folder = excludes_.size();
+    excludes_.push_back(filter_for(folder));
+    removed_.push_back(false);
+    watch_limited_.push_back(false);
+    folder_errors_.emplace_back();
+    scan(folder, "", true, std::move(known));
+}
+
+void FolderWatcher::remove_folder(std::size_t folder)
+{
+    removed_.at(folder) = true;
+    watches_->unwatch_tree(folder, "");
+    watch_limited_[folder] = false;
+    std::erase_if(moves_out_, [folder](const MoveOut& move) { return move.folder == folder; });
+    std::erase_if(deferred_, [folder](const auto& entry) { return entry.first.first == folder; });
+}
+
+void FolderWatcher::set_excludes(std::vector<std::string> global_excludes)
+{
+    global_excludes_ = std::move(global_excludes);
+    for (std::size_t folder = 0; folder < excludes_.size(); ++folder) {
+        excludes_[folder] = filter_for(folder);
+        if (!removed_[folder]) {
+            rescan_with_records(folder);
+        }
     }
 }
 
@@ -86,6 +129,11 @@ void FolderWatcher::reconcile_subtree(std::size_t folder, std::string path)
     });
 }
 
+void FolderWatcher::resync(std::size_t folder)
+{
+    scan(folder, "", true, nullptr);
+}
+
 void FolderWatcher::rescan_with_records(std::size_t folder)
 {
     load_records_(folder, std::nullopt, [this, folder](std::shared_ptr<const FolderRecords> records) {
@@ -98,7 +146,7 @@ void FolderWatcher::scan(std::size_t folder, std::string start, bool verify_firs
 {
     ++scans_running_;
     // The worker touches only what it owns a share of; `this` is used back on the loop thread alone.
-    pool_.post([this, &inbox = inbox_, &stop = pool_.stop_requested(), watches = watches_, excludes = excludes_,
+    pool_.post([this, &inbox = inbox_, &stop = pool_.stop_requested(), watches = watches_, excludes = excludes_[folder],
                 folder, root = folders_[folder].path, start = std::move(start), verify_first,
                 known = std::move(known)] {
         ScanResult result = scan_tree(*watches, *excludes, folder, root, start, stop);
@@ -123,6 +171,14 @@ void FolderWatcher::finish_scan(std::size_t folder, const std::string& start, co
                                 ReconcilePlan&& plan)
 {
     --scans_running_;
+    if (removed_[folder]) {
+        // Its watches went when it was removed; any this scan added go too.
+        watches_->unwatch_tree(folder, "");
+        if (scans_running_ == 0 && on_scans_done_) {
+            on_scans_done_();
+        }
+        return;
+    }
     const std::string& name = folders_[folder].name;
     for (const std::string& error : result.errors) {
         SPDLOG_WARN("folder={}: {}", name, error);
@@ -152,6 +208,9 @@ void FolderWatcher::finish_scan(std::size_t folder, const std::string& start, co
         item.folder = folder;
         sink_(std::move(item));
     }
+    if (scans_running_ == 0 && on_scans_done_) {
+        on_scans_done_();
+    }
 }
 
 void FolderWatcher::note_watch_limit(std::size_t folder, bool reached)
@@ -167,6 +226,7 @@ void FolderWatcher::note_watch_limit(std::size_t folder, bool reached)
     }
     if (!watch_limited_[folder]) {
         watch_limited_[folder] = true;
+        metrics_.error(ErrorKind::Watch);
         rescan_interval_ = FirstWatchLimitRescan;
         folder_errors_[folder] = "inotify watch limit reached (fs.inotify.max_user_watches = " + max_user_watches() +
                                  "); raise it with: sysctl -w fs.inotify.max_user_watches=<more>";
@@ -183,8 +243,8 @@ void FolderWatcher::note_watch_limit(std::size_t folder, bool reached)
 void FolderWatcher::rescan_watch_limited()
 {
     rescan_interval_ = std::min(rescan_interval_ * 2, LastWatchLimitRescan);
-    for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
-        if (watch_limited_[folder]) {
+    for (std::size_t folder = 0; folder < excludes_.size(); ++folder) {
+        if (watch_limited_[folder] && !removed_[folder]) {
             SPDLOG_DEBUG("folder={}: rescanning, not every directory is watched", folders_[folder].name);
             rescan_with_records(folder);
         }
@@ -219,16 +279,19 @@ void FolderWatcher::handle_event(const inotify_event& event)
 {
     if ((event.mask & IN_Q_OVERFLOW) != 0) {
         ++overflows_;
+        metrics_.inotify_overflows.Increment();
         SPDLOG_WARN("inotify queue overflowed; rescanning every folder");
         // Events were lost, deletions among them: the rescan is reconciled with the state database,
         // exactly as at start-up.
-        for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
-            rescan_with_records(folder);
+        for (std::size_t folder = 0; folder < excludes_.size(); ++folder) {
+            if (!removed_[folder]) {
+                rescan_with_records(folder);
+            }
         }
         return;
     }
     const std::optional<WatchedDir> dir = watches_->find(event.wd);
-    if (!dir) {
+    if (!dir || removed_[dir->folder]) {
         return;
     }
     if ((event.mask & IN_IGNORED) != 0) {
@@ -258,7 +321,7 @@ void FolderWatcher::handle_event(const inotify_event& event)
     }
     const std::string name{event.name, ::strnlen(event.name, event.len)};
     std::string path = dir->path.empty() ? name : dir->path + "/" + name;
-    const bool excluded = excludes_->excluded(path);
+    const bool excluded = excludes_[dir->folder]->excluded(path);
     const bool is_dir = (event.mask & IN_ISDIR) != 0;
     if ((event.mask & IN_MOVED_FROM) != 0) {
         moves_out_.push_back(MoveOut{event.cookie, dir->folder, std::move(path), is_dir, excluded, Clock::now() + MoveWindow});

@@ -9,6 +9,7 @@
 //   IN_MODIFY without a close-write (a log held open) sends the file at most every GrowingInterval.
 #pragma once
 
+#include "agent_metrics.h"
 #include "agent_settings.h"
 #include "exclude_filter.h"
 #include "libevent_handles.h"
@@ -42,8 +43,11 @@ public:
     // for a scan to reconcile with.
     using RecordsLoader = std::function<void(std::size_t folder, std::optional<std::string> subtree, RecordsReady)>;
 
+    // folders is the agent's list, which may grow (add_folder); each folder's excludes are the global ones
+    // plus its own.
     FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool, const std::vector<FolderSpec>& folders,
-                  std::shared_ptr<const ExcludeFilter> excludes, ChangeSink sink, RecordsLoader load_records);
+                  std::vector<std::string> global_excludes, AgentMetrics& metrics, ChangeSink sink,
+                  RecordsLoader load_records);
     FolderWatcher(const FolderWatcher&) = delete;
     FolderWatcher& operator=(const FolderWatcher&) = delete;
 
@@ -51,9 +55,21 @@ public:
     // database's records: only what changed, appeared or vanished since is reported.
     void start(std::vector<std::shared_ptr<const FolderRecords>> known);
     void stop();
+    // The folder just appended to the agent's list: watched and reconciled with known, as at start.
+    void add_folder(std::shared_ptr<const FolderRecords> known);
+    // Stops watching the folder; nothing it held is reported any more.
+    void remove_folder(std::size_t folder);
+    // New exclude patterns (a reload): every folder is rescanned and reconciled, which sends what is no
+    // longer excluded. What became excluded stays on the server, as with rsync without --delete-excluded.
+    void set_excludes(std::vector<std::string> global_excludes);
     // Compares path (a file or a directory tree) with the state database's records of it and reports
     // what differs, as start-up does for a whole folder.
     void reconcile_subtree(std::size_t folder, std::string path);
+    // Offers every entry of the folder to the server again, files with their hash: whatever the server
+    // lacks or holds differently is sent (minisyncctl resync).
+    void resync(std::size_t folder);
+    // Called each time the last running scan has finished and reported what it found.
+    void on_scans_done(std::function<void()> done) { on_scans_done_ = std::move(done); }
 
     [[nodiscard]] std::size_t scans_running() const noexcept { return scans_running_; }
     [[nodiscard]] std::uint64_t overflows() const noexcept { return overflows_; }
@@ -102,13 +118,17 @@ private:
     // the scan is reconciled with the records instead.
     void scan(std::size_t folder, std::string start, bool verify_first, std::shared_ptr<const FolderRecords> known);
     void rescan_with_records(std::size_t folder);
+    [[nodiscard]] std::shared_ptr<const ExcludeFilter> filter_for(std::size_t folder) const;
     void note_watch_limit(std::size_t folder, bool reached);
     void rescan_watch_limited();
 
     LoopInbox& inbox_;
     WorkerPool& pool_;
     const std::vector<FolderSpec>& folders_;
-    const std::shared_ptr<const ExcludeFilter> excludes_;
+    std::vector<std::string> global_excludes_;
+    std::vector<std::shared_ptr<const ExcludeFilter>> excludes_; // per folder
+    std::vector<bool> removed_;
+    AgentMetrics& metrics_;
     const ChangeSink sink_;
     const RecordsLoader load_records_;
     const std::shared_ptr<WatchTable> watches_;
@@ -123,6 +143,7 @@ private:
     std::vector<std::string> folder_errors_;
     std::size_t scans_running_ = 0;
     std::uint64_t overflows_ = 0;
+    std::function<void()> on_scans_done_;
 };
 
 } // namespace minisync::agent

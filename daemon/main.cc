@@ -6,6 +6,8 @@
 
 #include <exception>
 #include <iostream>
+#include <string>
+#include <vector>
 
 int main(int argc, char** argv)
 {
@@ -17,7 +19,7 @@ int main(int argc, char** argv)
     try {
         minisync::prepare_process();
         minisync::init_logging(settings.log_level);
-        minisync::agent::Agent agent{std::move(settings)};
+        minisync::agent::Agent agent{std::move(settings), std::vector<std::string>(argv, argv + argc)};
         return agent.run();
     } catch (const std::exception& e) {
         std::cerr << "minisyncd: " << e.what() << "\n";

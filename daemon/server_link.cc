@@ -21,7 +21,7 @@ constexpr std::chrono::milliseconds FirstBackoff = 250ms;
 constexpr std::chrono::milliseconds MaxBackoff = 30s;
 constexpr std::size_t OutputLowWater = 1U << 20;
 constexpr timeval ConnectTimeout{15, 0};
-const char* const AgentVersion = "minisyncd 0.1.0";
+const char* const AgentVersion = "minisyncd " MINISYNC_VERSION;
 
 timeval to_timeval(std::chrono::milliseconds ms)
 {
@@ -30,8 +30,9 @@ timeval to_timeval(std::chrono::milliseconds ms)
 
 } // namespace
 
-ServerLink::ServerLink(event_base* base, const AgentSettings& settings, Listener& listener)
-    : base_{base},
+ServerLink::ServerLink(event_base* base, const AgentSettings& settings, Listener& listener, AgentMetrics& metrics)
+    : metrics_{metrics},
+      base_{base},
       settings_{settings},
       listener_{listener},
       tls_{make_client_tls_context(settings.tls)},
@@ -42,14 +43,28 @@ ServerLink::ServerLink(event_base* base, const AgentSettings& settings, Listener
     if (!dns_) {
         throw std::runtime_error("evdns_base_new failed");
     }
-    if (settings.bwlimit) {
+    set_bwlimit(settings.bwlimit);
+}
+
+void ServerLink::set_bwlimit(std::optional<std::uint64_t> bytes_per_second)
+{
+    EvTokenBucketCfgPtr limit;
+    if (bytes_per_second) {
         // Refilled every 100 ms rather than every second, so the cap is a steady rate, not bursts.
         // libevent 2.1's SSL bufferevent keeps limits in an int: EV_RATE_LIMIT_MAX would read as -1 and stall.
         constexpr std::uint64_t Unlimited = std::numeric_limits<int>::max();
-        const std::uint64_t per_tick = std::clamp<std::uint64_t>(*settings.bwlimit / 10, 1, Unlimited);
+        const std::uint64_t per_tick = std::clamp<std::uint64_t>(*bytes_per_second / 10, 1, Unlimited);
         const timeval tick{0, 100'000};
-        rate_limit_.reset(ev_token_bucket_cfg_new(Unlimited, Unlimited, per_tick, per_tick, &tick));
+        limit.reset(ev_token_bucket_cfg_new(Unlimited, Unlimited, per_tick, per_tick, &tick));
     }
+    // libevent keeps a pointer to the configuration: the connection moves to the new one before the old
+    // one is freed.
+    for (const auto* channel : {&channel_, &retired_channel_}) {
+        if (*channel) {
+            bufferevent_set_rate_limit((*channel)->handle(), limit.get());
+        }
+    }
+    rate_limit_ = std::move(limit);
 }
 
 ServerLink::~ServerLink()
@@ -254,6 +269,7 @@ void ServerLink::fail(const std::string& reason)
         last_error_ = reason;
     }
     state_ = State::Waiting;
+    metrics_.error(ErrorKind::Connection);
     // Full jitter between half and all of the backoff keeps a fleet of agents from reconnecting in step.
     std::uniform_int_distribution<long> spread{backoff_.count() / 2, backoff_.count()};
     const std::chrono::milliseconds delay{spread(jitter_)};

@@ -6,6 +6,7 @@
 //         any --stop()--> Stopped
 #pragma once
 
+#include "agent_metrics.h"
 #include "agent_settings.h"
 #include "frame_channel.h"
 #include "libevent_handles.h"
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,12 +39,14 @@ public:
         ~Listener() = default;
     };
 
-    ServerLink(event_base* base, const AgentSettings& settings, Listener& listener);
+    ServerLink(event_base* base, const AgentSettings& settings, Listener& listener, AgentMetrics& metrics);
     ServerLink(const ServerLink&) = delete;
     ServerLink& operator=(const ServerLink&) = delete;
     ~ServerLink();
 
     void start();
+    // Changes the upload cap (none: unlimited), on the live connection too.
+    void set_bwlimit(std::optional<std::uint64_t> bytes_per_second);
     // Flushes and closes the connection; calls done() once it is closed (or at once when there is none).
     void stop(std::function<void()> done);
 
@@ -78,6 +82,7 @@ private:
     void on_output_low() override;
     void on_closed(const std::string& reason) override;
 
+    AgentMetrics& metrics_;
     event_base* const base_;
     const AgentSettings& settings_;
     Listener& listener_;

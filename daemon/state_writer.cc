@@ -12,8 +12,10 @@ constexpr std::size_t MaxBatch = 2000;
 
 } // namespace
 
-StateWriter::StateWriter(event_base* base, LoopInbox& inbox, WorkerPool& pool, std::shared_ptr<StateStore> store)
+StateWriter::StateWriter(event_base* base, LoopInbox& inbox, WorkerPool& pool, std::shared_ptr<StateStore> store,
+                         AgentMetrics& metrics)
     : inbox_{inbox},
+      metrics_{metrics},
       store_{std::move(store)},
       strand_{Strand::create(pool)},
       timer_{evtimer_new(base, &StateWriter::on_timer, this)}
@@ -44,6 +46,7 @@ void StateWriter::flush()
         inbox.post([this, id, error = std::move(error)] {
             unconfirmed_.erase(id);
             if (error) {
+                metrics_.error(ErrorKind::State);
                 SPDLOG_ERROR("{}; the next start-up rescan makes up for it", *error);
             }
         });
@@ -72,6 +75,14 @@ void StateWriter::load(std::int64_t folder_id, std::optional<std::string> subtre
         auto records = std::make_shared<const FolderRecords>(subtree ? store->load_subtree(folder_id, *subtree)
                                                                      : store->load_folder(folder_id));
         inbox.post([records = std::move(records), done = std::move(done)] { done(records); });
+    });
+}
+
+void StateWriter::folder_id(std::string name, std::function<void(std::int64_t)> done)
+{
+    strand_->post([&inbox = inbox_, store = store_, name = std::move(name), done = std::move(done)]() mutable {
+        const std::int64_t id = store->folder_id(name);
+        inbox.post([id, done = std::move(done)] { done(id); });
     });
 }
 

@@ -2,6 +2,7 @@
 // transaction per batch, so neither SQLite nor its fsyncs ever run on the loop. Loop thread only.
 #pragma once
 
+#include "agent_metrics.h"
 #include "libevent_handles.h"
 #include "loop_inbox.h"
 #include "state_store.h"
@@ -19,7 +20,8 @@ namespace minisync::agent {
 
 class StateWriter {
 public:
-    StateWriter(event_base* base, LoopInbox& inbox, WorkerPool& pool, std::shared_ptr<StateStore> store);
+    StateWriter(event_base* base, LoopInbox& inbox, WorkerPool& pool, std::shared_ptr<StateStore> store,
+                AgentMetrics& metrics);
     StateWriter(const StateWriter&) = delete;
     StateWriter& operator=(const StateWriter&) = delete;
 
@@ -30,6 +32,8 @@ public:
     // The same for path and everything below it.
     void load_subtree(std::int64_t folder_id, std::string path,
                       std::function<void(std::shared_ptr<const FolderRecords>)> done);
+    // The state database's id of a folder name (created on first use), for a folder added by a reload.
+    void folder_id(std::string name, std::function<void(std::int64_t)> done);
     // After the worker pool has stopped: writes every batch not yet confirmed, on the calling thread.
     void write_remaining();
 
@@ -40,6 +44,7 @@ private:
               std::function<void(std::shared_ptr<const FolderRecords>)> done);
 
     LoopInbox& inbox_;
+    AgentMetrics& metrics_;
     const std::shared_ptr<StateStore> store_;
     const std::shared_ptr<Strand> strand_;
     const EventPtr timer_;

@@ -1,6 +1,7 @@
 // FIFO with de-duplication by (folder, path), and the folding of work into renames.
 #include "sync_queue.h"
 
+#include <algorithm>
 #include <unordered_set>
 #include <vector>
 
@@ -46,6 +47,10 @@ void SyncQueue::push(SyncItem item)
     std::string key = key_of(item.folder, item.path);
     if (const auto it = items_.find(key); it != items_.end()) {
         SyncItem& queued = it->second;
+        if (item.seen != std::chrono::steady_clock::time_point{} &&
+            (queued.seen == std::chrono::steady_clock::time_point{} || item.seen < queued.seen)) {
+            queued.seen = item.seen;
+        }
         if (queued.kind == SyncItem::Kind::Rename) {
             return; // the comparison after the rename sees this change too
         }
@@ -107,6 +112,12 @@ void SyncQueue::push_rename(SyncItem rename)
     for (SyncItem& removal : removals) {
         push(std::move(removal));
     }
+}
+
+std::size_t SyncQueue::count(std::size_t folder) const
+{
+    return static_cast<std::size_t>(std::count_if(items_.begin(), items_.end(),
+                                                   [folder](const auto& entry) { return entry.second.folder == folder; }));
 }
 
 const SyncItem* SyncQueue::front() const

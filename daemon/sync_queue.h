@@ -4,6 +4,7 @@
 
 #include "file_version.h"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -38,6 +39,9 @@ struct SyncItem {
     bool growing = false;
     // A directory's mode and mtime, sent once the work inside it is done (that work changes its mtime).
     bool settle = false;
+    // When the change was first seen (the earliest of those merged into this item): the start of the
+    // sync latency the agent reports.
+    std::chrono::steady_clock::time_point seen{};
 };
 
 SyncItem removal_item(std::size_t folder, std::string path, bool tree);
@@ -54,6 +58,7 @@ public:
     [[nodiscard]] const SyncItem* front() const;
     std::optional<SyncItem> pop();
     [[nodiscard]] std::size_t size() const noexcept { return order_.size(); }
+    [[nodiscard]] std::size_t count(std::size_t folder) const;
     [[nodiscard]] bool empty() const noexcept { return order_.empty(); }
 
 private:

@@ -49,19 +49,109 @@ bool worth_retrying(ErrorCode code)
 } // namespace
 
 Uploader::Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
-                   StateWriter& state, std::vector<std::int64_t> folder_ids, std::vector<FolderRoot> roots)
+                   StateWriter& state, AgentMetrics& metrics, std::vector<std::int64_t> folder_ids,
+                   std::vector<FolderRoot> roots)
     : inbox_{inbox},
       pool_{pool},
       settings_{settings},
       state_{state},
+      metrics_{metrics},
       folder_ids_{std::move(folder_ids)},
       roots_{std::move(roots)},
-      retry_timer_{evtimer_new(base, &Uploader::on_retry, this)}
+      removed_(settings.folders.size(), false),
+      retry_timer_{evtimer_new(base, &Uploader::on_retry, this)},
+      paused_(settings.folders.size(), false)
 {
+}
+
+void Uploader::add_folder(std::int64_t folder_id, FolderRoot root)
+{
+    folder_ids_.push_back(folder_id);
+    roots_.push_back(std::move(root));
+    removed_.push_back(false);
+    paused_.push_back(false);
+}
+
+void Uploader::remove_folder(std::size_t folder)
+{
+    removed_.at(folder) = true;
+    paused_[folder] = false;
+    auto of_folder = [folder](const SyncItem& item) { return item.folder == folder; };
+    std::erase_if(held_, of_folder);
+    std::erase_if(retry_later_, of_folder);
+    pump(); // what is still queued for it is dropped as it comes up
+}
+
+void Uploader::set_paused(std::size_t folder, bool paused)
+{
+    if (paused_.at(folder) == paused) {
+        return;
+    }
+    paused_[folder] = paused;
+    if (paused) {
+        std::vector<std::uint64_t> suspended;
+        for (const auto& [id, job] : jobs_) {
+            if (job.item.folder == folder && (job.state == State::Streaming || job.state == State::AwaitingReady)) {
+                suspended.push_back(id);
+            }
+        }
+        for (const std::uint64_t id : suspended) {
+            Job& job = jobs_.at(id);
+            link_->send(protocol::encode_request_only(FrameType::Suspend, job.request_id));
+            // Held with what the server confirmed, to resume there; a change that came in meanwhile is
+            // found by the resume itself (the version no longer matches, so it starts over).
+            SyncItem item = job.item;
+            item.resume.reset();
+            if (job.confirmed_offset > 0) {
+                item.resume = ResumeHint{job.version, job.confirmed_offset};
+            }
+            job.changed_again = false;
+            end_job(id, Then::Done);
+            held_.push_back(std::move(item));
+        }
+    } else {
+        std::vector<SyncItem> still_held;
+        for (SyncItem& item : held_) {
+            if (item.folder == folder) {
+                queue_.push(std::move(item));
+            } else {
+                still_held.push_back(std::move(item));
+            }
+        }
+        held_ = std::move(still_held);
+    }
+    pump();
+}
+
+std::size_t Uploader::pending(std::size_t folder) const
+{
+    auto of_folder = [folder](const SyncItem& item) { return item.folder == folder; };
+    return queue_.count(folder) + static_cast<std::size_t>(std::count_if(held_.begin(), held_.end(), of_folder)) +
+           static_cast<std::size_t>(std::count_if(retry_later_.begin(), retry_later_.end(), of_folder));
+}
+
+bool Uploader::idle() const
+{
+    return queue_.empty() && jobs_.empty();
+}
+
+std::vector<Uploader::Transfer> Uploader::transfers() const
+{
+    std::vector<Transfer> transfers;
+    for (const auto& [id, job] : jobs_) {
+        if (job.item.kind == SyncItem::Kind::Upload && job.entry == EntryKind::File && job.state != State::Preparing) {
+            transfers.push_back(Transfer{settings_.folders[job.item.folder].name + "/" + job.item.path,
+                                         job.bytes_sent, job.size});
+        }
+    }
+    return transfers;
 }
 
 void Uploader::enqueue(SyncItem item)
 {
+    if (item.seen == std::chrono::steady_clock::time_point{}) {
+        item.seen = std::chrono::steady_clock::now();
+    }
     if (item.kind == SyncItem::Kind::Rename) {
         // A retry waiting at or below the old path would find nothing there now: the comparison after
         // the rename covers it.
@@ -134,10 +224,17 @@ void Uploader::pump()
     while (jobs_.size() < MaxJobs) {
         const SyncItem* next = queue_.front();
         // The queue keeps its order: what waits for a job in flight holds back what came after it.
-        if (next == nullptr || must_wait(*next)) {
+        if (next == nullptr || (!paused_[next->folder] && !removed_[next->folder] && must_wait(*next))) {
             break;
         }
         SyncItem item = *queue_.pop();
+        if (removed_[item.folder]) {
+            continue;
+        }
+        if (paused_[item.folder]) {
+            held_.push_back(std::move(item));
+            continue;
+        }
         if (const auto it = job_by_path_.find(key_of(item)); it != job_by_path_.end()) {
             note_change_during_job(jobs_.at(it->second), item);
             continue;
@@ -147,6 +244,7 @@ void Uploader::pump()
     if (jobs_.empty() && queue_.empty() && !unsettled_dirs_.empty()) {
         settle_directories();
     }
+    update_gauges();
     for (auto& [id, job] : jobs_) {
         if (buffered_bytes() >= MaxBufferedBytes) {
             break;
@@ -154,6 +252,9 @@ void Uploader::pump()
         if (job.state == State::Streaming) {
             issue_reads(job);
         }
+    }
+    if (idle() && on_idle_) {
+        on_idle_();
     }
 }
 
@@ -321,6 +422,23 @@ void Uploader::on_removal_checked(std::uint64_t job_id, PathPresence presence)
         job.item.tree ? protocol::RemoveKind::Tree : protocol::RemoveKind::File}));
 }
 
+void Uploader::update_gauges()
+{
+    metrics_.queue_depth.Set(static_cast<double>(queue_.size() + retry_later_.size()));
+    metrics_.inflight_transfers.Set(static_cast<double>(jobs_.size()));
+}
+
+void Uploader::count_acknowledged(const Job& job, bool entry_synced)
+{
+    if (entry_synced) {
+        ++stats_.files_synced;
+        metrics_.files_synced.Increment();
+    }
+    if (!job.item.settle) {
+        metrics_.synced_after(job.item.seen);
+    }
+}
+
 void Uploader::record_committed(const Job& job)
 {
     StateChange change;
@@ -360,6 +478,8 @@ void Uploader::on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& ope
     }
     if (opened.status == OutgoingFile::Status::Failed) {
         ++stats_.failures;
+        metrics_.error(ErrorKind::Read);
+        last_error_ = settings_.folders[job.item.folder].name + "/" + job.item.path + ": " + opened.error;
         SPDLOG_WARN("folder={} path={}: {}", settings_.folders[job.item.folder].name, job.item.path, opened.error);
         end_job(job_id, Then::RetryLater);
         return;
@@ -433,6 +553,7 @@ void Uploader::on_chunk(std::uint64_t job_id, std::uint64_t offset, std::size_t 
     Job& job = it->second;
     --job.reads_in_flight;
     if (!chunk.ok) {
+        metrics_.error(ErrorKind::Read);
         SPDLOG_INFO("folder={} path={}: {}; sending it again once it settles", settings_.folders[job.item.folder].name,
                     job.item.path, chunk.error);
         link_->send(protocol::encode_request_only(FrameType::Abort, job.request_id));
@@ -442,6 +563,7 @@ void Uploader::on_chunk(std::uint64_t job_id, std::uint64_t offset, std::size_t 
     link_->send_data(protocol::DataPrefix{job.request_id, offset}, std::move(chunk.data));
     job.bytes_sent += length;
     stats_.bytes_sent += length;
+    metrics_.bytes_sent.Increment(static_cast<double>(length));
     if (job.bytes_sent == job.size) {
         job.state = State::Finishing;
         job.strand->post([this, &inbox = inbox_, file = job.file, job_id] {
@@ -530,6 +652,7 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
         }
         if (resumed && ready->offset > 0) {
             stats_.resumed_bytes += ready->offset;
+            metrics_.resumed_bytes.Increment(static_cast<double>(ready->offset));
             SPDLOG_INFO("folder={} path={}: resuming at byte {} of {}", folder, job->item.path, ready->offset,
                         job->size);
         } else if (job->resume_offset > 0) {
@@ -568,6 +691,7 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
     }
     case FrameType::Removed: {
         ++stats_.files_removed;
+        count_acknowledged(*job, false);
         SPDLOG_INFO("folder={} path={}: removed{}", folder, job->item.path, job->item.tree ? " with all below it" : "");
         StateChange change;
         change.kind = job->item.tree ? StateChange::Kind::ForgottenTree : StateChange::Kind::Forgotten;
@@ -580,17 +704,18 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
     case FrameType::Done:
         if (job->item.kind == SyncItem::Kind::Rename) {
             SPDLOG_INFO("folder={} path={}: renamed from {}", folder, job->item.path, job->item.from);
+            count_acknowledged(*job, true);
             finish_rename(job->id, true);
             return;
         }
-        ++stats_.files_synced;
+        count_acknowledged(*job, true);
         SPDLOG_DEBUG("folder={} path={}: {} synced", folder, job->item.path,
                      job->entry == EntryKind::Directory ? "directory" : "symlink");
         record_committed(*job);
         end_job(job->id, Then::Done);
         return;
     case FrameType::AlreadyHave:
-        ++stats_.files_synced;
+        count_acknowledged(*job, true);
         SPDLOG_DEBUG("folder={} path={}: server already has it", folder, job->item.path);
         if (job->announced_sha256) {
             job->sha256 = *job->announced_sha256;
@@ -599,7 +724,7 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
         end_job(job->id, Then::Done);
         return;
     case FrameType::Committed:
-        ++stats_.files_synced;
+        count_acknowledged(*job, true);
         SPDLOG_INFO("folder={} path={}: synced ({} bytes)", folder, job->item.path, job->size);
         record_committed(*job);
         end_job(job->id, Then::Done);
@@ -615,6 +740,7 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
             return;
         }
         ++stats_.failures;
+        metrics_.error(ErrorKind::Server);
         if (error->code == ErrorCode::Conflict && job->item.kind == SyncItem::Kind::Upload) {
             // A directory where this file goes: the agent has a file there, so the server's tree is
             // stale. It is removed first (the removal sends the file once it is done).
@@ -626,6 +752,7 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
             return;
         }
         const bool retry = worth_retrying(error->code);
+        last_error_ = folder + "/" + job->item.path + ": server error: " + error->message;
         SPDLOG_WARN("folder={} path={}: server error: {} ({}){}", folder, job->item.path, error->message,
                     protocol::to_string(error->code), retry ? "; will retry" : "");
         end_job(job->id, retry ? Then::RetryLater : Then::Done);
@@ -689,6 +816,10 @@ void Uploader::retry_failed()
 
 void Uploader::on_link_ready()
 {
+    metrics_.connection_up.Set(1);
+    if (std::exchange(ever_connected_, true)) {
+        metrics_.reconnects.Increment();
+    }
     // Request ids are per connection and only have to increase on it.
     next_request_id_ = 1;
     pump();
@@ -696,6 +827,7 @@ void Uploader::on_link_ready()
 
 void Uploader::on_link_lost()
 {
+    metrics_.connection_up.Set(0);
     for (auto& [id, job] : jobs_) {
         // A commit may have landed before the connection died; hashing first avoids sending it twice.
         job.item.verify_first = job.item.verify_first || job.state == State::Committing;
@@ -712,6 +844,7 @@ void Uploader::on_link_lost()
     jobs_.clear();
     job_by_path_.clear();
     job_by_request_.clear();
+    update_gauges();
     check_drained();
 }
 

@@ -21,6 +21,7 @@
 // as durable so the upload resumes there.
 #pragma once
 
+#include "agent_metrics.h"
 #include "agent_settings.h"
 #include "libevent_handles.h"
 #include "loop_inbox.h"
@@ -58,7 +59,8 @@ public:
 
     // folder_ids[i] is the state database's id of settings.folders[i], roots[i] its root as found at start.
     Uploader(event_base* base, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
-             StateWriter& state, std::vector<std::int64_t> folder_ids, std::vector<FolderRoot> roots);
+             StateWriter& state, AgentMetrics& metrics, std::vector<std::int64_t> folder_ids,
+             std::vector<FolderRoot> roots);
     Uploader(const Uploader&) = delete;
     Uploader& operator=(const Uploader&) = delete;
 
@@ -72,9 +74,35 @@ public:
     // database; uploads still streaming resume from their confirmed offsets next time.
     void drain(std::function<void()> done);
 
-    [[nodiscard]] std::size_t queue_depth() const noexcept { return queue_.size(); }
+    // A paused folder's changes are kept, not sent; uploads of it in flight are suspended (their partial
+    // files stay on the server) and resume from their confirmed offsets once it is resumed.
+    void set_paused(std::size_t folder, bool paused);
+    // The folder just appended to the agent's list (a reload), with its state database id and root.
+    void add_folder(std::int64_t folder_id, FolderRoot root);
+    // Drops what is queued for the folder; requests in flight finish. Nothing is removed on the server.
+    void remove_folder(std::size_t folder);
+    void set_folder_id(std::size_t folder, std::int64_t folder_id) { folder_ids_.at(folder) = folder_id; }
+    [[nodiscard]] bool paused(std::size_t folder) const { return paused_.at(folder); }
+    // Paths of the folder waiting to be sent: queued, held while paused, or waiting to be retried.
+    [[nodiscard]] std::size_t pending(std::size_t folder) const;
+    // Nothing queued or in flight for any folder that is not paused (retries waiting aside).
+    [[nodiscard]] bool idle() const;
+    [[nodiscard]] std::size_t retries_waiting() const noexcept { return retry_later_.size(); }
+    // Called whenever the uploader becomes idle.
+    void on_idle(std::function<void()> idle) { on_idle_ = std::move(idle); }
+
+    struct Transfer {
+        std::string path; // "<folder name>/<relative path>"
+        std::uint64_t offset = 0;
+        std::uint64_t size = 0;
+    };
+    [[nodiscard]] std::vector<Transfer> transfers() const;
+
+    [[nodiscard]] std::size_t queue_depth() const noexcept { return queue_.size() + held_.size(); }
     [[nodiscard]] std::size_t in_flight() const noexcept { return jobs_.size(); }
     [[nodiscard]] const UploadStats& stats() const noexcept { return stats_; }
+    // The latest error a request met, or empty.
+    [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
 
     void on_link_ready() override;
     void on_link_lost() override;
@@ -125,6 +153,9 @@ private:
     void settle_directories();
     void on_removal_checked(std::uint64_t job_id, PathPresence presence);
     void record_committed(const Job& job);
+    // The server acknowledged the job's change: counted, and its latency observed.
+    void count_acknowledged(const Job& job, bool entry_synced);
+    void update_gauges();
     void finish_rename(std::uint64_t job_id, bool applied);
     void note_change_during_job(Job& job, SyncItem::Kind latest);
     void note_change_during_job(Job& job, const SyncItem& latest);
@@ -143,8 +174,10 @@ private:
     WorkerPool& pool_;
     const AgentSettings& settings_;
     StateWriter& state_;
-    const std::vector<std::int64_t> folder_ids_;
-    const std::vector<FolderRoot> roots_;
+    AgentMetrics& metrics_;
+    std::vector<std::int64_t> folder_ids_;
+    std::vector<FolderRoot> roots_;
+    std::vector<bool> removed_;
     ServerLink* link_ = nullptr;
     SyncQueue queue_;
     std::map<std::uint64_t, Job> jobs_;
@@ -157,6 +190,11 @@ private:
     UploadStats stats_;
     const EventPtr retry_timer_;
     std::function<void()> on_drained_;
+    std::function<void()> on_idle_;
+    bool ever_connected_ = false;
+    std::vector<bool> paused_;
+    std::vector<SyncItem> held_; // items of paused folders, in queue order
+    std::string last_error_;
     RenameDone rename_done_;
     std::set<std::pair<std::size_t, std::string>> unsettled_dirs_;
 };

@@ -27,7 +27,7 @@ constexpr std::size_t ResumeReadingBelow = 8U << 20;
 constexpr std::size_t MaxUnreadReplies = 1U << 20;
 constexpr timeval HandshakeTimeout{10, 0};
 
-const char* const ServerVersion = "minisync-server 0.1.0";
+const char* const ServerVersion = "minisync-server " MINISYNC_VERSION;
 
 } // namespace
 
@@ -124,7 +124,8 @@ void ClientSession::dispatch(const protocol::FrameHeader& header, std::vector<st
     case FrameType::UploadBegin: handle_begin(body); break;
     case FrameType::Data: handle_data(std::move(body)); break;
     case FrameType::Commit: handle_commit(body); break;
-    case FrameType::Abort: handle_abort(body); break;
+    case FrameType::Abort: handle_abort(body, true); break;
+    case FrameType::Suspend: handle_abort(body, false); break;
     case FrameType::Remove: handle_remove(body); break;
     case FrameType::MakeDir: handle_make_dir(body); break;
     case FrameType::MakeSymlink: handle_make_symlink(body); break;
@@ -144,7 +145,7 @@ void ClientSession::on_bad_frame(const std::string& reason)
 void ClientSession::on_closed(const std::string& reason)
 {
     if (state_ == State::Handshake) {
-        ++context_.stats.rejected["bad_cert"];
+        context_.metrics.rejected("bad_cert");
         SPDLOG_WARN("connection peer={}: TLS handshake failed: {}", peer_, reason);
     } else {
         SPDLOG_INFO("connection peer={} client={} closed: {}", peer_, client_, reason);
@@ -220,7 +221,7 @@ ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, co
     }
     highest_request_id_ = request_id;
     if (!is_valid_folder_name(folder)) {
-        ++context_.stats.rejected["bad_path"];
+        context_.metrics.rejected("bad_path");
         fail_request(request_id, ErrorCode::BadPath, "invalid folder name");
         return nullptr;
     }
@@ -229,7 +230,7 @@ ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, co
             continue;
         }
         if (const auto problem = check_relative_path(*checked)) {
-            ++context_.stats.rejected["bad_path"];
+            context_.metrics.rejected("bad_path");
             SPDLOG_WARN("client={} folder={}: refused path: {}", client_, folder, *problem);
             fail_request(request_id, ErrorCode::BadPath, *problem);
             return nullptr;
@@ -345,7 +346,7 @@ void ClientSession::handle_data(std::vector<std::uint8_t>&& body)
         return;
     }
     upload->next_offset += payload;
-    context_.stats.bytes_received += payload;
+    context_.metrics.bytes_received.Increment(static_cast<double>(payload));
     bytes_queued_to_disk_ += payload;
     upload->strand->post([this_id = id_, &context = context_, file = upload->file, request_id = prefix->request_id,
                           offset = prefix->offset, body = std::move(body)] {
@@ -417,28 +418,28 @@ void ClientSession::on_upload_committed(std::uint32_t request_id, const std::opt
     const UploadTarget& target = it->second.file->target();
     if (error) {
         if (error->code == ErrorCode::HashMismatch) {
-            ++context_.stats.hash_mismatches;
+            context_.metrics.hash_mismatches.Increment();
         }
         SPDLOG_WARN("client={} folder={} path={}: commit failed: {}", client_, target.folder, target.path,
                     error->message);
         fail_request(request_id, error->code, error->message);
         return;
     }
-    ++context_.stats.files_committed;
+    context_.metrics.files_committed.Increment();
     SPDLOG_DEBUG("client={} folder={} path={}: committed {} bytes", client_, target.folder, target.path, target.size);
     channel_.send(protocol::encode_request_only(FrameType::Committed, request_id));
     end_request(request_id, false);
 }
 
-void ClientSession::handle_abort(protocol::Bytes body)
+void ClientSession::handle_abort(protocol::Bytes body, bool discard_partial)
 {
     const auto abort = protocol::decode_request_only(body);
     if (!abort) {
-        reject_connection(ErrorCode::BadFrame, "malformed ABORT", "bad_frame");
+        reject_connection(ErrorCode::BadFrame, discard_partial ? "malformed ABORT" : "malformed SUSPEND", "bad_frame");
         return;
     }
-    if (live_upload(abort->request_id, FrameType::Abort) != nullptr) {
-        end_request(abort->request_id, true);
+    if (live_upload(abort->request_id, discard_partial ? FrameType::Abort : FrameType::Suspend) != nullptr) {
+        end_request(abort->request_id, discard_partial);
     }
 }
 
@@ -496,7 +497,7 @@ void ClientSession::handle_make_symlink(protocol::Bytes body)
         return;
     }
     if (const auto problem = check_symlink_target(msg->target)) {
-        ++context_.stats.rejected["bad_path"];
+        context_.metrics.rejected("bad_path");
         fail_request(msg->request_id, ErrorCode::BadPath, *problem);
         return;
     }
@@ -584,7 +585,7 @@ void ClientSession::reject_connection(ErrorCode code, const std::string& message
     if (channel_.closing()) {
         return;
     }
-    ++context_.stats.rejected[reason];
+    context_.metrics.rejected(reason);
     SPDLOG_WARN("connection peer={} client={}: refused: {}", peer_, client_.empty() ? "-" : client_, message);
     channel_.send(protocol::encode(protocol::ErrorMsg{0, code, message}));
     channel_.close_after_flush(message);

@@ -5,7 +5,8 @@
 //                     Handshake --(CN refused)--> Refused
 //                     any state --(error, EOF, shutdown)--> closed (reported to the server, then reaped)
 // Request states:     BEGIN -> Opening --(READY sent)--> Receiving --(COMMIT)--> Committing -> finished
-//                     Opening may finish at once with ALREADY_HAVE or ERROR; any state may end with ERROR or ABORT.
+//                     Opening may finish at once with ALREADY_HAVE or ERROR; any state may end with ERROR, ABORT
+//                     or SUSPEND.
 //                     REMOVE -> Removing -> finished with REMOVED or ERROR.
 //                     MAKE_DIR, MAKE_SYMLINK, RENAME -> Applying -> finished with DONE or ERROR.
 // A connection that closes keeps its partial files for the agent to resume; ABORT and errors discard them.
@@ -17,7 +18,7 @@
 #include "path_locks.h"
 #include "protocol_codec.h"
 #include "server_settings.h"
-#include "server_stats.h"
+#include "server_metrics.h"
 #include "worker_pool.h"
 
 #include <cstdint>
@@ -37,7 +38,7 @@ struct SessionContext {
     WorkerPool& pool;
     const ServerSettings& settings;
     int root_fd;
-    ServerStats& stats;
+    ServerMetrics& metrics;
     // Paths being uploaded by any session, so two requests never write the same partial file.
     PathLocks& path_locks;
     // Completions from workers find their session by id, since it may have closed meanwhile.
@@ -89,7 +90,8 @@ private:
     void handle_begin(protocol::Bytes body);
     void handle_data(std::vector<std::uint8_t>&& body);
     void handle_commit(protocol::Bytes body);
-    void handle_abort(protocol::Bytes body);
+    // ABORT discards the partial file; SUSPEND keeps it for the agent to resume.
+    void handle_abort(protocol::Bytes body, bool discard_partial);
     void handle_remove(protocol::Bytes body);
     void handle_make_dir(protocol::Bytes body);
     void handle_make_symlink(protocol::Bytes body);

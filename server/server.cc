@@ -77,7 +77,7 @@ Server::Server(ServerSettings settings)
                pool_,
                settings_,
                root_fd_.get(),
-               stats_,
+               metrics_,
                path_locks_,
                [this](std::uint64_t id) { return find_session(id); },
                [this](std::uint64_t id) { session_closed(id); }}
@@ -92,6 +92,9 @@ Server::Server(ServerSettings settings)
         signal_events_.push_back(std::move(ev));
     }
     bind_listener();
+    if (settings_.metrics) {
+        metrics_endpoint_ = std::make_unique<MetricsEndpoint>(*settings_.metrics, registry_);
+    }
 }
 
 Server::~Server()
@@ -135,10 +138,15 @@ void Server::bind_listener()
 int Server::run()
 {
     SPDLOG_INFO("listening on {}:{} root={}", settings_.listen.host, bound_port_, settings_.root);
+    if (metrics_endpoint_) {
+        SPDLOG_INFO("metrics on http://{}:{}/metrics", settings_.metrics->host, metrics_endpoint_->port());
+    }
     notify_ready("listening on " + settings_.listen.host + ":" + std::to_string(bound_port_));
     sweep_partials();
+    heartbeat_.start();
     event_base_dispatch(base_.get());
-    SPDLOG_INFO("stopped: {} files committed, {} bytes received", stats_.files_committed, stats_.bytes_received);
+    SPDLOG_INFO("stopped: {} files committed, {} bytes received", metrics_.files_committed.Value(),
+                metrics_.bytes_received.Value());
     return 0;
 }
 
@@ -165,7 +173,7 @@ void Server::handle_accept(evutil_socket_t fd, sockaddr* addr, int)
     }
     const std::uint64_t id = next_session_id_++;
     sessions_.emplace(id, std::make_unique<ClientSession>(id, context_, std::move(bev), describe_peer(addr)));
-    ++stats_.connections;
+    metrics_.connections.Increment();
 }
 
 void Server::handle_accept_error()
@@ -185,6 +193,7 @@ void Server::begin_shutdown()
     }
     shutting_down_ = true;
     notify_stopping();
+    heartbeat_.stop();
     SPDLOG_INFO("shutting down: {} connections open", sessions_.size());
     evconnlistener_disable(listener_.get());
     for (const auto& [id, session] : sessions_) {
@@ -229,7 +238,7 @@ void Server::session_closed(std::uint64_t id)
     }
     graveyard_.push_back(std::move(it->second));
     sessions_.erase(it);
-    --stats_.connections;
+    metrics_.connections.Decrement();
     event_active(reap_event_.get(), EV_READ, 0);
     if (shutting_down_ && sessions_.empty()) {
         event_base_loopbreak(base_.get());

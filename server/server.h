@@ -7,7 +7,9 @@
 #include "openssl_handles.h"
 #include "path_locks.h"
 #include "server_settings.h"
-#include "server_stats.h"
+#include "metrics_endpoint.h"
+#include "server_metrics.h"
+#include "service_heartbeat.h"
 #include "unique_fd.h"
 #include "worker_pool.h"
 
@@ -63,7 +65,10 @@ private:
     EvBasePtr base_;
     LoopInbox inbox_;
     WorkerPool pool_;
-    ServerStats stats_;
+    const std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
+    ServerMetrics metrics_{*registry_};
+    // Serving GET /metrics when --metrics is given.
+    std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
     PathLocks path_locks_;
     SessionContext context_;
     std::map<std::uint64_t, std::unique_ptr<ClientSession>> sessions_;
@@ -78,6 +83,10 @@ private:
     EventPtr shutdown_deadline_;
     EventPtr sweep_timer_;
     std::vector<EventPtr> signal_events_;
+    ServiceHeartbeat heartbeat_{base_.get(), [this] {
+        return std::to_string(sessions_.size()) + " connections, " +
+               std::to_string(static_cast<std::uint64_t>(metrics_.files_committed.Value())) + " files committed";
+    }};
 };
 
 } // namespace minisync::server

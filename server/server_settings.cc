@@ -1,81 +1,188 @@
-// Command-line parsing for minisync-server with CLI11; every value is validated before the server starts.
+// minisync-server's settings from its config file (toml++, through config_file.h) and its command line
+// (CLI11); every value is validated before the server starts.
 #include "server_settings.h"
 
-#include "duration.h"
-#include "logging.h"
+#include "config_file.h"
+#include "settings_outcome.h"
 #include "path_rules.h"
 
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <sstream>
 
 namespace minisync::server {
 
-ParsedServerArgs parse_server_args(int argc, const char* const* argv)
+namespace {
+
+constexpr std::string_view Program = "minisync-server";
+constexpr std::int64_t MaxWorkers = 256;
+// An upload idle for less than an hour is more likely paused than abandoned.
+constexpr std::chrono::seconds MinPartialMaxAge = std::chrono::hours{1};
+
+using Failure = ParseFailure;
+using Outcome = ParseOutcome<ServerSettings>;
+
+// The command line as given; a value counts only when its flag was given (CLI::App::count()).
+struct CommandLine {
+    std::string config;
+    std::string listen;
+    std::string root;
+    std::string cert;
+    std::string key;
+    std::string ca;
+    std::vector<std::string> allow_cn;
+    std::string metrics;
+    std::string workers;
+    std::string partial_max_age;
+    std::string log_level;
+};
+
+const ValueKind<std::string>& client_cn_value()
+{
+    static const ValueKind<std::string> kind = checked_text_value(
+        "a client name: one path component of 1-255 bytes, not starting with '.'", &is_valid_client_cn);
+    return kind;
+}
+
+std::string trim_final_newlines(std::string text)
+{
+    while (!text.empty() && text.back() == '\n') {
+        text.pop_back();
+    }
+    return text;
+}
+
+Outcome parse(int argc, const char* const* argv)
 {
     ServerSettings settings;
-    CLI::App app{"minisync-server: receives files from minisyncd agents over mutual TLS", "minisync-server"};
-    std::string listen = settings.listen.to_string();
-    std::string metrics;
-    std::string log_level = "info";
-    std::string partial_max_age = "7d";
-    app.add_option("--listen", listen, "ADDR:PORT to accept agents on")->capture_default_str();
-    app.add_option("--root", settings.root, "directory files land in, as <root>/<client CN>/<folder>/")
+    CommandLine cli;
+    cli.listen = settings.listen.to_string();
+    cli.root = settings.root;
+    cli.cert = settings.tls.cert;
+    cli.key = settings.tls.key;
+    cli.ca = settings.tls.ca;
+    cli.workers = std::to_string(settings.workers);
+    cli.partial_max_age = "7d";
+    cli.log_level = "info";
+
+    CLI::App app{"minisync-server: receives files from minisyncd agents over mutual TLS", std::string{Program}};
+    app.add_option("--config", cli.config,
+                   "TOML file to read settings from; each flag is a key (--allow-cn: allow_cn), and flags given "
+                   "here override it")
+        ->type_name("FILE");
+    app.add_option("--listen", cli.listen, "ADDR:PORT to accept agents on")
+        ->type_name("ADDR:PORT")
         ->capture_default_str();
-    app.add_option("--cert", settings.tls.cert, "server certificate (PEM)")->capture_default_str();
-    app.add_option("--key", settings.tls.key, "server private key (PEM)")->capture_default_str();
-    app.add_option("--ca", settings.tls.ca, "CA that signs client certificates (PEM)")->capture_default_str();
-    app.add_option("--allow-cn", settings.allow_cn, "accept only these client CNs (repeatable)")
+    app.add_option("--root", cli.root, "directory files land in, as <root>/<client CN>/<folder>/")
+        ->type_name("DIR")
+        ->capture_default_str();
+    app.add_option("--cert", cli.cert, "server certificate (PEM)")->type_name("FILE")->capture_default_str();
+    app.add_option("--key", cli.key, "server private key (PEM)")->type_name("FILE")->capture_default_str();
+    app.add_option("--ca", cli.ca, "CA that signs client certificates (PEM)")->type_name("FILE")->capture_default_str();
+    app.add_option("--allow-cn", cli.allow_cn,
+                   "accept only these client CNs (repeatable; replaces the config file's allow_cn)")
+        ->type_name("CN")
         ->allow_extra_args(false);
-    app.add_option("--metrics", metrics, "ADDR:PORT for Prometheus metrics (off by default)");
-    app.add_option("--workers", settings.workers, "disk and hashing threads")
-        ->check(CLI::Range(1, 256))
+    app.add_option("--metrics", cli.metrics, "ADDR:PORT for Prometheus metrics (off by default)")
+        ->type_name("ADDR:PORT");
+    app.add_option("--workers", cli.workers, "disk and hashing threads, 1 to 256")
+        ->type_name("N")
         ->capture_default_str();
-    app.add_option("--partial-max-age", partial_max_age,
-                   "delete partial uploads untouched this long (s, m, h or d suffix)")
+    app.add_option("--partial-max-age", cli.partial_max_age,
+                   "delete partial uploads untouched this long (s, m, h or d suffix; at least 1h)")
+        ->type_name("AGE")
         ->capture_default_str();
-    app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+    app.add_option("--log-level", cli.log_level, "trace|debug|info|warn|error")
+        ->type_name("LEVEL")
         ->capture_default_str();
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        const int code = app.exit(e);
-        return code == 0 ? 0 : 2;
+        std::ostringstream out;
+        std::ostringstream err;
+        const int code = app.exit(e, out, err);
+        return Failure{code == 0 ? 0 : 2, out.str(), trim_final_newlines(err.str())};
     }
 
-    auto fail = [](const std::string& message) -> ParsedServerArgs {
-        std::cerr << "minisync-server: " << message << "\n";
-        return 2;
-    };
-    const auto listen_address = parse_host_port(listen);
-    if (!listen_address) {
-        return fail("--listen: expected ADDR:PORT, got '" + listen + "'");
+    std::optional<ConfigFile> config;
+    if (app.count("--config") > 0) {
+        auto loaded = ConfigFile::load(cli.config);
+        if (auto* message = std::get_if<std::string>(&loaded)) {
+            return Failure{2, {}, std::string{Program} + ": " + *message};
+        }
+        config.emplace(std::move(std::get<ConfigFile>(loaded)));
     }
-    settings.listen = *listen_address;
-    if (!metrics.empty()) {
-        settings.metrics = parse_host_port(metrics);
-        if (!settings.metrics) {
-            return fail("--metrics: expected ADDR:PORT, got '" + metrics + "'");
+    ConfigErrors errors;
+    std::optional<TableReader> top;
+    if (config) {
+        top.emplace(*config, config->root(), errors);
+    }
+    const SettingSources from{top ? &*top : nullptr,
+                              [&app](std::string_view flag) { return app.count(std::string{flag}) > 0; }, errors};
+
+    if (auto listen = from.value("--listen", cli.listen, host_port_value(true))) {
+        settings.listen = *listen;
+    }
+    if (auto root = from.path("--root", cli.root)) {
+        if (root->empty()) {
+            errors.add("--root must not be empty");
+        }
+        settings.root = *root;
+    }
+    if (auto cert = from.path("--cert", cli.cert)) {
+        settings.tls.cert = *cert;
+    }
+    if (auto key = from.path("--key", cli.key)) {
+        settings.tls.key = *key;
+    }
+    if (auto ca = from.path("--ca", cli.ca)) {
+        settings.tls.ca = *ca;
+    }
+    if (top) {
+        if (auto allow_cn = top->get_array("allow_cn", client_cn_value())) {
+            settings.allow_cn = std::move(*allow_cn);
         }
     }
-    for (const std::string& cn : settings.allow_cn) {
-        if (!is_valid_client_cn(cn)) {
-            return fail("--allow-cn: '" + cn + "' is not a valid client name (one path component, not starting with '.')");
+    if (from.given("--allow-cn")) {
+        settings.allow_cn.clear();
+        for (const std::string& cn : cli.allow_cn) {
+            if (auto valid = parse_flag_value("--allow-cn", cn, client_cn_value(), errors)) {
+                settings.allow_cn.push_back(*valid);
+            }
         }
     }
-    if (settings.root.empty()) {
-        return fail("--root must not be empty");
+    if (auto metrics = from.value("--metrics", cli.metrics, host_port_value(true))) {
+        settings.metrics = *metrics;
     }
-    // An upload idle for less than an hour is more likely paused than abandoned.
-    const auto max_age = parse_duration(partial_max_age);
-    if (!max_age || *max_age < std::chrono::hours{1}) {
-        return fail("--partial-max-age: expected a duration of at least 1h, such as 7d or 12h, got '" +
-                    partial_max_age + "'");
+    if (auto workers = from.value("--workers", cli.workers, integer_value(1, MaxWorkers))) {
+        settings.workers = static_cast<std::size_t>(*workers);
     }
-    settings.partial_max_age = *max_age;
-    settings.log_level = *parse_log_level(log_level);
+    if (auto max_age = from.value("--partial-max-age", cli.partial_max_age, duration_value(MinPartialMaxAge))) {
+        settings.partial_max_age = *max_age;
+    }
+    if (auto level = from.value("--log-level", cli.log_level, log_level_value())) {
+        settings.log_level = *level;
+    }
+    if (top) {
+        top->report_unknown_keys();
+    }
+    if (!errors.empty()) {
+        return Failure{2, {}, errors.format(Program)};
+    }
     return settings;
+}
+
+} // namespace
+
+ParsedServerArgs parse_server_args(int argc, const char* const* argv)
+{
+    return settings_for_start(parse(argc, argv));
+}
+
+std::variant<ServerSettings, std::string> reload_server_settings(const std::vector<std::string>& argv)
+{
+    return settings_for_reload<ServerSettings>(Program, argv, parse);
 }
 
 } // namespace minisync::server

@@ -1,4 +1,5 @@
-// minisync-server's settings: in-class defaults, then the command line (SPEC.md "minisync-server").
+// minisync-server's settings: in-class defaults, then the config file (--config), then the command line
+// (SPEC.md "minisync-server" and "Configuration").
 #pragma once
 
 #include "host_port.h"
@@ -27,8 +28,19 @@ struct ServerSettings {
     std::chrono::seconds partial_max_age = std::chrono::hours{24 * 7};
 };
 
-// Either the settings to run with or the exit code to leave with (0 after --help, 2 on a usage error).
+// Either the settings to run with or the exit code to leave with (0 after --help, 2 on a usage or config
+// error, whose message is printed on stderr).
+//
+// Settings come from the in-class defaults, then the file named by --config (there is no implicit one),
+// then the flags actually given. Every flag --some-flag is the config key some_flag (--allow-cn is the
+// array allow_cn, which --allow-cn on the command line replaces); relative paths in the file are relative
+// to the file's directory, those on the command line to the working directory.
 using ParsedServerArgs = std::variant<ServerSettings, int>;
 ParsedServerArgs parse_server_args(int argc, const char* const* argv);
+
+// The same parse again, for a reload: argv is the server's original command line, argv[0] included.
+// Prints nothing; on failure returns what parse_server_args() would have printed on stderr (lines
+// starting with "minisync-server: ", without the final newline).
+std::variant<ServerSettings, std::string> reload_server_settings(const std::vector<std::string>& argv);
 
 } // namespace minisync::server

@@ -1,0 +1,34 @@
+// minisyncctl's side of the control socket: connect, send one request line, wait for one reply line.
+#pragma once
+
+#include "control_protocol.h"
+#include "unique_fd.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace minisync::ctl {
+
+class ControlClient {
+public:
+    // Connects to the Unix socket at path, waiting at most timeout for the daemon to accept. On failure
+    // returns nothing and sets *error to a reason fit for "cannot reach minisyncd at 'PATH': <reason>".
+    static std::optional<ControlClient> connect(const std::string& path, std::chrono::milliseconds timeout,
+                                                std::string* error);
+
+    // Sends one request line (with its "\n") and returns the reply line, without its "\n". reply_timeout
+    // bounds the wait for the reply; nothing means wait as long as it takes (resync --wait). On failure
+    // (timeout, closed connection, reply over MaxReplyLine) returns nothing and sets *error.
+    std::optional<std::string> exchange(std::string_view request_line,
+                                        std::optional<std::chrono::milliseconds> reply_timeout, std::string* error);
+
+private:
+    explicit ControlClient(UniqueFd&& fd) : fd_{std::move(fd)} {}
+
+    UniqueFd fd_;
+    control::LineReader reader_{control::MaxReplyLine};
+};
+
+} // namespace minisync::ctl

@@ -1,0 +1,49 @@
+// What the agent counts, as Prometheus metrics (names in SPEC.md "Metrics"; label values of
+// minisync_errors_total{kind} in docs/OPERATIONS.md). Registered whether or not --metrics serves them:
+// updating one is an atomic add. Updated on the loop thread.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+
+namespace minisync::agent {
+
+// The kinds of minisync_errors_total, each exported from the start at 0.
+enum class ErrorKind {
+    Read,       // a local file or directory could not be read
+    Server,     // the server answered a request with an error
+    Connection, // connecting to the server failed, or the connection broke
+    State,      // the state database could not be written
+    Watch,      // inotify could not watch a directory (watch limit)
+    Control,    // a control socket request was refused or malformed
+};
+
+class AgentMetrics {
+public:
+    explicit AgentMetrics(prometheus::Registry& registry);
+
+    void error(ErrorKind kind);
+    // A change seen at `seen` is now acknowledged by the server.
+    void synced_after(std::chrono::steady_clock::time_point seen);
+
+    prometheus::Counter& files_synced;
+    prometheus::Counter& bytes_sent;    // file content, not wire bytes
+    prometheus::Counter& resumed_bytes; // not sent again thanks to resume
+    prometheus::Counter& reconnects;
+    prometheus::Counter& inotify_overflows;
+    prometheus::Gauge& queue_depth;
+    prometheus::Gauge& inflight_transfers;
+    prometheus::Gauge& connection_up;
+    prometheus::Gauge& paused; // 1 while every folder is paused
+
+private:
+    prometheus::Family<prometheus::Counter>& errors_;
+    prometheus::Histogram& sync_latency_;
+};
+
+} // namespace minisync::agent
