@@ -1,6 +1,8 @@
 // Control protocol codecs: request validation, reply encoding and decoding, line framing, socket path rule.
 #include "control_protocol.h"
 
+#include <sys/stat.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -593,6 +595,19 @@ std::string default_socket_path()
         return value != nullptr ? std::optional<std::string_view>{value} : std::nullopt;
     };
     return socket_path_for(env("RUNTIME_DIRECTORY"), env("XDG_RUNTIME_DIR"), ::getuid());
+}
+
+std::string client_socket_path()
+{
+    const std::string preferred = default_socket_path();
+    struct stat st{};
+    if (::stat(preferred.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+        return preferred;
+    }
+    if (::stat(SystemAgentSocket, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        return SystemAgentSocket;
+    }
+    return preferred;
 }
 
 } // namespace minisync::control

@@ -184,6 +184,12 @@ private:
 // $XDG_RUNTIME_DIR/minisync/minisyncd.sock when XDG_RUNTIME_DIR is an absolute path; else
 // /tmp/minisync-$UID/minisyncd.sock. The daemon and minisyncctl both use it.
 std::string default_socket_path();
+
+// Where minisyncctl looks when no --socket is given: the default above if a socket is there, else the
+// agent run by the systemd unit (/run/minisync/minisyncd.sock, which a login shell's environment does not
+// point to), else the default above (so an error names it).
+std::string client_socket_path();
+constexpr const char* SystemAgentSocket = "/run/minisync/minisyncd.sock";
 // The same rule over given values (unset = nullopt), for tests.
 std::string socket_path_for(std::optional<std::string_view> runtime_directory,
                             std::optional<std::string_view> xdg_runtime_dir, uid_t uid);

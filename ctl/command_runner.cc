@@ -38,7 +38,7 @@ const char* done_verb(const control::Request& request)
 
 int run_command(const CtlOptions& options, std::ostream& out, std::ostream& err)
 {
-    const std::string path = options.socket_path.empty() ? control::default_socket_path() : options.socket_path;
+    const std::string path = options.socket_path.empty() ? control::client_socket_path() : options.socket_path;
     const control::Request& request = options.request;
     const char* command = control::to_string(request.command);
     const auto unreachable = [&](const std::string& why) {

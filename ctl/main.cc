@@ -13,7 +13,8 @@ int main(int argc, char** argv)
 
     CLI::App app{"minisyncctl: control a running minisyncd", "minisyncctl"};
     app.add_option("--socket", options.socket_path,
-                   "control socket of the agent (default: " + minisync::control::default_socket_path() + ")")
+                   "control socket of the agent (default: " + minisync::control::default_socket_path() + ", else " +
+                       minisync::control::SystemAgentSocket + ")")
         ->type_name("PATH");
     app.add_flag("--json", options.json, "print the daemon's reply as one JSON object");
     app.add_flag("--debug", options.debug, "print the raw exchange on stderr");

@@ -69,7 +69,8 @@ ReconcilePlan reconcile(const FolderScan& scan, const FolderRecords& known, cons
     if (!scan.complete) {
         return plan;
     }
-    if (scan.entries.empty() && scan.listed_dirs.size() <= 1 && !known.empty()) {
+    // Only a whole folder can look unmounted; a path inside one that is gone is simply gone.
+    if (scan.whole_folder && scan.entries.empty() && scan.listed_dirs.size() <= 1 && !known.empty()) {
         plan.withheld_removals = true;
         return plan;
     }

@@ -30,6 +30,7 @@ struct FolderScan {
     std::set<std::string> listed_dirs; // relative paths of directories read to the end ("" is the root)
     std::set<std::string> failed_dirs; // could not be read: nothing below them is known
     bool complete = false;             // the walk was not cut short
+    bool whole_folder = true;          // started at the folder's root, not at a path inside it
 };
 
 struct ReconcilePlan {

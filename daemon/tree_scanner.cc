@@ -47,14 +47,20 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
                      const std::string& folder_root, const std::string& start, const std::atomic<bool>& stop)
 {
     ScanResult result;
+    result.scan.whole_folder = start.empty();
     if (!start.empty()) {
         // The start itself is an entry too: an empty directory or a single file must reach the server.
         struct stat st{};
         const std::string absolute = folder_root + "/" + start;
         if (::lstat(absolute.c_str(), &st) != 0) {
-            if (errno != ENOENT && errno != ENOTDIR) {
-                result.errors.push_back("cannot stat '" + absolute + "': " + std::strerror(errno));
+            const int err = errno;
+            struct stat root{};
+            if (err != ENOENT && err != ENOTDIR) {
+                result.errors.push_back("cannot stat '" + absolute + "': " + std::strerror(err));
                 result.scan.failed_dirs.insert(start);
+            } else if (::lstat(folder_root.c_str(), &root) != 0 || !S_ISDIR(root.st_mode)) {
+                // The folder itself is gone (deleted, unmounted): that says nothing about this path.
+                result.scan.failed_dirs.insert("");
             }
             result.scan.complete = true;
             return result;

@@ -269,6 +269,9 @@ bool Uploader::must_wait(const SyncItem& item) const
         if (job.item.folder != item.folder) {
             continue;
         }
+        if (item.settle && job.item.path.size() > item.path.size() && paths_overlap(job.item.path, item.path)) {
+            return true; // what runs below would move the mtime being set
+        }
         const bool job_is_rename = job.item.kind == SyncItem::Kind::Rename;
         if (!is_wide(item) && !is_wide(job.item)) {
             continue; // one path each: a job on the same path absorbs the item instead
@@ -285,15 +288,25 @@ bool Uploader::must_wait(const SyncItem& item) const
 
 void Uploader::note_directory_changed(std::size_t folder, const std::string& path)
 {
-    // The folder's own root is not mirrored: the server's folder directory is its own.
-    if (std::string parent = parent_of(path); !parent.empty()) {
-        unsettled_dirs_.emplace(folder, std::move(parent));
+    // Every directory above, not only the parent: the server may have had to create some of them on the
+    // way, which moved the mtime of the one above. The folder's own root is not mirrored.
+    for (std::string parent = parent_of(path); !parent.empty(); parent = parent_of(parent)) {
+        if (!unsettled_dirs_.emplace(folder, parent).second) {
+            break; // its ancestors were noted with it
+        }
     }
 }
 
 void Uploader::settle_directories()
 {
-    for (auto& [folder, path] : std::exchange(unsettled_dirs_, {})) {
+    // Deepest first: setting a directory's attributes never moves its parent's mtime, but making a missing
+    // one does, so a parent waits for the directories below it (must_wait).
+    std::vector<std::pair<std::size_t, std::string>> dirs(unsettled_dirs_.begin(), unsettled_dirs_.end());
+    unsettled_dirs_.clear();
+    auto depth = [](const std::string& path) { return std::count(path.begin(), path.end(), '/'); };
+    std::stable_sort(dirs.begin(), dirs.end(),
+                     [&](const auto& a, const auto& b) { return depth(a.second) > depth(b.second); });
+    for (auto& [folder, path] : dirs) {
         SyncItem item;
         item.folder = folder;
         item.path = std::move(path);
