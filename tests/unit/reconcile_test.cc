@@ -272,6 +272,16 @@ std::vector<ReconcileCase> reconcile_cases()
                      .removals = {"gone/", "gone/f", "link"},
                      .unchanged = 1});
 
+    // A path inside the folder that is gone (deleted right after a rename onto it) is removed: only a
+    // whole folder can look unmounted.
+    FolderScan vanished_subtree;
+    vanished_subtree.complete = true;
+    vanished_subtree.whole_folder = false;
+    cases.push_back({.name = "VanishedSubtreeIsRemovedNotWithheld",
+                     .scan = vanished_subtree,
+                     .known = {{"d/f", committed_record(V1, RegularFile)}},
+                     .removals = {"d/f"}});
+
     return cases;
 }
 
