@@ -236,7 +236,7 @@ void ControlServer::read_requests(std::uint64_t id)
         auto parsed = control::parse_request(std::string_view{raw, length});
         if (auto* error = std::get_if<std::string>(&parsed)) {
             refused_();
-            SPDLOG_WARN("control: malformed request: {}", *error);
+            SPDLOG_WARN("control: malformed request err={}", *error);
             send(id, control::error_reply(*error), false);
             continue;
         }

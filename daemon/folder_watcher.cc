@@ -181,7 +181,7 @@ void FolderWatcher::finish_scan(std::size_t folder, const std::string& start, co
     }
     const std::string& name = folders_[folder].name;
     for (const std::string& error : result.errors) {
-        SPDLOG_WARN("folder={}: {}", name, error);
+        SPDLOG_WARN("folder={}: scan problem err={}", name, error);
     }
     for (const std::string& path : result.skipped) {
         SPDLOG_INFO("folder={} path={}: skipped: not a file, directory or symlink (a FIFO, socket or device)", name,

@@ -273,8 +273,8 @@ void ServerLink::fail(const std::string& reason)
     // Full jitter between half and all of the backoff keeps a fleet of agents from reconnecting in step.
     std::uniform_int_distribution<long> spread{backoff_.count() / 2, backoff_.count()};
     const std::chrono::milliseconds delay{spread(jitter_)};
-    SPDLOG_WARN("server={}: connection failed: {}; retrying in {} ms", settings_.server.to_string(), reason,
-                delay.count());
+    SPDLOG_WARN("server={}: connection failed, retrying in {} ms err={}", settings_.server.to_string(),
+                delay.count(), reason);
     const timeval tv = to_timeval(delay);
     evtimer_add(retry_timer_.get(), &tv);
     backoff_ = std::min(backoff_ * 2, MaxBackoff);

@@ -493,7 +493,8 @@ void Uploader::on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& ope
         ++stats_.failures;
         metrics_.error(ErrorKind::Read);
         last_error_ = settings_.folders[job.item.folder].name + "/" + job.item.path + ": " + opened.error;
-        SPDLOG_WARN("folder={} path={}: {}", settings_.folders[job.item.folder].name, job.item.path, opened.error);
+        SPDLOG_WARN("folder={} path={}: not sent, retried in 5 s err={}", settings_.folders[job.item.folder].name,
+                    job.item.path, opened.error);
         end_job(job_id, Then::RetryLater);
         return;
     }
@@ -766,8 +767,8 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
         }
         const bool retry = worth_retrying(error->code);
         last_error_ = folder + "/" + job->item.path + ": server error: " + error->message;
-        SPDLOG_WARN("folder={} path={}: server error: {} ({}){}", folder, job->item.path, error->message,
-                    protocol::to_string(error->code), retry ? "; will retry" : "");
+        SPDLOG_WARN("folder={} path={}: server refused it{} err={} ({})", folder, job->item.path,
+                    retry ? ", retried in 5 s" : "", error->message, protocol::to_string(error->code));
         end_job(job->id, retry ? Then::RetryLater : Then::Done);
         return;
     }

@@ -146,7 +146,7 @@ void ClientSession::on_closed(const std::string& reason)
 {
     if (state_ == State::Handshake) {
         context_.metrics.rejected("bad_cert");
-        SPDLOG_WARN("connection peer={}: TLS handshake failed: {}", peer_, reason);
+        SPDLOG_WARN("connection peer={}: TLS handshake failed err={}", peer_, reason);
     } else {
         SPDLOG_INFO("connection peer={} client={} closed: {}", peer_, client_, reason);
     }
@@ -231,7 +231,7 @@ ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, co
         }
         if (const auto problem = check_relative_path(*checked)) {
             context_.metrics.rejected("bad_path");
-            SPDLOG_WARN("client={} folder={}: refused path: {}", client_, folder, *problem);
+            SPDLOG_WARN("client={} folder={}: refused a path err={}", client_, folder, *problem);
             fail_request(request_id, ErrorCode::BadPath, *problem);
             return nullptr;
         }
@@ -311,7 +311,8 @@ void ClientSession::on_upload_opened(std::uint32_t request_id, const IncomingUpl
         end_request(request_id, false);
         break;
     case IncomingUpload::OpenOutcome::Failed:
-        SPDLOG_WARN("client={} path={}: {}", client_, it->second.file->target().path, result.error.message);
+        SPDLOG_WARN("client={} path={}: upload refused err={}", client_, it->second.file->target().path,
+                    result.error.message);
         fail_request(request_id, result.error.code, result.error.message);
         break;
     case IncomingUpload::OpenOutcome::Ready:
@@ -369,7 +370,7 @@ void ClientSession::on_chunk_written(std::uint32_t request_id, std::size_t bytes
         return;
     }
     if (result.error) {
-        SPDLOG_WARN("client={}: {}", client_, result.error->message);
+        SPDLOG_WARN("client={}: write failed err={}", client_, result.error->message);
         fail_request(request_id, result.error->code, result.error->message);
     } else if (result.durable_offset) {
         channel_.send(protocol::encode(protocol::ProgressMsg{request_id, *result.durable_offset}));
@@ -420,7 +421,7 @@ void ClientSession::on_upload_committed(std::uint32_t request_id, const std::opt
         if (error->code == ErrorCode::HashMismatch) {
             context_.metrics.hash_mismatches.Increment();
         }
-        SPDLOG_WARN("client={} folder={} path={}: commit failed: {}", client_, target.folder, target.path,
+        SPDLOG_WARN("client={} folder={} path={}: commit failed err={}", client_, target.folder, target.path,
                     error->message);
         fail_request(request_id, error->code, error->message);
         return;
@@ -552,7 +553,7 @@ void ClientSession::on_applied(std::uint32_t request_id, FrameType reply, const 
     }
     if (error) {
         if (error->code != ErrorCode::NotFound) {
-            SPDLOG_WARN("client={}: {}", client_, error->message);
+            SPDLOG_WARN("client={}: request failed err={}", client_, error->message);
         }
         fail_request(request_id, error->code, error->message);
         return;
@@ -586,7 +587,7 @@ void ClientSession::reject_connection(ErrorCode code, const std::string& message
         return;
     }
     context_.metrics.rejected(reason);
-    SPDLOG_WARN("connection peer={} client={}: refused: {}", peer_, client_.empty() ? "-" : client_, message);
+    SPDLOG_WARN("connection peer={} client={}: refused err={}", peer_, client_.empty() ? "-" : client_, message);
     channel_.send(protocol::encode(protocol::ErrorMsg{0, code, message}));
     channel_.close_after_flush(message);
 }
