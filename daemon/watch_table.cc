@@ -64,7 +64,7 @@ void WatchTable::unwatch_tree(std::size_t folder, const std::string& path)
     const std::string below = path + "/";
     for (auto it = dirs_.begin(); it != dirs_.end();) {
         const WatchedDir& dir = it->second;
-        if (dir.folder == folder && (dir.path == path || dir.path.starts_with(below))) {
+        if (dir.folder == folder && (path.empty() || dir.path == path || dir.path.starts_with(below))) {
             ::inotify_rm_watch(inotify_fd_.get(), it->first);
             it = dirs_.erase(it);
         } else {

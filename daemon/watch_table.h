@@ -32,6 +32,7 @@ public:
     std::optional<WatchedDir> find(int wd) const;
     void forget(int wd);
     // Stops watching path and every directory below it: they moved out of reach under their old names.
+    // "" is the whole folder.
     void unwatch_tree(std::size_t folder, const std::string& path);
     // path and every directory below it were renamed to to: their watches follow the inodes, so only the
     // recorded paths change.
