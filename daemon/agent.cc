@@ -383,14 +383,17 @@ void Agent::reload()
     }
     bool excludes_changed = next.excludes != settings_.excludes;
     for (FolderSpec& wanted : next.folders) {
-        const auto running = std::find_if(settings_.folders.begin(), settings_.folders.end(), [&](const FolderSpec& f) {
-            return !folder_removed_[static_cast<std::size_t>(&f - settings_.folders.data())] && f.name == wanted.name &&
-                   f.path == wanted.path;
-        });
-        if (running == settings_.folders.end()) {
+        std::optional<std::size_t> running;
+        for (std::size_t folder = 0; folder < settings_.folders.size() && !running; ++folder) {
+            const FolderSpec& current = settings_.folders[folder];
+            if (!folder_removed_[folder] && current.name == wanted.name && current.path == wanted.path) {
+                running = folder;
+            }
+        }
+        if (!running) {
             add_folder(std::move(wanted));
-        } else if (running->excludes != wanted.excludes) {
-            running->excludes = wanted.excludes;
+        } else if (settings_.folders[*running].excludes != wanted.excludes) {
+            settings_.folders[*running].excludes = wanted.excludes;
             excludes_changed = true;
         }
     }
