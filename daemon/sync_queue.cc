@@ -88,7 +88,9 @@ void SyncQueue::push_rename(SyncItem rename)
         }
         if (queued.kind == SyncItem::Kind::Rename) {
             if (queued.path == rename.from) {
-                rename.from = queued.from; // a then b, b then c: a then c
+                // a then b, b then c: a then c; and what a replaced at b on the server must go.
+                removals.push_back(removal_item(rename.folder, rename.from, true));
+                rename.from = queued.from;
             } else {
                 removals.push_back(removal_item(queued.folder, queued.from, queued.tree));
             }

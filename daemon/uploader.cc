@@ -373,6 +373,20 @@ void Uploader::finish_rename(std::uint64_t job_id, bool applied)
         return;
     }
     const SyncItem rename = it->second.item;
+    if (applied) {
+        // Directories waiting for their mtime to be restored moved with the rename.
+        std::vector<std::pair<std::size_t, std::string>> moved;
+        for (auto dir = unsettled_dirs_.begin(); dir != unsettled_dirs_.end();) {
+            if (dir->first == rename.folder && paths_overlap(dir->second, rename.from) &&
+                dir->second.size() >= rename.from.size()) {
+                moved.emplace_back(dir->first, rename.path + dir->second.substr(rename.from.size()));
+                dir = unsettled_dirs_.erase(dir);
+            } else {
+                ++dir;
+            }
+        }
+        unsettled_dirs_.insert(moved.begin(), moved.end());
+    }
     end_job(job_id, Then::Done);
     if (rename_done_) {
         rename_done_(rename, applied);
@@ -472,6 +486,13 @@ void Uploader::on_prepared(std::uint64_t job_id, const OutgoingFile::Opened& ope
         return;
     }
     Job& job = it->second;
+    if (job.item.settle && opened.status != OutgoingFile::Status::Directory &&
+        opened.status != OutgoingFile::Status::Failed) {
+        // Only a directory's attributes were to be restored; whatever is there now came with events of
+        // its own (a removal, a rename of the directory), which say what the server must do.
+        end_job(job_id, Then::Done);
+        return;
+    }
     if (opened.status == OutgoingFile::Status::Directory || opened.status == OutgoingFile::Status::Symlink) {
         send_entry(job, opened);
         return;
