@@ -40,6 +40,12 @@ ClientSession::ClientSession(std::uint64_t id, SessionContext& context, BufferEv
 
 ClientSession::~ClientSession()
 {
+    if (counted_for_client_) {
+        const auto it = context_.connections_per_client.find(client_);
+        if (--it->second == 0) {
+            context_.connections_per_client.erase(it);
+        }
+    }
     // Partials of interrupted uploads stay on disk: the agent resumes them on its next connection.
     for (auto& [request_id, upload] : uploads_) {
         release_locks(upload);
@@ -70,6 +76,16 @@ void ClientSession::on_connected()
         reject_connection(ErrorCode::NotAllowed, "client '" + *cn + "' is not in --allow-cn", "cn_not_allowed");
         return;
     }
+    std::size_t& open = context_.connections_per_client[*cn];
+    if (open >= context_.settings.max_connections_per_client) {
+        client_ = *cn;
+        reject_connection(ErrorCode::NotAllowed,
+                          "client '" + *cn + "' already has " + std::to_string(open) + " connections open",
+                          "too_many_connections");
+        return;
+    }
+    ++open;
+    counted_for_client_ = true;
     client_ = *cn;
     state_ = State::AwaitHello;
     SPDLOG_INFO("connection peer={} client={}: TLS established", peer_, client_);

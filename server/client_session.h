@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -44,6 +45,8 @@ struct SessionContext {
     // Completions from workers find their session by id, since it may have closed meanwhile.
     std::function<ClientSession*(std::uint64_t)> find_session;
     std::function<void(std::uint64_t)> session_closed;
+    // Open connections per client CN, against settings.max_connections_per_client.
+    std::map<std::string, std::size_t>& connections_per_client;
 };
 
 class ClientSession final : public FrameChannel::Handler {
@@ -124,6 +127,7 @@ private:
     FrameChannel channel_;
     State state_ = State::Handshake;
     std::string client_;
+    bool counted_for_client_ = false; // in context.connections_per_client
     std::uint32_t highest_request_id_ = 0;
     std::unordered_map<std::uint32_t, Upload> uploads_;
     std::size_t bytes_queued_to_disk_ = 0;

@@ -80,7 +80,8 @@ Server::Server(ServerSettings settings)
                metrics_,
                path_locks_,
                [this](std::uint64_t id) { return find_session(id); },
-               [this](std::uint64_t id) { session_closed(id); }}
+               [this](std::uint64_t id) { session_closed(id); },
+               connections_per_client_}
 {
     reap_event_.reset(event_new(base_.get(), -1, 0, &Server::on_reap, this));
     accept_resume_.reset(evtimer_new(base_.get(), &Server::on_accept_resume, this));
@@ -154,6 +155,14 @@ void Server::handle_accept(evutil_socket_t fd, sockaddr* addr, int)
 {
     if (shutting_down_) {
         evutil_closesocket(fd);
+        return;
+    }
+    if (sessions_.size() >= settings_.max_connections) {
+        // Closed before any TLS work: a flood costs an accept and a close each.
+        evutil_closesocket(fd);
+        metrics_.rejected("too_many_connections");
+        SPDLOG_WARN("connection peer={}: refused err=already {} connections open (--max-connections)",
+                    describe_peer(addr), sessions_.size());
         return;
     }
     tune_tcp_socket(fd);

@@ -70,6 +70,7 @@ private:
     // Serving GET /metrics when --metrics is given.
     std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
     PathLocks path_locks_;
+    std::map<std::string, std::size_t> connections_per_client_;
     SessionContext context_;
     std::map<std::uint64_t, std::unique_ptr<ClientSession>> sessions_;
     // Sessions closed during a callback are destroyed on a later loop pass, never inside their own callback.

@@ -15,7 +15,8 @@ class ServerMetrics {
 public:
     // The reasons a connection or request is refused; each is exported from the start, at 0.
     static constexpr const char* RejectReasons[] = {"bad_cert", "cn_not_allowed", "bad_frame", "bad_path",
-                                                    "unsupported_version", "protocol"};
+                                                    "unsupported_version", "protocol",
+                                                    "too_many_connections"};
 
     explicit ServerMetrics(prometheus::Registry& registry);
 

@@ -17,6 +17,7 @@ namespace {
 
 constexpr std::string_view Program = "minisync-server";
 constexpr std::int64_t MaxWorkers = 256;
+constexpr std::int64_t MaxConnections = 1'000'000;
 // An upload idle for less than an hour is more likely paused than abandoned.
 constexpr std::chrono::seconds MinPartialMaxAge = std::chrono::hours{1};
 
@@ -34,6 +35,8 @@ struct CommandLine {
     std::vector<std::string> allow_cn;
     std::string metrics;
     std::string workers;
+    std::string max_connections;
+    std::string max_connections_per_client;
     std::string partial_max_age;
     std::string log_level;
 };
@@ -63,6 +66,8 @@ Outcome parse(int argc, const char* const* argv)
     cli.key = settings.tls.key;
     cli.ca = settings.tls.ca;
     cli.workers = std::to_string(settings.workers);
+    cli.max_connections = std::to_string(settings.max_connections);
+    cli.max_connections_per_client = std::to_string(settings.max_connections_per_client);
     cli.partial_max_age = "7d";
     cli.log_level = "info";
 
@@ -87,6 +92,13 @@ Outcome parse(int argc, const char* const* argv)
     app.add_option("--metrics", cli.metrics, "ADDR:PORT for Prometheus metrics (off by default)")
         ->type_name("ADDR:PORT");
     app.add_option("--workers", cli.workers, "disk and hashing threads, 1 to 256")
+        ->type_name("N")
+        ->capture_default_str();
+    app.add_option("--max-connections", cli.max_connections, "connections open at once, in all")
+        ->type_name("N")
+        ->capture_default_str();
+    app.add_option("--max-connections-per-client", cli.max_connections_per_client,
+                   "connections open at once with one client certificate CN")
         ->type_name("N")
         ->capture_default_str();
     app.add_option("--partial-max-age", cli.partial_max_age,
@@ -157,6 +169,13 @@ Outcome parse(int argc, const char* const* argv)
     }
     if (auto workers = from.value("--workers", cli.workers, integer_value(1, MaxWorkers))) {
         settings.workers = static_cast<std::size_t>(*workers);
+    }
+    if (auto limit = from.value("--max-connections", cli.max_connections, integer_value(1, MaxConnections))) {
+        settings.max_connections = static_cast<std::size_t>(*limit);
+    }
+    if (auto limit = from.value("--max-connections-per-client", cli.max_connections_per_client,
+                                integer_value(1, MaxConnections))) {
+        settings.max_connections_per_client = static_cast<std::size_t>(*limit);
     }
     if (auto max_age = from.value("--partial-max-age", cli.partial_max_age, duration_value(MinPartialMaxAge))) {
         settings.partial_max_age = *max_age;

@@ -24,6 +24,10 @@ struct ServerSettings {
     std::optional<HostPort> metrics;
     spdlog::level::level_enum log_level = spdlog::level::info;
     std::size_t workers = 4;
+    // Connections open at once: in all (more are closed at accept), and per client CN (more are refused
+    // right after the handshake), so no one client and no flood of strangers can take every slot.
+    std::size_t max_connections = 1024;
+    std::size_t max_connections_per_client = 16;
     // Partial uploads untouched for this long are deleted (checked at start and then daily).
     std::chrono::seconds partial_max_age = std::chrono::hours{24 * 7};
 };

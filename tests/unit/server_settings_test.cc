@@ -96,6 +96,8 @@ TEST_F(ServerSettingsTest, Defaults)
     EXPECT_TRUE(s.allow_cn.empty());
     EXPECT_EQ(s.metrics, std::nullopt);
     EXPECT_EQ(s.workers, 4U);
+    EXPECT_EQ(s.max_connections, 1024U);
+    EXPECT_EQ(s.max_connections_per_client, 16U);
     EXPECT_EQ(s.partial_max_age, 7 * 24h);
     EXPECT_EQ(s.log_level, spdlog::level::info);
 }
@@ -105,7 +107,8 @@ TEST_F(ServerSettingsTest, EveryFlag)
     const ServerSettings s =
         parse_ok({"--listen", "[::]:0", "--root", "data", "--cert", "s.crt", "--key", "s.key", "--ca", "c.crt",
                   "--allow-cn", "laptop", "--allow-cn", "desktop", "--metrics", "127.0.0.1:9102", "--workers", "12",
-                  "--partial-max-age", "12h", "--log-level", "warn"});
+                  "--max-connections", "100", "--max-connections-per-client", "3", "--partial-max-age", "12h",
+                  "--log-level", "warn"});
     EXPECT_EQ(s.listen.host, "::");
     EXPECT_EQ(s.listen.port, 0);
     EXPECT_EQ(s.root, "data");
@@ -116,8 +119,16 @@ TEST_F(ServerSettingsTest, EveryFlag)
     ASSERT_TRUE(s.metrics.has_value());
     EXPECT_EQ(s.metrics->port, 9102);
     EXPECT_EQ(s.workers, 12U);
+    EXPECT_EQ(s.max_connections, 100U);
+    EXPECT_EQ(s.max_connections_per_client, 3U);
     EXPECT_EQ(s.partial_max_age, 12h);
     EXPECT_EQ(s.log_level, spdlog::level::warn);
+}
+
+TEST_F(ServerSettingsTest, ConnectionLimitsMustBePositive)
+{
+    expect_usage_error({"--max-connections", "0"}, "--max-connections: expected an integer from 1");
+    expect_usage_error({"--max-connections-per-client", "-1"}, "--max-connections-per-client: expected an integer");
 }
 
 TEST_F(ServerSettingsTest, BadFlags)
