@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <sstream>
 
 namespace minisync::agent {
 
@@ -199,14 +198,6 @@ void read_folder_argument(const std::string& argument, FolderNames& names, std::
     folders.push_back(FolderSpec{absolute.string(), name, {}});
 }
 
-std::string trim_final_newlines(std::string text)
-{
-    while (!text.empty() && text.back() == '\n') {
-        text.pop_back();
-    }
-    return text;
-}
-
 Outcome parse(int argc, const char* const* argv)
 {
     AgentSettings settings;
@@ -250,23 +241,14 @@ Outcome parse(int argc, const char* const* argv)
         ->capture_default_str();
     app.add_option("folders", cli.folders, "FOLDER[=NAME] to watch and sync, on top of the config file's")
         ->type_name("FOLDER[=NAME]");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        std::ostringstream out;
-        std::ostringstream err;
-        const int code = app.exit(e, out, err);
-        return Failure{code == 0 ? 0 : 2, out.str(), trim_final_newlines(err.str())};
+    if (auto failure = parse_command_line(app, argc, argv)) {
+        return std::move(*failure);
     }
-
-    std::optional<ConfigFile> config;
-    if (app.count("--config") > 0) {
-        auto loaded = ConfigFile::load(cli.config);
-        if (auto* message = std::get_if<std::string>(&loaded)) {
-            return Failure{2, {}, std::string{Program} + ": " + *message};
-        }
-        config.emplace(std::move(std::get<ConfigFile>(loaded)));
+    auto loaded = load_config_if_given(app, cli.config, Program);
+    if (auto* failure = std::get_if<ParseFailure>(&loaded)) {
+        return std::move(*failure);
     }
+    std::optional<ConfigFile>& config = std::get<std::optional<ConfigFile>>(loaded);
     ConfigErrors errors;
     std::optional<TableReader> top;
     if (config) {

@@ -9,7 +9,6 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
-#include <sstream>
 
 namespace minisync::server {
 
@@ -46,14 +45,6 @@ const ValueKind<std::string>& client_cn_value()
     static const ValueKind<std::string> kind = checked_text_value(
         "a client name: one path component of 1-255 bytes, not starting with '.'", &is_valid_client_cn);
     return kind;
-}
-
-std::string trim_final_newlines(std::string text)
-{
-    while (!text.empty() && text.back() == '\n') {
-        text.pop_back();
-    }
-    return text;
 }
 
 Outcome parse(int argc, const char* const* argv)
@@ -108,23 +99,14 @@ Outcome parse(int argc, const char* const* argv)
     app.add_option("--log-level", cli.log_level, "trace|debug|info|warn|error")
         ->type_name("LEVEL")
         ->capture_default_str();
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        std::ostringstream out;
-        std::ostringstream err;
-        const int code = app.exit(e, out, err);
-        return Failure{code == 0 ? 0 : 2, out.str(), trim_final_newlines(err.str())};
+    if (auto failure = parse_command_line(app, argc, argv)) {
+        return std::move(*failure);
     }
-
-    std::optional<ConfigFile> config;
-    if (app.count("--config") > 0) {
-        auto loaded = ConfigFile::load(cli.config);
-        if (auto* message = std::get_if<std::string>(&loaded)) {
-            return Failure{2, {}, std::string{Program} + ": " + *message};
-        }
-        config.emplace(std::move(std::get<ConfigFile>(loaded)));
+    auto loaded = load_config_if_given(app, cli.config, Program);
+    if (auto* failure = std::get_if<ParseFailure>(&loaded)) {
+        return std::move(*failure);
     }
+    std::optional<ConfigFile>& config = std::get<std::optional<ConfigFile>>(loaded);
     ConfigErrors errors;
     std::optional<TableReader> top;
     if (config) {
