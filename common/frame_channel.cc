@@ -172,7 +172,7 @@ void FrameChannel::finish(const std::string& reason)
 std::string FrameChannel::describe_failure(short what)
 {
     if ((what & BEV_EVENT_TIMEOUT) != 0) {
-        return "timed out";
+        return std::string{TimedOut};
     }
     std::string text;
     // The queue mixes packed OpenSSL error codes with raw SSL_get_error() values; only the former say anything.

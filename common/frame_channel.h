@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace minisync {
@@ -32,6 +33,9 @@ public:
         ~Handler() = default;
     };
 
+    // The reason on_closed() gives when a read timeout expired.
+    static constexpr std::string_view TimedOut = "timed out";
+
     // bev must have been created with BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS.
     FrameChannel(BufferEventPtr bev, Handler& handler, std::size_t output_low_water);
     FrameChannel(const FrameChannel&) = delete;
@@ -42,7 +46,7 @@ public:
     void send_data(const protocol::DataPrefix& prefix, std::vector<std::uint8_t>&& payload);
 
     [[nodiscard]] std::size_t output_size() const;
-    // nullptr clears it. A peer silent for this long is reported through on_closed("timed out").
+    // nullptr clears it. A peer silent for this long is reported through on_closed(TimedOut).
     void set_read_timeout(const timeval* timeout);
     void pause_reading();
     void resume_reading();

@@ -10,6 +10,8 @@
 //   4  Every kind of entry and renames: MAKE_DIR (a directory with its mode and mtime), MAKE_SYMLINK (a
 //      link and its target text), RENAME (within a folder), each answered by DONE; error NOT_FOUND;
 //      SUSPEND ends an upload and keeps its partial file for a later resume (a paused folder).
+//   5  The server drops connections that stay silent: HELLO_OK carries its idle timeout, and an agent with
+//      nothing to say sends KEEPALIVE well within it. Version 4 peers are refused (none was deployed).
 #pragma once
 
 #include "sha256.h"
@@ -22,8 +24,8 @@
 namespace minisync::protocol {
 
 constexpr std::uint32_t HelloMagic = 0x4d53594e; // "MSYN"
-constexpr std::uint16_t ProtocolVersion = 4;
-constexpr std::uint16_t MinProtocolVersion = 4;
+constexpr std::uint16_t ProtocolVersion = 5;
+constexpr std::uint16_t MinProtocolVersion = 5;
 
 // Every frame: u32 body size, u16 type, u16 flags (zero; reserved), then the body. Big-endian.
 constexpr std::size_t FrameHeaderSize = 8;
@@ -51,6 +53,7 @@ enum class FrameType : std::uint16_t {
     Rename = 22,     // agent: move what is at one path to another, within the folder
     Done = 23,       // server: MAKE_DIR, MAKE_SYMLINK or RENAME applied and durable; request finished
     Suspend = 24,    // agent: stop this upload, keep its partial to resume later; request finished
+    KeepAlive = 25,  // agent: still here (empty body, no answer); resets the server's idle timer
 };
 
 enum class ErrorCode : std::uint16_t {
@@ -90,6 +93,8 @@ struct HelloOk {
     std::uint32_t max_frame_body = MaxFrameBody;
     std::string server;
     std::string client_name; // the certificate CN the server filed this agent under
+    // The server closes a connection on which nothing arrives for this long; 0: it never does.
+    std::uint32_t idle_timeout_seconds = 0;
 };
 
 struct ErrorMsg {

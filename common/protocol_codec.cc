@@ -171,6 +171,7 @@ const char* to_string(FrameType type) noexcept
     case FrameType::Rename: return "RENAME";
     case FrameType::Done: return "DONE";
     case FrameType::Suspend: return "SUSPEND";
+    case FrameType::KeepAlive: return "KEEPALIVE";
     }
     return "UNKNOWN";
 }
@@ -215,6 +216,7 @@ std::vector<std::uint8_t> encode(const HelloOk& msg)
     w.u32(msg.max_frame_body);
     w.str(msg.server);
     w.str(msg.client_name);
+    w.u32(msg.idle_timeout_seconds);
     return w.finish();
 }
 
@@ -320,6 +322,11 @@ std::vector<std::uint8_t> encode_request_only(FrameType type, std::uint32_t requ
     return w.finish();
 }
 
+std::vector<std::uint8_t> encode_keepalive()
+{
+    return Writer{FrameType::KeepAlive}.finish();
+}
+
 DataFrameHead encode_data_head(const DataPrefix& prefix, std::size_t payload_size)
 {
     DataFrameHead head{};
@@ -351,7 +358,7 @@ std::optional<HelloOk> decode_hello_ok(Bytes body)
     Reader r{body};
     HelloOk msg;
     if (!r.u16(msg.version) || !r.u32(msg.max_frame_body) || !r.str(msg.server) || !r.str(msg.client_name) ||
-        !r.at_end()) {
+        !r.u32(msg.idle_timeout_seconds) || !r.at_end()) {
         return std::nullopt;
     }
     return msg;

@@ -36,6 +36,7 @@ std::vector<std::uint8_t> encode(const MakeDirMsg& msg);
 std::vector<std::uint8_t> encode(const MakeSymlinkMsg& msg);
 std::vector<std::uint8_t> encode(const RenameMsg& msg);
 std::vector<std::uint8_t> encode_request_only(FrameType type, std::uint32_t request_id);
+std::vector<std::uint8_t> encode_keepalive();
 
 // A DATA frame's header and prefix; the payload follows it on the wire without being copied here.
 using DataFrameHead = std::array<std::uint8_t, FrameHeaderSize + DataPrefixSize>;

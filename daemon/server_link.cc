@@ -37,6 +37,7 @@ ServerLink::ServerLink(event_base* base, const AgentSettings& settings, Listener
       listener_{listener},
       tls_{make_client_tls_context(settings.tls)},
       retry_timer_{evtimer_new(base, &ServerLink::on_retry, this)},
+      keepalive_timer_{event_new(base, -1, EV_PERSIST, &ServerLink::on_keepalive, this)},
       dns_{evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)},
       backoff_{FirstBackoff}
 {
@@ -81,6 +82,7 @@ void ServerLink::stop(std::function<void()> done)
 {
     const State previous = std::exchange(state_, State::Stopped);
     evtimer_del(retry_timer_.get());
+    event_del(keepalive_timer_.get());
     if (channel_ && !channel_->closing() && previous != State::Waiting) {
         on_stopped_ = std::move(done);
         channel_->close_after_flush("agent shutting down");
@@ -217,6 +219,7 @@ void ServerLink::on_frame(const protocol::FrameHeader& header, std::vector<std::
         backoff_ = FirstBackoff;
         last_error_.clear();
         channel_->set_read_timeout(nullptr);
+        start_keepalives(std::chrono::seconds{hello->idle_timeout_seconds});
         SPDLOG_INFO("server={}: connected as '{}' ({}, protocol {})", settings_.server.to_string(),
                     hello->client_name, hello->server, hello->version);
         listener_.on_link_ready();
@@ -239,8 +242,27 @@ void ServerLink::on_output_low()
     }
 }
 
+void ServerLink::start_keepalives(std::chrono::seconds server_idle_timeout)
+{
+    if (server_idle_timeout.count() == 0) {
+        return;
+    }
+    // A third of the timeout: one keepalive may be late or queued behind data and the next still arrives.
+    const timeval interval = to_timeval(std::chrono::duration_cast<std::chrono::milliseconds>(server_idle_timeout) / 3);
+    event_add(keepalive_timer_.get(), &interval);
+}
+
+void ServerLink::on_keepalive(evutil_socket_t /*fd*/, short /*what*/, void* self)
+{
+    auto& link = *static_cast<ServerLink*>(self);
+    if (link.state_ == State::Ready && link.channel_) {
+        link.channel_->send(protocol::encode_keepalive());
+    }
+}
+
 void ServerLink::on_closed(const std::string& reason)
 {
+    event_del(keepalive_timer_.get());
     const bool was_ready = state_ == State::Ready;
     retired_channel_ = std::move(channel_);
     if (was_ready) {

@@ -70,11 +70,14 @@ private:
 
     static void on_retry(evutil_socket_t, short, void* self) { static_cast<ServerLink*>(self)->resolve(); }
     static void on_resolved(int result, evutil_addrinfo* found, void* arg);
+    static void on_keepalive(evutil_socket_t fd, short what, void* self);
 
     void resolve();
     // Tries the next resolved address; every address failing ends in fail() and a backoff.
     void connect_next();
     void fail(const std::string& reason);
+    // Keeps a quiet connection inside the idle timeout the server announced in HELLO_OK (0: none).
+    void start_keepalives(std::chrono::seconds server_idle_timeout);
 
     void on_connected() override;
     void on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) override;
@@ -88,6 +91,7 @@ private:
     Listener& listener_;
     const SslCtxPtr tls_;
     const EventPtr retry_timer_;
+    const EventPtr keepalive_timer_;
     // libevent keeps a pointer to it, so it outlives every connection's bufferevent.
     EvTokenBucketCfgPtr rate_limit_;
     const EvDnsBasePtr dns_;

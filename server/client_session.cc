@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace minisync::server {
 namespace {
@@ -25,17 +26,49 @@ constexpr std::size_t PauseReadingAbove = 32U << 20;
 constexpr std::size_t ResumeReadingBelow = 8U << 20;
 // A peer that sends requests but never reads the answers stops being read once this much waits for it.
 constexpr std::size_t MaxUnreadReplies = 1U << 20;
-constexpr timeval HandshakeTimeout{10, 0};
+
+// A certificate the server refused, or a handshake that was not TLS 1.3 or broke off.
+RejectReason handshake_failure_reason(SSL* ssl, const std::string& failure)
+{
+    const bool certificate_refused = (ssl != nullptr && SSL_get_verify_result(ssl) != X509_V_OK) ||
+                                     failure.find("certificate") != std::string::npos;
+    return certificate_refused ? RejectReason::BadCert : RejectReason::BadHandshake;
+}
+
+timeval to_timeval(std::chrono::seconds duration)
+{
+    return timeval{static_cast<time_t>(duration.count()), 0};
+}
 
 const char* const ServerVersion = "minisync-server " MINISYNC_VERSION;
 
 } // namespace
 
 ClientSession::ClientSession(std::uint64_t id, SessionContext& context, BufferEventPtr bev, std::string peer)
-    : id_{id}, context_{context}, peer_{std::move(peer)}, channel_{std::move(bev), *this, OutputLowWater}
+    : id_{id},
+      context_{context},
+      peer_{std::move(peer)},
+      handshake_deadline_{evtimer_new(bufferevent_get_base(bev.get()), &ClientSession::on_handshake_deadline, this)},
+      channel_{std::move(bev), *this, OutputLowWater}
 {
-    // Until HELLO, a peer that stalls is dropped rather than holding a slot.
-    channel_.set_read_timeout(&HandshakeTimeout);
+    // A deadline for the whole handshake rather than a read timeout, which a peer trickling one byte at a
+    // time would reset forever.
+    const timeval deadline = to_timeval(context_.settings.handshake_timeout);
+    evtimer_add(handshake_deadline_.get(), &deadline);
+}
+
+void ClientSession::on_handshake_deadline(evutil_socket_t /*fd*/, short /*what*/, void* self)
+{
+    auto& session = *static_cast<ClientSession*>(self);
+    if (session.state_ == State::Refused || session.channel_.closing()) {
+        return; // already on its way out
+    }
+    const std::string reason = "handshake and HELLO not finished within " +
+                               std::to_string(session.context_.settings.handshake_timeout.count()) + " s";
+    session.context_.metrics.rejected(RejectReason::HandshakeTimeout);
+    SPDLOG_WARN("connection peer={}: {}", session.peer_, reason);
+    session.state_ = State::Refused;
+    session.channel_.close_after_flush(reason);
 }
 
 ClientSession::~ClientSession()
@@ -63,17 +96,19 @@ void ClientSession::on_connected()
     // From here on, a refusal is about who the client is, not about the handshake.
     state_ = State::Refused;
     if (SSL_get_verify_result(ssl) != X509_V_OK) {
-        reject_connection(ErrorCode::NotAllowed, "client certificate not verified", "bad_cert");
+        reject_connection(ErrorCode::NotAllowed, "client certificate not verified", RejectReason::BadCert);
         return;
     }
     const std::optional<std::string> cn = peer_common_name(ssl);
     if (!cn || !is_valid_client_cn(*cn)) {
-        reject_connection(ErrorCode::NotAllowed, "client certificate CN is not a valid namespace name", "bad_cert");
+        reject_connection(ErrorCode::NotAllowed, "client certificate CN is not a valid namespace name",
+                          RejectReason::BadCert);
         return;
     }
     const auto& allowed = context_.settings.allow_cn;
     if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), *cn) == allowed.end()) {
-        reject_connection(ErrorCode::NotAllowed, "client '" + *cn + "' is not in --allow-cn", "cn_not_allowed");
+        reject_connection(ErrorCode::NotAllowed, "client '" + *cn + "' is not in --allow-cn",
+                          RejectReason::CnNotAllowed);
         return;
     }
     std::size_t& open = context_.connections_per_client[*cn];
@@ -81,7 +116,7 @@ void ClientSession::on_connected()
         client_ = *cn;
         reject_connection(ErrorCode::NotAllowed,
                           "client '" + *cn + "' already has " + std::to_string(open) + " connections open",
-                          "too_many_connections");
+                          RejectReason::TooManyConnections);
         return;
     }
     ++open;
@@ -130,7 +165,7 @@ void ClientSession::dispatch(const protocol::FrameHeader& header, std::vector<st
     if (state_ == State::AwaitHello) {
         if (header.type != FrameType::Hello) {
             reject_connection(ErrorCode::BadFrame, std::string{"expected HELLO, got "} + to_string(header.type),
-                              "protocol");
+                              RejectReason::Protocol);
             return;
         }
         handle_hello(body);
@@ -146,23 +181,33 @@ void ClientSession::dispatch(const protocol::FrameHeader& header, std::vector<st
     case FrameType::MakeDir: handle_make_dir(body); break;
     case FrameType::MakeSymlink: handle_make_symlink(body); break;
     case FrameType::Rename: handle_rename(body); break;
+    case FrameType::KeepAlive:
+        if (!body.empty()) {
+            reject_connection(ErrorCode::BadFrame, "KEEPALIVE has a body", RejectReason::BadFrame);
+        }
+        break; // its arrival has reset the idle timer
     default:
         reject_connection(ErrorCode::BadFrame,
-                          "unexpected frame type " + std::to_string(static_cast<unsigned>(header.type)), "bad_frame");
+                          "unexpected frame type " + std::to_string(static_cast<unsigned>(header.type)),
+                          RejectReason::BadFrame);
         break;
     }
 }
 
 void ClientSession::on_bad_frame(const std::string& reason)
 {
-    reject_connection(ErrorCode::BadFrame, reason, "bad_frame");
+    reject_connection(ErrorCode::BadFrame, reason, RejectReason::BadFrame);
 }
 
 void ClientSession::on_closed(const std::string& reason)
 {
     if (state_ == State::Handshake) {
-        context_.metrics.rejected("bad_cert");
+        context_.metrics.rejected(handshake_failure_reason(channel_.ssl(), reason));
         SPDLOG_WARN("connection peer={}: TLS handshake failed err={}", peer_, reason);
+    } else if (state_ == State::Ready && reason == FrameChannel::TimedOut) {
+        context_.metrics.rejected(RejectReason::IdleTimeout);
+        SPDLOG_INFO("connection peer={} client={} closed: nothing received for {} s", peer_, client_,
+                    context_.settings.idle_timeout.count());
     } else {
         SPDLOG_INFO("connection peer={} client={} closed: {}", peer_, client_, reason);
     }
@@ -173,23 +218,28 @@ void ClientSession::handle_hello(protocol::Bytes body)
 {
     const auto hello = protocol::decode_hello(body);
     if (!hello) {
-        reject_connection(ErrorCode::BadFrame, "malformed HELLO", "bad_frame");
+        reject_connection(ErrorCode::BadFrame, "malformed HELLO", RejectReason::BadFrame);
         return;
     }
     if (hello->max_version < protocol::MinProtocolVersion || hello->min_version > protocol::ProtocolVersion) {
         reject_connection(ErrorCode::UnsupportedVersion,
                           "server speaks protocol versions " + std::to_string(protocol::MinProtocolVersion) + "-" +
                               std::to_string(protocol::ProtocolVersion),
-                          "unsupported_version");
+                          RejectReason::UnsupportedVersion);
         return;
     }
     protocol::HelloOk reply;
     reply.version = std::min(hello->max_version, protocol::ProtocolVersion);
     reply.server = ServerVersion;
     reply.client_name = client_;
+    reply.idle_timeout_seconds = static_cast<std::uint32_t>(
+        std::min<std::int64_t>(context_.settings.idle_timeout.count(), std::numeric_limits<std::uint32_t>::max()));
     channel_.send(protocol::encode(reply));
     state_ = State::Ready;
-    channel_.set_read_timeout(nullptr);
+    evtimer_del(handshake_deadline_.get());
+    // Reading is paused only while this server is behind, so a timeout is always the peer's silence.
+    const timeval idle = to_timeval(context_.settings.idle_timeout);
+    channel_.set_read_timeout(&idle);
     SPDLOG_INFO("connection peer={} client={}: agent '{}' ready, protocol {}", peer_, client_, hello->agent,
                 reply.version);
 }
@@ -207,7 +257,7 @@ ClientSession::Upload* ClientSession::live_upload(std::uint32_t request_id, Fram
     if (!is_stale(request_id)) {
         reject_connection(ErrorCode::UnknownRequest,
                           std::string{to_string(frame)} + " for unknown request " + std::to_string(request_id),
-                          "protocol");
+                          RejectReason::Protocol);
     }
     return nullptr;
 }
@@ -232,12 +282,12 @@ ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, co
                                                    const std::string* destination)
 {
     if (request_id <= highest_request_id_) {
-        reject_connection(ErrorCode::BadFrame, "request ids must increase", "protocol");
+        reject_connection(ErrorCode::BadFrame, "request ids must increase", RejectReason::Protocol);
         return nullptr;
     }
     highest_request_id_ = request_id;
     if (!is_valid_folder_name(folder)) {
-        context_.metrics.rejected("bad_path");
+        context_.metrics.rejected(RejectReason::BadPath);
         fail_request(request_id, ErrorCode::BadPath, "invalid folder name");
         return nullptr;
     }
@@ -246,7 +296,7 @@ ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, co
             continue;
         }
         if (const auto problem = check_relative_path(*checked)) {
-            context_.metrics.rejected("bad_path");
+            context_.metrics.rejected(RejectReason::BadPath);
             SPDLOG_WARN("client={} folder={}: refused a path err={}", client_, folder, *problem);
             fail_request(request_id, ErrorCode::BadPath, *problem);
             return nullptr;
@@ -259,6 +309,7 @@ ClientSession::Upload* ClientSession::admit_request(std::uint32_t request_id, co
         return nullptr;
     }
     if (uploads_.size() >= MaxUploadsPerConnection) {
+        context_.metrics.rejected(RejectReason::TooManyUploads);
         fail_request(request_id, ErrorCode::TooManyUploads,
                      "at most " + std::to_string(MaxUploadsPerConnection) + " requests in flight per connection");
         return nullptr;
@@ -293,7 +344,7 @@ void ClientSession::handle_begin(protocol::Bytes body)
 {
     auto begin = protocol::decode_upload_begin(body);
     if (!begin) {
-        reject_connection(ErrorCode::BadFrame, "malformed UPLOAD_BEGIN", "bad_frame");
+        reject_connection(ErrorCode::BadFrame, "malformed UPLOAD_BEGIN", RejectReason::BadFrame);
         return;
     }
     const std::uint32_t request_id = begin->request_id;
@@ -343,7 +394,7 @@ void ClientSession::handle_data(std::vector<std::uint8_t>&& body)
 {
     const auto prefix = protocol::decode_data_prefix(body);
     if (!prefix) {
-        reject_connection(ErrorCode::BadFrame, "malformed DATA", "bad_frame");
+        reject_connection(ErrorCode::BadFrame, "malformed DATA", RejectReason::BadFrame);
         return;
     }
     Upload* upload = live_upload(prefix->request_id, FrameType::Data);
@@ -352,10 +403,11 @@ void ClientSession::handle_data(std::vector<std::uint8_t>&& body)
     }
     const std::size_t payload = body.size() - protocol::DataPrefixSize;
     if (upload->phase != Phase::Receiving) {
-        reject_connection(ErrorCode::BadFrame, "DATA before UPLOAD_READY or after COMMIT", "protocol");
+        reject_connection(ErrorCode::BadFrame, "DATA before UPLOAD_READY or after COMMIT", RejectReason::Protocol);
         return;
     }
     if (prefix->offset != upload->next_offset || payload > upload->size - upload->next_offset) {
+        context_.metrics.rejected(RejectReason::Protocol);
         fail_request(prefix->request_id, ErrorCode::SizeMismatch,
                      "DATA at offset " + std::to_string(prefix->offset) + " (+" + std::to_string(payload) +
                          ") does not continue the upload at " + std::to_string(upload->next_offset) + " of " +
@@ -397,7 +449,7 @@ void ClientSession::handle_commit(protocol::Bytes body)
 {
     const auto commit = protocol::decode_commit(body);
     if (!commit) {
-        reject_connection(ErrorCode::BadFrame, "malformed COMMIT", "bad_frame");
+        reject_connection(ErrorCode::BadFrame, "malformed COMMIT", RejectReason::BadFrame);
         return;
     }
     Upload* upload = live_upload(commit->request_id, FrameType::Commit);
@@ -405,10 +457,11 @@ void ClientSession::handle_commit(protocol::Bytes body)
         return;
     }
     if (upload->phase != Phase::Receiving) {
-        reject_connection(ErrorCode::BadFrame, "COMMIT before UPLOAD_READY or repeated", "protocol");
+        reject_connection(ErrorCode::BadFrame, "COMMIT before UPLOAD_READY or repeated", RejectReason::Protocol);
         return;
     }
     if (upload->next_offset != upload->size) {
+        context_.metrics.rejected(RejectReason::Protocol);
         fail_request(commit->request_id, ErrorCode::SizeMismatch,
                      "COMMIT after " + std::to_string(upload->next_offset) + " of " + std::to_string(upload->size) +
                          " bytes");
@@ -436,6 +489,7 @@ void ClientSession::on_upload_committed(std::uint32_t request_id, const std::opt
     if (error) {
         if (error->code == ErrorCode::HashMismatch) {
             context_.metrics.hash_mismatches.Increment();
+            context_.metrics.rejected(RejectReason::HashMismatch);
         }
         SPDLOG_WARN("client={} folder={} path={}: commit failed err={}", client_, target.folder, target.path,
                     error->message);
@@ -452,7 +506,8 @@ void ClientSession::handle_abort(protocol::Bytes body, bool discard_partial)
 {
     const auto abort = protocol::decode_request_only(body);
     if (!abort) {
-        reject_connection(ErrorCode::BadFrame, discard_partial ? "malformed ABORT" : "malformed SUSPEND", "bad_frame");
+        reject_connection(ErrorCode::BadFrame, discard_partial ? "malformed ABORT" : "malformed SUSPEND",
+                          RejectReason::BadFrame);
         return;
     }
     if (live_upload(abort->request_id, discard_partial ? FrameType::Abort : FrameType::Suspend) != nullptr) {
@@ -464,7 +519,7 @@ void ClientSession::handle_remove(protocol::Bytes body)
 {
     auto remove = protocol::decode_remove(body);
     if (!remove) {
-        reject_connection(ErrorCode::BadFrame, "malformed REMOVE", "bad_frame");
+        reject_connection(ErrorCode::BadFrame, "malformed REMOVE", RejectReason::BadFrame);
         return;
     }
     const std::uint32_t request_id = remove->request_id;
@@ -486,7 +541,7 @@ void ClientSession::handle_make_dir(protocol::Bytes body)
 {
     auto msg = protocol::decode_make_dir(body);
     if (!msg) {
-        reject_connection(ErrorCode::BadFrame, "malformed MAKE_DIR", "bad_frame");
+        reject_connection(ErrorCode::BadFrame, "malformed MAKE_DIR", RejectReason::BadFrame);
         return;
     }
     Upload* entry = admit_request(msg->request_id, msg->folder, msg->path);
@@ -506,7 +561,7 @@ void ClientSession::handle_make_symlink(protocol::Bytes body)
 {
     auto msg = protocol::decode_make_symlink(body);
     if (!msg) {
-        reject_connection(ErrorCode::BadFrame, "malformed MAKE_SYMLINK", "bad_frame");
+        reject_connection(ErrorCode::BadFrame, "malformed MAKE_SYMLINK", RejectReason::BadFrame);
         return;
     }
     Upload* entry = admit_request(msg->request_id, msg->folder, msg->path);
@@ -514,7 +569,7 @@ void ClientSession::handle_make_symlink(protocol::Bytes body)
         return;
     }
     if (const auto problem = check_symlink_target(msg->target)) {
-        context_.metrics.rejected("bad_path");
+        context_.metrics.rejected(RejectReason::BadPath);
         fail_request(msg->request_id, ErrorCode::BadPath, *problem);
         return;
     }
@@ -529,7 +584,7 @@ void ClientSession::handle_rename(protocol::Bytes body)
 {
     auto msg = protocol::decode_rename(body);
     if (!msg) {
-        reject_connection(ErrorCode::BadFrame, "malformed RENAME", "bad_frame");
+        reject_connection(ErrorCode::BadFrame, "malformed RENAME", RejectReason::BadFrame);
         return;
     }
     Upload* entry = admit_request(msg->request_id, msg->folder, msg->from, true, &msg->to);
@@ -597,7 +652,7 @@ void ClientSession::end_request(std::uint32_t request_id, bool discard_partial)
     uploads_.erase(it);
 }
 
-void ClientSession::reject_connection(ErrorCode code, const std::string& message, const std::string& reason)
+void ClientSession::reject_connection(ErrorCode code, const std::string& message, RejectReason reason)
 {
     if (channel_.closing()) {
         return;

@@ -84,6 +84,7 @@ private:
     void on_bad_frame(const std::string& reason) override;
     void on_output_low() override;
     void on_closed(const std::string& reason) override;
+    static void on_handshake_deadline(evutil_socket_t fd, short what, void* self);
 
     void dispatch(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body);
     // Stops reading while too much waits for the disk or for the peer to read its replies.
@@ -119,11 +120,12 @@ private:
     Upload* live_upload(std::uint32_t request_id, protocol::FrameType frame);
     void fail_request(std::uint32_t request_id, protocol::ErrorCode code, const std::string& message);
     void end_request(std::uint32_t request_id, bool discard_partial);
-    void reject_connection(protocol::ErrorCode code, const std::string& message, const std::string& reason);
+    void reject_connection(protocol::ErrorCode code, const std::string& message, RejectReason reason);
 
     const std::uint64_t id_;
     SessionContext& context_;
     const std::string peer_;
+    EventPtr handshake_deadline_; // cancelled by HELLO; before the channel, which its callback uses
     FrameChannel channel_;
     State state_ = State::Handshake;
     std::string client_;

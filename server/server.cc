@@ -160,7 +160,7 @@ void Server::handle_accept(evutil_socket_t fd, sockaddr* addr, int)
     if (sessions_.size() >= settings_.max_connections) {
         // Closed before any TLS work: a flood costs an accept and a close each.
         evutil_closesocket(fd);
-        metrics_.rejected("too_many_connections");
+        metrics_.rejected(RejectReason::TooManyConnections);
         SPDLOG_WARN("connection peer={}: refused err=already {} connections open (--max-connections)",
                     describe_peer(addr), sessions_.size());
         return;

@@ -9,7 +9,33 @@ prometheus::Counter& counter(prometheus::Registry& registry, const char* name, c
     return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
 }
 
+constexpr RejectReason AllRejectReasons[] = {
+    RejectReason::BadHandshake,       RejectReason::BadCert,     RejectReason::CnNotAllowed,
+    RejectReason::HandshakeTimeout,   RejectReason::IdleTimeout, RejectReason::TooManyConnections,
+    RejectReason::UnsupportedVersion, RejectReason::BadFrame,    RejectReason::Protocol,
+    RejectReason::BadPath,            RejectReason::HashMismatch, RejectReason::TooManyUploads,
+};
+
 } // namespace
+
+const char* to_string(RejectReason reason) noexcept
+{
+    switch (reason) {
+    case RejectReason::BadHandshake: return "bad_handshake";
+    case RejectReason::BadCert: return "bad_cert";
+    case RejectReason::CnNotAllowed: return "cn_not_allowed";
+    case RejectReason::HandshakeTimeout: return "handshake_timeout";
+    case RejectReason::IdleTimeout: return "idle_timeout";
+    case RejectReason::TooManyConnections: return "too_many_connections";
+    case RejectReason::TooManyUploads: return "too_many_uploads";
+    case RejectReason::UnsupportedVersion: return "unsupported_version";
+    case RejectReason::BadFrame: return "bad_frame";
+    case RejectReason::Protocol: return "protocol";
+    case RejectReason::BadPath: return "bad_path";
+    case RejectReason::HashMismatch: return "hash_mismatch";
+    }
+    return "unknown";
+}
 
 ServerMetrics::ServerMetrics(prometheus::Registry& registry)
     : connections{prometheus::BuildGauge()
@@ -28,14 +54,14 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
                     .Help("Connections and requests refused, by reason")
                     .Register(registry)}
 {
-    for (const char* reason : RejectReasons) {
-        rejected_.Add({{"reason", reason}});
+    for (const RejectReason reason : AllRejectReasons) {
+        rejected_.Add({{"reason", to_string(reason)}});
     }
 }
 
-void ServerMetrics::rejected(const std::string& reason)
+void ServerMetrics::rejected(RejectReason reason)
 {
-    rejected_.Add({{"reason", reason}}).Increment();
+    rejected_.Add({{"reason", to_string(reason)}}).Increment();
 }
 
 } // namespace minisync::server

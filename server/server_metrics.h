@@ -11,16 +11,30 @@
 
 namespace minisync::server {
 
+// Why a connection or request was refused: the reason label of minisync_server_rejected_total, each
+// exported from the start at 0.
+enum class RejectReason {
+    BadHandshake,       // not TLS 1.3, or the handshake broke off
+    BadCert,            // no client certificate, not signed by the CA, expired, or an unusable CN
+    CnNotAllowed,       // a valid certificate whose CN is not on --allow-cn
+    HandshakeTimeout,   // TLS and HELLO not done within --handshake-timeout
+    IdleTimeout,        // nothing received for --idle-timeout
+    TooManyConnections, // --max-connections or --max-connections-per-client
+    TooManyUploads,     // more requests in flight on one connection than the server allows
+    UnsupportedVersion,
+    BadFrame,           // malformed, oversized or unknown frame
+    Protocol,           // a well-formed frame out of order
+    BadPath,            // a folder name or path that is not a clean relative path
+    HashMismatch,       // COMMIT whose SHA-256 the received content does not match
+};
+
+const char* to_string(RejectReason reason) noexcept;
+
 class ServerMetrics {
 public:
-    // The reasons a connection or request is refused; each is exported from the start, at 0.
-    static constexpr const char* RejectReasons[] = {"bad_cert", "cn_not_allowed", "bad_frame", "bad_path",
-                                                    "unsupported_version", "protocol",
-                                                    "too_many_connections"};
-
     explicit ServerMetrics(prometheus::Registry& registry);
 
-    void rejected(const std::string& reason);
+    void rejected(RejectReason reason);
 
     prometheus::Gauge& connections;       // open right now
     prometheus::Counter& bytes_received;  // file content, not wire bytes

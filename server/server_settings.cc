@@ -19,6 +19,9 @@ constexpr std::int64_t MaxWorkers = 256;
 constexpr std::int64_t MaxConnections = 1'000'000;
 // An upload idle for less than an hour is more likely paused than abandoned.
 constexpr std::chrono::seconds MinPartialMaxAge = std::chrono::hours{1};
+// An agent sends KEEPALIVE every third of the idle timeout; below 2 s that would be chatter, not liveness.
+constexpr std::chrono::seconds MinIdleTimeout{2};
+constexpr std::chrono::seconds MinHandshakeTimeout{1};
 
 using Failure = ParseFailure;
 using Outcome = ParseOutcome<ServerSettings>;
@@ -36,6 +39,8 @@ struct CommandLine {
     std::string workers;
     std::string max_connections;
     std::string max_connections_per_client;
+    std::string handshake_timeout;
+    std::string idle_timeout;
     std::string partial_max_age;
     std::string log_level;
 };
@@ -59,6 +64,8 @@ Outcome parse(int argc, const char* const* argv)
     cli.workers = std::to_string(settings.workers);
     cli.max_connections = std::to_string(settings.max_connections);
     cli.max_connections_per_client = std::to_string(settings.max_connections_per_client);
+    cli.handshake_timeout = std::to_string(settings.handshake_timeout.count()) + "s";
+    cli.idle_timeout = std::to_string(settings.idle_timeout.count()) + "s";
     cli.partial_max_age = "7d";
     cli.log_level = "info";
 
@@ -91,6 +98,15 @@ Outcome parse(int argc, const char* const* argv)
     app.add_option("--max-connections-per-client", cli.max_connections_per_client,
                    "connections open at once with one client certificate CN")
         ->type_name("N")
+        ->capture_default_str();
+    app.add_option("--handshake-timeout", cli.handshake_timeout,
+                   "drop a connection that has not finished TLS and HELLO within this time (s, m or h suffix)")
+        ->type_name("TIME")
+        ->capture_default_str();
+    app.add_option("--idle-timeout", cli.idle_timeout,
+                   "drop a connection on which nothing arrives for this long; agents send keepalives well "
+                   "within it (s, m or h suffix; at least 2s)")
+        ->type_name("TIME")
         ->capture_default_str();
     app.add_option("--partial-max-age", cli.partial_max_age,
                    "delete partial uploads untouched this long (s, m, h or d suffix; at least 1h)")
@@ -158,6 +174,13 @@ Outcome parse(int argc, const char* const* argv)
     if (auto limit = from.value("--max-connections-per-client", cli.max_connections_per_client,
                                 integer_value(1, MaxConnections))) {
         settings.max_connections_per_client = static_cast<std::size_t>(*limit);
+    }
+    if (auto timeout =
+            from.value("--handshake-timeout", cli.handshake_timeout, duration_value(MinHandshakeTimeout))) {
+        settings.handshake_timeout = *timeout;
+    }
+    if (auto timeout = from.value("--idle-timeout", cli.idle_timeout, duration_value(MinIdleTimeout))) {
+        settings.idle_timeout = *timeout;
     }
     if (auto max_age = from.value("--partial-max-age", cli.partial_max_age, duration_value(MinPartialMaxAge))) {
         settings.partial_max_age = *max_age;

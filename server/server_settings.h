@@ -28,6 +28,10 @@ struct ServerSettings {
     // right after the handshake), so no one client and no flood of strangers can take every slot.
     std::size_t max_connections = 1024;
     std::size_t max_connections_per_client = 16;
+    // A connection must finish its TLS handshake and HELLO within handshake_timeout, and after that is
+    // dropped when nothing arrives from the peer for idle_timeout (the agent's KEEPALIVE counts).
+    std::chrono::seconds handshake_timeout{10};
+    std::chrono::seconds idle_timeout{120};
     // Partial uploads untouched for this long are deleted (checked at start and then daily).
     std::chrono::seconds partial_max_age = std::chrono::hours{24 * 7};
 };

@@ -1,6 +1,7 @@
 // A validly authenticated but hostile client: bad paths and folder names, wrong hashes and sizes, broken
 // framing, symlinks planted in its namespace. Each is refused precisely, nothing escapes <root>/<cn>/, and
 // the server keeps serving everyone else.
+#include "metrics_scrape.h"
 #include "minisync_fixture.h"
 #include "path_rules.h"
 #include "protocol_codec.h"
@@ -148,7 +149,13 @@ protected:
         write_file(outside_ / "secret.txt", "outside the root\n");
         fs::create_directory(outside_ / "dir");
         outside_before_ = list_tree(outside_);
-        start_server();
+        start_server({"--metrics", "127.0.0.1:0"});
+    }
+
+    // minisync_server_rejected_total{reason}: every refusal of a hostile client is counted.
+    double rejected(const std::string& reason)
+    {
+        return sample_value(server(), "minisync_server_rejected_total{reason=\"" + reason + "\"}");
     }
 
     std::unique_ptr<RawClient> connect(const TlsFiles& tls)
@@ -219,6 +226,7 @@ TEST_F(HostileClientTest, BadPathsAndFolderNamesAreRefusedAndNothingLands)
         ASSERT_TRUE(client->send(begin_frame(request_id, folder, "ok.txt", 3)));
         EXPECT_TRUE(next_is_error(*client, request_id, ErrorCode::BadPath));
     }
+    EXPECT_EQ(rejected("bad_path"), static_cast<double>(bad_paths.size() + bad_folders.size()));
     // The refusals were per request: the same connection still uploads, to exactly the expected place.
     EXPECT_TRUE(committed(upload(*client, ++request_id, "f", "ok.txt", "ok\n")));
 
@@ -245,6 +253,7 @@ TEST_F(HostileClientTest, CommitWithWrongHashIsRefusedAndNothingIsPublished)
     ASSERT_TRUE(client->send(data_frame(1, 0, "hello")));
     ASSERT_TRUE(client->send(commit_frame(1, sha256_of("HELLO"))));
     EXPECT_TRUE(next_is_error(*client, 1, ErrorCode::HashMismatch));
+    EXPECT_EQ(rejected("hash_mismatch"), 1);
 
     EXPECT_FALSE(fs::exists(server_file(DefaultCn, "f", "claimed.txt")));
     EXPECT_TRUE(wait_for([&] { return find_partials(server_root()).empty(); }, 5s))
@@ -280,6 +289,7 @@ TEST_F(HostileClientTest, DataOutOfOrderOrCommitBeforeTheEndIsRefused)
     ASSERT_TRUE(client->send(data_frame(2, 0, "abc")));
     ASSERT_TRUE(client->send(commit_frame(2, sha256_of("abc"))));
     EXPECT_TRUE(next_is_error(*client, 2, ErrorCode::SizeMismatch));
+    EXPECT_EQ(rejected("protocol"), 2);
 
     EXPECT_FALSE(fs::exists(server_file(DefaultCn, "f", "gap.txt")));
     EXPECT_FALSE(fs::exists(server_file(DefaultCn, "f", "early.txt")));
@@ -309,6 +319,7 @@ TEST_F(HostileClientTest, UploadsInFlightPerConnectionAreBounded)
     }
     EXPECT_LT(ready, 300U);
     EXPECT_EQ(ready + refused, 300U);
+    EXPECT_EQ(rejected("too_many_uploads"), static_cast<double>(refused));
     // The refusals were per request: the connection is still usable once it finishes what it opened.
     ASSERT_TRUE(client->send(protocol::encode_request_only(FrameType::Abort, 1)));
     EXPECT_TRUE(committed(upload(*client, ++request_id, "f", "after-limit.txt", "ok\n")));
@@ -346,6 +357,7 @@ TEST_F(HostileClientTest, OversizedFrameDropsOnlyThatConnection)
     ASSERT_TRUE(hostile->send(raw_header(protocol::MaxFrameBody + 1, static_cast<std::uint16_t>(FrameType::Data))));
     EXPECT_TRUE(next_is_error(*hostile, 0, ErrorCode::BadFrame));
     EXPECT_TRUE(hostile->wait_closed(5s));
+    EXPECT_EQ(rejected("bad_frame"), 1);
 
     EXPECT_TRUE(committed(upload(*bystander, 1, "f", "bystander.txt", "still served\n")));
     const fs::path src = make_dir("src");
@@ -364,6 +376,7 @@ TEST_F(HostileClientTest, UnknownFrameTypeDropsOnlyThatConnection)
     ASSERT_TRUE(hostile->send(frame));
     EXPECT_TRUE(next_is_error(*hostile, 0, ErrorCode::BadFrame));
     EXPECT_TRUE(hostile->wait_closed(5s));
+    EXPECT_EQ(rejected("bad_frame"), 1);
 
     EXPECT_TRUE(committed(upload(*bystander, 1, "f", "bystander.txt", "still served\n")));
     EXPECT_TRUE(server().running());
@@ -375,6 +388,7 @@ TEST_F(HostileClientTest, UploadBeforeHelloIsRefused)
     ASSERT_TRUE(client.send(begin_frame(1, "f", "early.txt", 3)));
     EXPECT_TRUE(next_is_error(client, 0, ErrorCode::BadFrame));
     EXPECT_TRUE(client.wait_closed(5s));
+    EXPECT_EQ(rejected("protocol"), 1);
     EXPECT_EQ(join_lines(client_entries(server_root())), "");
 }
 

@@ -1,5 +1,6 @@
 // Both daemons' Prometheus endpoints, scraped over HTTP: every metric SPEC.md names is there, counters
 // move with the work done, and (where promtool is installed) the exposition passes its lint.
+#include "metrics_scrape.h"
 #include "minisync_fixture.h"
 #include "test_files.h"
 #include "wait_for.h"
@@ -10,11 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
-#include <map>
 #include <optional>
-#include <regex>
-#include <sstream>
 #include <string>
 
 namespace minisync::test {
@@ -23,80 +20,12 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// One GET over plain TCP; the body of the answer, or nothing when the endpoint does not answer.
-std::optional<std::string> http_get(std::uint16_t port, const std::string& path)
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const timeval timeout{10, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-        ::close(fd);
-        return std::nullopt;
-    }
-    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    std::string response;
-    char chunk[8192];
-    ssize_t n = 0;
-    while ((n = ::recv(fd, chunk, sizeof chunk, 0)) > 0) {
-        response.append(chunk, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    const std::size_t body = response.find("\r\n\r\n");
-    if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") == std::string::npos || body == std::string::npos) {
-        return std::nullopt;
-    }
-    return response.substr(body + 4);
-}
-
-// "name{labels}" -> value, for every sample line.
-using Samples = std::map<std::string, double>;
-
-Samples parse_samples(const std::string& text)
-{
-    Samples samples;
-    std::istringstream lines{text};
-    std::string line;
-    while (std::getline(lines, line)) {
-        if (line.empty() || line.front() == '#') {
-            continue;
-        }
-        const std::size_t space = line.rfind(' ');
-        samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-    }
-    return samples;
-}
-
-// The port a daemon logged for "metrics on http://HOST:PORT/metrics".
-std::optional<std::uint16_t> logged_metrics_port(const ChildProcess& daemon)
-{
-    static const std::regex pattern{R"(metrics on http://[^:]+:(\d+)/metrics)"};
-    std::smatch match;
-    const std::string log = daemon.log_text();
-    if (!std::regex_search(log, match, pattern)) {
-        return std::nullopt;
-    }
-    return static_cast<std::uint16_t>(std::stoi(match[1]));
-}
-
 class MetricsTest : public FolderTest {
 protected:
     Samples scrape(const ChildProcess& daemon)
     {
-        std::optional<std::uint16_t> port;
-        if (!wait_for([&] { return (port = logged_metrics_port(daemon)).has_value(); }, 10s)) {
-            throw std::runtime_error("no metrics endpoint logged:\n" + daemon.log_text());
-        }
-        const std::optional<std::string> body = http_get(*port, "/metrics");
-        if (!body) {
-            throw std::runtime_error("GET /metrics failed on port " + std::to_string(*port));
-        }
-        last_scrape_ = *body;
-        return parse_samples(*body);
+        last_scrape_ = scrape_text(daemon);
+        return parse_samples(last_scrape_);
     }
 
     // promtool's lint of the last scrape, when promtool is installed.
@@ -158,7 +87,7 @@ TEST_F(MetricsTest, BothEndpointsServeTheNamedMetricsAndCountersMove)
     }
     Samples server_samples;
     ASSERT_TRUE(wait_for([&] {
-        return (server_samples = scrape(server()))["minisync_server_rejected_total{reason=\"bad_cert\"}"] >= 1;
+        return (server_samples = scrape(server()))["minisync_server_rejected_total{reason=\"bad_handshake\"}"] >= 1;
     }, 10s)) << last_scrape_;
     EXPECT_EQ(server_samples["minisync_server_connections"], 1);
     EXPECT_EQ(server_samples["minisync_server_bytes_received_total"], 1500);

@@ -85,6 +85,7 @@ HelloOk sample_hello_ok()
     msg.max_frame_body = 65536;
     msg.server = "minisync-server/0.1.0";
     msg.client_name = "laptop.example.com";
+    msg.idle_timeout_seconds = 120;
     return msg;
 }
 
@@ -272,6 +273,17 @@ TEST(ProtocolCodecTest, HelloOkRoundTrip)
     EXPECT_EQ(out->max_frame_body, in.max_frame_body);
     EXPECT_EQ(out->server, in.server);
     EXPECT_EQ(out->client_name, in.client_name);
+    EXPECT_EQ(out->idle_timeout_seconds, in.idle_timeout_seconds);
+}
+
+TEST(ProtocolCodecTest, KeepAliveIsAHeaderWithAnEmptyBody)
+{
+    const std::vector<std::uint8_t> frame = encode_keepalive();
+    ASSERT_EQ(frame.size(), FrameHeaderSize);
+    const HeaderResult header = decode_frame_header(frame);
+    ASSERT_EQ(header.status, HeaderStatus::Ok);
+    EXPECT_EQ(header.header.type, FrameType::KeepAlive);
+    EXPECT_EQ(header.header.body_size, 0U);
 }
 
 TEST(ProtocolCodecTest, ErrorRoundTrip)

@@ -1,0 +1,93 @@
+#include "metrics_scrape.h"
+
+#include "wait_for.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+namespace minisync::test {
+
+using namespace std::chrono_literals;
+
+std::optional<std::string> http_get(std::uint16_t port, const std::string& path)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const timeval timeout{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string response;
+    char chunk[8192];
+    ssize_t n = 0;
+    while ((n = ::recv(fd, chunk, sizeof chunk, 0)) > 0) {
+        response.append(chunk, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    const std::size_t body = response.find("\r\n\r\n");
+    if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") == std::string::npos || body == std::string::npos) {
+        return std::nullopt;
+    }
+    return response.substr(body + 4);
+}
+
+Samples parse_samples(const std::string& text)
+{
+    Samples samples;
+    std::istringstream lines{text};
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.empty() || line.front() == '#') {
+            continue;
+        }
+        const std::size_t space = line.rfind(' ');
+        samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+    }
+    return samples;
+}
+
+std::optional<std::uint16_t> logged_metrics_port(const ChildProcess& daemon)
+{
+    static const std::regex pattern{R"(metrics on http://[^:]+:(\d+)/metrics)"};
+    std::smatch match;
+    const std::string log = daemon.log_text();
+    if (!std::regex_search(log, match, pattern)) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint16_t>(std::stoi(match[1]));
+}
+
+std::string scrape_text(const ChildProcess& daemon)
+{
+    std::optional<std::uint16_t> port;
+    if (!wait_for([&] { return (port = logged_metrics_port(daemon)).has_value(); }, 10s)) {
+        throw std::runtime_error("no metrics endpoint logged:\n" + daemon.log_text());
+    }
+    const std::optional<std::string> body = http_get(*port, "/metrics");
+    if (!body) {
+        throw std::runtime_error("GET /metrics failed on port " + std::to_string(*port));
+    }
+    return *body;
+}
+
+double sample_value(const ChildProcess& daemon, const std::string& name)
+{
+    const Samples samples = parse_samples(scrape_text(daemon));
+    const auto it = samples.find(name);
+    return it == samples.end() ? 0.0 : it->second;
+}
+
+} // namespace minisync::test
