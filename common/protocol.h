@@ -11,7 +11,8 @@
 //      link and its target text), RENAME (within a folder), each answered by DONE; error NOT_FOUND;
 //      SUSPEND ends an upload and keeps its partial file for a later resume (a paused folder).
 //   5  The server drops connections that stay silent: HELLO_OK carries its idle timeout, and an agent with
-//      nothing to say sends KEEPALIVE well within it. Version 4 peers are refused (none was deployed).
+//      nothing to say sends KEEPALIVE well within it; error FILE_TOO_LARGE (--max-file-size). Version 4
+//      peers are refused (none was deployed).
 #pragma once
 
 #include "sha256.h"
@@ -72,6 +73,7 @@ enum class ErrorCode : std::uint16_t {
     Busy = 13,       // another connection is uploading the same path; try later
     SizeMismatch = 14,
     NotFound = 15,   // RENAME: nothing at the source path
+    FileTooLarge = 16, // UPLOAD_BEGIN: the size is over the server's --max-file-size
 };
 
 const char* to_string(ErrorCode code) noexcept;

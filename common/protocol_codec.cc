@@ -146,6 +146,7 @@ const char* to_string(ErrorCode code) noexcept
     case ErrorCode::Busy: return "busy";
     case ErrorCode::SizeMismatch: return "size mismatch";
     case ErrorCode::NotFound: return "not found";
+    case ErrorCode::FileTooLarge: return "file too large";
     }
     return "unknown error";
 }

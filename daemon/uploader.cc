@@ -40,6 +40,7 @@ bool worth_retrying(ErrorCode code)
     // CONFLICT is retried: a directory in the way on the server goes once its contents are removed.
     switch (code) {
     case ErrorCode::BadPath:
+    case ErrorCode::FileTooLarge: // until the file changes, which queues it anew
     case ErrorCode::PermissionDenied:
     case ErrorCode::NotAllowed: return false;
     default: return true;

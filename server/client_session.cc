@@ -352,6 +352,15 @@ void ClientSession::handle_begin(protocol::Bytes body)
     if (upload == nullptr) {
         return;
     }
+    if (const auto& limit = context_.settings.max_file_size; limit && begin->size > *limit) {
+        context_.metrics.rejected(RejectReason::FileTooLarge);
+        SPDLOG_WARN("client={} folder={} path={}: refused {} bytes, over --max-file-size {}", client_,
+                    begin->folder, begin->path, begin->size, *limit);
+        fail_request(request_id, ErrorCode::FileTooLarge,
+                     "file of " + std::to_string(begin->size) + " bytes is over the server's limit of " +
+                         std::to_string(*limit));
+        return;
+    }
     upload->size = begin->size;
     UploadTarget target{client_,      std::move(begin->folder), std::move(begin->path), begin->size,
                         begin->mtime_ns, begin->mode, begin->sha256, begin->resume_offset, begin->prefix_sha256};

@@ -14,6 +14,7 @@ constexpr RejectReason AllRejectReasons[] = {
     RejectReason::HandshakeTimeout,   RejectReason::IdleTimeout, RejectReason::TooManyConnections,
     RejectReason::UnsupportedVersion, RejectReason::BadFrame,    RejectReason::Protocol,
     RejectReason::BadPath,            RejectReason::HashMismatch, RejectReason::TooManyUploads,
+    RejectReason::FileTooLarge,
 };
 
 } // namespace
@@ -33,6 +34,7 @@ const char* to_string(RejectReason reason) noexcept
     case RejectReason::Protocol: return "protocol";
     case RejectReason::BadPath: return "bad_path";
     case RejectReason::HashMismatch: return "hash_mismatch";
+    case RejectReason::FileTooLarge: return "file_too_large";
     }
     return "unknown";
 }

@@ -26,6 +26,7 @@ enum class RejectReason {
     Protocol,           // a well-formed frame out of order
     BadPath,            // a folder name or path that is not a clean relative path
     HashMismatch,       // COMMIT whose SHA-256 the received content does not match
+    FileTooLarge,       // an upload over --max-file-size
 };
 
 const char* to_string(RejectReason reason) noexcept;

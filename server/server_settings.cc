@@ -41,6 +41,7 @@ struct CommandLine {
     std::string max_connections_per_client;
     std::string handshake_timeout;
     std::string idle_timeout;
+    std::string max_file_size;
     std::string partial_max_age;
     std::string log_level;
 };
@@ -108,6 +109,9 @@ Outcome parse(int argc, const char* const* argv)
                    "within it (s, m or h suffix; at least 2s)")
         ->type_name("TIME")
         ->capture_default_str();
+    app.add_option("--max-file-size", cli.max_file_size,
+                   "refuse uploads of files larger than this, K/M/G/T suffixes (e.g. 100G); default: no limit")
+        ->type_name("SIZE");
     app.add_option("--partial-max-age", cli.partial_max_age,
                    "delete partial uploads untouched this long (s, m, h or d suffix; at least 1h)")
         ->type_name("AGE")
@@ -181,6 +185,9 @@ Outcome parse(int argc, const char* const* argv)
     }
     if (auto timeout = from.value("--idle-timeout", cli.idle_timeout, duration_value(MinIdleTimeout))) {
         settings.idle_timeout = *timeout;
+    }
+    if (auto limit = from.value("--max-file-size", cli.max_file_size, byte_size_value(1))) {
+        settings.max_file_size = *limit;
     }
     if (auto max_age = from.value("--partial-max-age", cli.partial_max_age, duration_value(MinPartialMaxAge))) {
         settings.partial_max_age = *max_age;

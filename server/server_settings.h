@@ -32,6 +32,8 @@ struct ServerSettings {
     // dropped when nothing arrives from the peer for idle_timeout (the agent's KEEPALIVE counts).
     std::chrono::seconds handshake_timeout{10};
     std::chrono::seconds idle_timeout{120};
+    // Uploads announcing more bytes are refused before anything is written; none: no limit.
+    std::optional<std::uint64_t> max_file_size;
     // Partial uploads untouched for this long are deleted (checked at start and then daily).
     std::chrono::seconds partial_max_age = std::chrono::hours{24 * 7};
 };

@@ -233,6 +233,37 @@ TEST_F(AdversarialTest, AKeepaliveWithABodyIsABadFrame)
     EXPECT_EQ(rejected("bad_frame"), 1);
 }
 
+TEST_F(AdversarialTest, AnUploadOverTheMaxFileSizeIsRefusedBeforeAnythingIsWritten)
+{
+    start_server({"--metrics", "127.0.0.1:0", "--max-file-size", "1M"});
+    RawClient client{port(), pki().client()};
+    client.hello();
+    protocol::UploadBegin begin;
+    begin.request_id = 1;
+    begin.folder = "f";
+    begin.path = "huge.bin";
+    begin.size = (1U << 20) + 1;
+    begin.mode = 0644;
+    ASSERT_TRUE(client.send(protocol::encode(begin)));
+    const ReadResult refused = client.read_frame();
+    ASSERT_EQ(refused.status, ReadStatus::Frame);
+    ASSERT_EQ(refused.frame.type, protocol::FrameType::Error);
+    const auto error = protocol::decode_error(refused.frame.body);
+    ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->request_id, 1U);
+    EXPECT_EQ(error->code, protocol::ErrorCode::FileTooLarge);
+    EXPECT_EQ(rejected("file_too_large"), 1);
+    EXPECT_FALSE(fs::exists(server_file(DefaultCn, "f")));
+
+    // A file at the limit is accepted on the same connection.
+    begin.request_id = 2;
+    begin.size = 1U << 20;
+    ASSERT_TRUE(client.send(protocol::encode(begin)));
+    const ReadResult ready = client.read_frame();
+    ASSERT_EQ(ready.status, ReadStatus::Frame);
+    EXPECT_EQ(ready.frame.type, protocol::FrameType::UploadReady);
+}
+
 TEST_F(AdversarialTest, AnIdleAgentKeepsItsConnectionThroughManyIdleTimeouts)
 {
     start_server({"--metrics", "127.0.0.1:0", "--idle-timeout", "2s"});

@@ -99,6 +99,9 @@ TEST_F(ServerSettingsTest, Defaults)
     EXPECT_EQ(s.max_connections, 1024U);
     EXPECT_EQ(s.max_connections_per_client, 16U);
     EXPECT_EQ(s.partial_max_age, 7 * 24h);
+    EXPECT_EQ(s.handshake_timeout, 10s);
+    EXPECT_EQ(s.idle_timeout, 120s);
+    EXPECT_EQ(s.max_file_size, std::nullopt);
     EXPECT_EQ(s.log_level, spdlog::level::info);
 }
 
@@ -108,6 +111,7 @@ TEST_F(ServerSettingsTest, EveryFlag)
         parse_ok({"--listen", "[::]:0", "--root", "data", "--cert", "s.crt", "--key", "s.key", "--ca", "c.crt",
                   "--allow-cn", "laptop", "--allow-cn", "desktop", "--metrics", "127.0.0.1:9102", "--workers", "12",
                   "--max-connections", "100", "--max-connections-per-client", "3", "--partial-max-age", "12h",
+                  "--handshake-timeout", "5s", "--idle-timeout", "3m", "--max-file-size", "10G",
                   "--log-level", "warn"});
     EXPECT_EQ(s.listen.host, "::");
     EXPECT_EQ(s.listen.port, 0);
@@ -122,6 +126,9 @@ TEST_F(ServerSettingsTest, EveryFlag)
     EXPECT_EQ(s.max_connections, 100U);
     EXPECT_EQ(s.max_connections_per_client, 3U);
     EXPECT_EQ(s.partial_max_age, 12h);
+    EXPECT_EQ(s.handshake_timeout, 5s);
+    EXPECT_EQ(s.idle_timeout, 180s);
+    EXPECT_EQ(s.max_file_size, std::optional<std::uint64_t>{10ULL << 30});
     EXPECT_EQ(s.log_level, spdlog::level::warn);
 }
 
@@ -141,6 +148,10 @@ TEST_F(ServerSettingsTest, BadFlags)
     expect_usage_error({"--workers", "many"}, "--workers");
     expect_usage_error({"--partial-max-age", "30m"}, "--partial-max-age: expected a duration of at least 1h");
     expect_usage_error({"--partial-max-age", "soon"}, "--partial-max-age");
+    expect_usage_error({"--handshake-timeout", "0"}, "--handshake-timeout: expected a duration of at least 1s");
+    expect_usage_error({"--idle-timeout", "1s"}, "--idle-timeout: expected a duration of at least 2s");
+    expect_usage_error({"--max-file-size", "0"}, "--max-file-size");
+    expect_usage_error({"--max-file-size", "huge"}, "--max-file-size");
     expect_usage_error({"--log-level", "loud"}, "--log-level: expected one of");
     expect_usage_error({"--root", ""}, "--root must not be empty");
     expect_usage_error({"--bogus"}, "--bogus");
@@ -160,6 +171,9 @@ allow_cn = ["laptop", "desktop"]
 metrics = "127.0.0.1:9102"
 workers = 16
 partial_max_age = "2d"
+handshake_timeout = 30
+idle_timeout = "5m"
+max_file_size = "512M"
 log_level = "debug"
 )");
     const ServerSettings s = parse_ok({"--config", config});
@@ -173,6 +187,9 @@ log_level = "debug"
     EXPECT_EQ(s.metrics->to_string(), "127.0.0.1:9102");
     EXPECT_EQ(s.workers, 16U);
     EXPECT_EQ(s.partial_max_age, 48h);
+    EXPECT_EQ(s.handshake_timeout, 30s);
+    EXPECT_EQ(s.idle_timeout, 5min);
+    EXPECT_EQ(s.max_file_size, std::optional<std::uint64_t>{512ULL << 20});
     EXPECT_EQ(s.log_level, spdlog::level::debug);
 }
 
