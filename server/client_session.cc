@@ -644,6 +644,9 @@ void ClientSession::on_applied(std::uint32_t request_id, FrameType reply, const 
 
 void ClientSession::fail_request(std::uint32_t request_id, ErrorCode code, const std::string& message)
 {
+    if (code == ErrorCode::NoSpace) {
+        context_.metrics.rejected(RejectReason::NoSpace);
+    }
     channel_.send(protocol::encode(protocol::ErrorMsg{request_id, code, message}));
     end_request(request_id, true);
 }

@@ -6,11 +6,14 @@
 #include "path_rules.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <string>
 #include <vector>
 
 namespace minisync::server {
@@ -52,6 +55,10 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
     }
 
     partial_name_ = partial_name_for(final_name_);
+    if (auto error = check_room()) {
+        result.error = std::move(*error);
+        return result;
+    }
     file_fd_.reset(::openat(dir_fd_.get(), partial_name_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!file_fd_ || ::fstat(file_fd_.get(), &st) != 0) {
         result.error = fs_error_from_errno(errno, "open partial for '" + target_.path + "'");
@@ -78,6 +85,38 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
     }
     result.outcome = OpenOutcome::Ready;
     return result;
+}
+
+std::optional<FsError> IncomingUpload::check_room() const
+{
+    // Checked against the limit of this process, which a service manager may set (LimitFSIZE=): a write
+    // past it would fail with EFBIG, or end the process with SIGXFSZ where that signal is not ignored.
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && target_.size > limit.rlim_cur) {
+        return fs_error_from_errno(EFBIG, "'" + target_.path + "' has " + std::to_string(target_.size) +
+                                              " bytes, over the server's file size limit of " +
+                                              std::to_string(limit.rlim_cur));
+    }
+    // A partial of this version keeps the prefix the agent resumes from, if it holds that much; whatever
+    // it holds beyond is cut off before writing, which gives that space back.
+    struct stat partial{};
+    const std::uint64_t held =
+        ::fstatat(dir_fd_.get(), partial_name_.c_str(), &partial, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(partial.st_mode)
+            ? static_cast<std::uint64_t>(partial.st_size)
+            : 0;
+    const std::uint64_t kept = held >= target_.resume_offset ? target_.resume_offset : 0;
+    const std::uint64_t to_write = target_.size - kept;
+    struct statvfs vfs{};
+    if (::fstatvfs(dir_fd_.get(), &vfs) != 0) {
+        return std::nullopt; // no figures to judge by: the writes will tell
+    }
+    // What an unprivileged user may still use: a server running as root leaves the root reserve alone.
+    const std::uint64_t free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize + (held - kept);
+    if (to_write > free_bytes) {
+        return fs_error_from_errno(ENOSPC, "no room for '" + target_.path + "': " + std::to_string(to_write) +
+                                               " bytes to write, " + std::to_string(free_bytes) + " free");
+    }
+    return std::nullopt;
 }
 
 bool IncomingUpload::hash_partial_prefix(std::uint64_t length)

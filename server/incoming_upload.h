@@ -59,6 +59,10 @@ public:
     [[nodiscard]] const UploadTarget& target() const noexcept { return target_; }
 
 private:
+    // Refuses, before a byte is sent, an upload that cannot fit: streamed anyway, it would fill the disk
+    // to its last block, failing every other upload meanwhile, and again at each of the agent's retries.
+    // Uploads checked side by side may still not fit together; their writes then fail with NO_SPACE.
+    [[nodiscard]] std::optional<FsError> check_room() const;
     bool final_has_same_content(const Sha256Digest& expected);
     // Feeds the first length bytes of the open partial to the running hash; false on a read error.
     bool hash_partial_prefix(std::uint64_t length);

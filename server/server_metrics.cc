@@ -14,7 +14,7 @@ constexpr RejectReason AllRejectReasons[] = {
     RejectReason::HandshakeTimeout,   RejectReason::IdleTimeout, RejectReason::TooManyConnections,
     RejectReason::UnsupportedVersion, RejectReason::BadFrame,    RejectReason::Protocol,
     RejectReason::BadPath,            RejectReason::HashMismatch, RejectReason::TooManyUploads,
-    RejectReason::FileTooLarge,
+    RejectReason::FileTooLarge,       RejectReason::NoSpace,
 };
 
 } // namespace
@@ -35,6 +35,7 @@ const char* to_string(RejectReason reason) noexcept
     case RejectReason::BadPath: return "bad_path";
     case RejectReason::HashMismatch: return "hash_mismatch";
     case RejectReason::FileTooLarge: return "file_too_large";
+    case RejectReason::NoSpace: return "no_space";
     }
     return "unknown";
 }

@@ -27,6 +27,7 @@ enum class RejectReason {
     BadPath,            // a folder name or path that is not a clean relative path
     HashMismatch,       // COMMIT whose SHA-256 the received content does not match
     FileTooLarge,       // an upload over --max-file-size
+    NoSpace,            // an upload that does not fit on the disk (or under the file size limit)
 };
 
 const char* to_string(RejectReason reason) noexcept;
