@@ -22,20 +22,24 @@ namespace minisync {
 
 namespace detail {
 
+// Each control character shown as '?': a message stays on its line, whatever the text it quotes holds.
+std::string printable(std::string_view text)
+{
+    std::string out{text};
+    for (char& c : out) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            c = '?';
+        }
+    }
+    return out;
+}
+
 // Values from a config file or a command line may be long or hold control characters; a message shows a
 // bounded, printable prefix.
-std::string quote_for_message(std::string_view text)
+std::string quote_for_message(std::string_view text, std::size_t max_shown)
 {
-    constexpr std::size_t MaxShown = 80;
-    std::string out = "'";
-    for (std::size_t i = 0; i < text.size() && i < MaxShown; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
-    }
-    if (text.size() > MaxShown) {
-        out += "...";
-    }
-    return out + "'";
+    return "'" + printable(text.substr(0, max_shown)) + (text.size() > max_shown ? "...'" : "'");
 }
 
 } // namespace detail
@@ -46,6 +50,9 @@ std::string describe(const toml::node& node)
 {
     switch (node.type()) {
     case toml::node_type::string:
+        if (node.as_string()->get().find('\0') != std::string::npos) {
+            return detail::quote_for_message(node.as_string()->get()) + ", which holds a NUL byte";
+        }
         return detail::quote_for_message(node.as_string()->get());
     case toml::node_type::integer:
         return std::to_string(node.as_integer()->get());
@@ -262,20 +269,22 @@ ValueKind<std::uint64_t> byte_size_value(std::uint64_t min)
     return kind;
 }
 
-ValueKind<std::chrono::seconds> duration_value(std::chrono::seconds min)
+ValueKind<std::chrono::seconds> duration_value(std::chrono::seconds min, std::chrono::seconds max)
 {
     ValueKind<std::chrono::seconds> kind;
-    kind.expected = "a duration of at least " + format_duration(min) +
+    kind.expected = (max == std::chrono::seconds::max()
+                         ? "a duration of at least " + format_duration(min)
+                         : "a duration from " + format_duration(min) + " to " + format_duration(max)) +
                     ": seconds as an integer, or a string such as '7d' or '12h' (s, m, h, d)";
-    kind.from_text = [min](std::string_view text) -> std::optional<std::chrono::seconds> {
+    kind.from_text = [min, max](std::string_view text) -> std::optional<std::chrono::seconds> {
         const auto value = parse_duration(text);
-        if (!value || *value < min) {
+        if (!value || *value < min || *value > max) {
             return std::nullopt;
         }
         return value;
     };
-    kind.from_integer = [min](std::int64_t value) -> std::optional<std::chrono::seconds> {
-        if (std::chrono::seconds{value} < min) {
+    kind.from_integer = [min, max](std::int64_t value) -> std::optional<std::chrono::seconds> {
+        if (std::chrono::seconds{value} < min || std::chrono::seconds{value} > max) {
             return std::nullopt;
         }
         return std::chrono::seconds{value};
@@ -336,8 +345,9 @@ std::variant<ConfigFile, std::string> ConfigFile::parse(std::string_view text, c
         return ConfigFile{path, std::move(root)};
     } catch (const toml::parse_error& e) {
         const toml::source_position& where = e.source().begin;
+        // toml++ quotes what it saw, which may be a newline or another control character.
         return path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
-               std::string{e.description()};
+               detail::printable(e.description());
     }
 }
 

@@ -69,8 +69,9 @@ ValueKind<std::string> checked_text_value(std::string expected, bool (*valid)(st
 ValueKind<std::int64_t> integer_value(std::int64_t min, std::int64_t max);
 // At least min bytes: an integer, or a string with an optional K, M, G or T suffix (powers of 1024).
 ValueKind<std::uint64_t> byte_size_value(std::uint64_t min);
-// At least min: an integer of seconds, or a string with an s, m, h or d suffix.
-ValueKind<std::chrono::seconds> duration_value(std::chrono::seconds min);
+// From min to max: an integer of seconds, or a string with an s, m, h or d suffix.
+ValueKind<std::chrono::seconds> duration_value(std::chrono::seconds min,
+                                               std::chrono::seconds max = std::chrono::seconds::max());
 // "HOST:PORT" or "[IPv6]:PORT"; port 0 only when allow_port_zero.
 ValueKind<HostPort> host_port_value(bool allow_port_zero);
 // trace, debug, info, warn or error.
@@ -185,7 +186,12 @@ private:
 // ---- implementation of the templates ------------------------------------------------------------------
 
 namespace detail {
-std::string quote_for_message(std::string_view text);
+// text in single quotes for a message: each control character shown as '?', so a value cannot break the
+// one-problem-per-line output, and at most max_shown bytes of it, then "...". Paths and names that the
+// reader needs whole pass a larger max_shown.
+std::string quote_for_message(std::string_view text, std::size_t max_shown = 80);
+// text whole, with each control character shown as '?'.
+std::string printable(std::string_view text);
 } // namespace detail
 
 template <class T>
@@ -206,6 +212,11 @@ std::optional<T> TableReader::convert(const toml::node& node, const ValueKind<T>
         return kind.from_integer(integer->get());
     }
     if (const auto* string = node.as_string(); string != nullptr && kind.accepts_strings) {
+        // TOML lets a string hold "\u0000", but every setting ends up as a C string (a file, host or group
+        // name, an fnmatch pattern) that would silently stop at the NUL.
+        if (string->get().find('\0') != std::string::npos) {
+            return std::nullopt;
+        }
         return kind.from_text(string->get());
     }
     return std::nullopt;

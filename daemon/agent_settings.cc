@@ -58,6 +58,8 @@ namespace {
 
 constexpr std::string_view Program = "minisyncd";
 constexpr std::int64_t MaxWorkers = 256;
+// Paths and folder names are shown whole in messages; only something absurd is cut.
+constexpr std::size_t MaxShownPath = 4096;
 
 using Failure = ParseFailure;
 using Outcome = ParseOutcome<AgentSettings>;
@@ -113,6 +115,13 @@ const ValueKind<std::string>& folder_name_value()
     return kind;
 }
 
+// A path or folder name in a message, quoted. Either may hold a newline, which shown as it is would split
+// the message and start a line that reads like another problem.
+std::string quote_whole(std::string_view text)
+{
+    return detail::quote_for_message(text, MaxShownPath);
+}
+
 // Folders are named once each, wherever they come from.
 class FolderNames {
 public:
@@ -147,7 +156,7 @@ void read_folder_table(TableReader& table, FolderNames& names, std::vector<Folde
     std::error_code ec;
     const std::filesystem::path absolute = std::filesystem::canonical(*path, ec);
     if (ec || !std::filesystem::is_directory(absolute, ec)) {
-        table.error("path", "'" + *path + "' is not an existing directory");
+        table.error("path", quote_whole(*path) + " is not an existing directory");
         return;
     }
     std::string folder_name;
@@ -158,13 +167,13 @@ void read_folder_table(TableReader& table, FolderNames& names, std::vector<Folde
         folder_name = absolute.filename().string();
         name_key = "path";
         if (!is_valid_folder_name(folder_name)) {
-            table.error("path", "'" + absolute.string() + "' has no name to use on the server; set 'name'");
+            table.error("path", quote_whole(absolute.string()) + " has no name to use on the server; set 'name'");
             return;
         }
     }
     const std::string here = table.file().path() + ":" + std::to_string(table.line(name_key));
     if (const auto first = names.claim(folder_name, here)) {
-        table.error(name_key, "folder name '" + folder_name + "' is used twice (first at " + *first + ")");
+        table.error(name_key, "folder name " + quote_whole(folder_name) + " is used twice (first at " + *first + ")");
         return;
     }
     folders.push_back(FolderSpec{absolute.string(), folder_name, excludes.value_or(std::vector<std::string>{})});
@@ -178,7 +187,7 @@ void read_folder_argument(const std::string& argument, FolderNames& names, std::
     std::error_code ec;
     const std::filesystem::path absolute = std::filesystem::canonical(path, ec);
     if (ec || !std::filesystem::is_directory(absolute, ec)) {
-        errors.add("folder '" + path + "' is not an existing directory");
+        errors.add("folder " + quote_whole(path) + " is not an existing directory");
         return;
     }
     // `minisyncd .` means the current directory by its real name.
@@ -186,12 +195,12 @@ void read_folder_argument(const std::string& argument, FolderNames& names, std::
         name = absolute.filename().string();
     }
     if (!is_valid_folder_name(name)) {
-        errors.add("invalid folder name '" + name + "' for '" + argument +
-                   "': one path component of 1-255 bytes, not '.' or '..'");
+        errors.add("invalid folder name " + quote_whole(name) + " for " + quote_whole(argument) +
+                   ": one path component of 1-255 bytes, not '.' or '..'");
         return;
     }
     if (const auto first = names.claim(name, "the command line")) {
-        errors.add("folder name '" + name + "' is used twice" +
+        errors.add("folder name " + quote_whole(name) + " is used twice" +
                    (*first == "the command line" ? std::string{} : " (also at " + *first + ")"));
         return;
     }

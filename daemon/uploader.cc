@@ -277,8 +277,9 @@ bool Uploader::must_wait(const SyncItem& item) const
         if (!is_wide(item) && !is_wide(job.item)) {
             continue; // one path each: a job on the same path absorbs the item instead
         }
+        const SyncItem& running = job.item; // clang 14 cannot capture a structured binding
         auto touches = [&](const std::string& path) {
-            return paths_overlap(path, job.item.path) || (job_is_rename && paths_overlap(path, job.item.from));
+            return paths_overlap(path, running.path) || (job_is_rename && paths_overlap(path, running.from));
         };
         if (touches(item.path) || (is_rename && touches(item.from))) {
             return true;

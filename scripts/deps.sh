@@ -16,6 +16,7 @@ PACKAGES=(
   libsystemd-dev librsync-dev
   systemd   # systemd-analyze, used to verify the unit files
   procps    # pgrep/ps, used by the integration tests
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes come with clang
 )
 
 missing=()

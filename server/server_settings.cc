@@ -22,6 +22,9 @@ constexpr std::chrono::seconds MinPartialMaxAge = std::chrono::hours{1};
 // An agent sends KEEPALIVE every third of the idle timeout; below 2 s that would be chatter, not liveness.
 constexpr std::chrono::seconds MinIdleTimeout{2};
 constexpr std::chrono::seconds MinHandshakeTimeout{1};
+// libevent adds a timeout to the current time in a time_t; near its limit the sum wraps and the timer fires
+// at once, dropping every connection. A week is already no timeout in practice.
+constexpr std::chrono::seconds MaxTimeout = std::chrono::hours{24 * 7};
 
 using Failure = ParseFailure;
 using Outcome = ParseOutcome<ServerSettings>;
@@ -101,12 +104,13 @@ Outcome parse(int argc, const char* const* argv)
         ->type_name("N")
         ->capture_default_str();
     app.add_option("--handshake-timeout", cli.handshake_timeout,
-                   "drop a connection that has not finished TLS and HELLO within this time (s, m or h suffix)")
+                   "drop a connection that has not finished TLS and HELLO within this time (s, m or h suffix; "
+                   "at most 7d)")
         ->type_name("TIME")
         ->capture_default_str();
     app.add_option("--idle-timeout", cli.idle_timeout,
                    "drop a connection on which nothing arrives for this long; agents send keepalives well "
-                   "within it (s, m or h suffix; at least 2s)")
+                   "within it (s, m or h suffix; 2s to 7d)")
         ->type_name("TIME")
         ->capture_default_str();
     app.add_option("--max-file-size", cli.max_file_size,
@@ -179,11 +183,12 @@ Outcome parse(int argc, const char* const* argv)
                                 integer_value(1, MaxConnections))) {
         settings.max_connections_per_client = static_cast<std::size_t>(*limit);
     }
-    if (auto timeout =
-            from.value("--handshake-timeout", cli.handshake_timeout, duration_value(MinHandshakeTimeout))) {
+    if (auto timeout = from.value("--handshake-timeout", cli.handshake_timeout,
+                                  duration_value(MinHandshakeTimeout, MaxTimeout))) {
         settings.handshake_timeout = *timeout;
     }
-    if (auto timeout = from.value("--idle-timeout", cli.idle_timeout, duration_value(MinIdleTimeout))) {
+    if (auto timeout =
+            from.value("--idle-timeout", cli.idle_timeout, duration_value(MinIdleTimeout, MaxTimeout))) {
         settings.idle_timeout = *timeout;
     }
     if (auto limit = from.value("--max-file-size", cli.max_file_size, byte_size_value(1))) {

@@ -772,6 +772,29 @@ TEST_F(AgentConfigTest, DuplicateFolderNamesAreErrors)
     expect_usage_error({"--config", config, c + "=same"}, "folder name 'same' is used twice");
 }
 
+// Found by tests/fuzz/fuzz_config_loader: a path or name holding a newline split its message in two.
+TEST_F(AgentConfigTest, NewlinesInPathsAndNamesStayOnTheirLine)
+{
+    const std::string a = make_dir("a");
+    const std::string b = make_dir("b");
+    expect_config_error("[[folder]]\npath = \"no\\nsuch\"\n", 2, "no?such' is not an existing directory");
+    expect_config_error("[[folder]]\npath = \"" + a + "\"\nname = \"x\\ny\"\n[[folder]]\npath = \"" + b +
+                            "\"\nname = \"x\\ny\"\n",
+                        6, "key 'folder.name': folder name 'x?y' is used twice");
+
+    const std::string one = make_dir("one/x\ny");
+    const std::string two = make_dir("two/x\ny");
+    for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"/nonexistent\nminisync"}, "folder '/nonexistent?minisync' is not an existing directory"},
+             {{one, two}, "folder name 'x?y' is used twice"},
+             {{one + "=."}, "invalid folder name '.' for '" + (sandbox() / "one/x?y=.").string() + "'"}}) {
+        const ParseOutcome outcome = parse(args);
+        ASSERT_TRUE(std::holds_alternative<int>(outcome.result)) << "accepted; expected: " << needle;
+        EXPECT_NE(outcome.err.find(needle), std::string::npos) << "stderr: " << outcome.err;
+        EXPECT_EQ(std::count(outcome.err.begin(), outcome.err.end(), '\n'), 1) << "stderr: " << outcome.err;
+    }
+}
+
 TEST_F(AgentConfigTest, EveryErrorIsReportedInLineOrder)
 {
     const std::string config =

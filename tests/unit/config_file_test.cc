@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -91,6 +92,18 @@ TEST(ConfigFileTest, SyntaxErrorNamesFileLineAndColumn)
     const std::string error = parse_error("\n\nkey = 'unterminated\n", "x.toml");
     EXPECT_EQ(error.rfind("x.toml:3:", 0), 0U) << error;
     EXPECT_GT(error.size(), std::string{"x.toml:3:1: "}.size()) << "says what is wrong";
+}
+
+// Found by tests/fuzz/fuzz_config_loader: toml++ quotes the character it saw, a newline included, which
+// split the message and started a line that did not name the program.
+TEST(ConfigFileTest, SyntaxErrorStaysOnOneLine)
+{
+    for (const char* text : {"a = t\nb = 1\n", "a = \"x\x01\"\n", "a = 1\x7f\n"}) {
+        const std::string error = parse_error(text, "x.toml");
+        EXPECT_EQ(error.rfind("x.toml:1:", 0), 0U) << error;
+        EXPECT_EQ(std::count_if(error.begin(), error.end(), [](char c) { return c < 0x20 || c == 0x7f; }), 0)
+            << error;
+    }
 }
 
 TEST(ConfigFileTest, RelativePathsResolveAgainstTheFilesDirectory)
@@ -227,6 +240,19 @@ TEST(TableReaderTest, DurationTakesSecondsOrASuffixedString)
     }
 }
 
+TEST(TableReaderTest, DurationWithAnUpperBound)
+{
+    const auto kind = duration_value(2s, 24h);
+    EXPECT_EQ(read_one("t = 86400", "t", kind).ok(), 24h);
+    EXPECT_EQ(read_one("t = \"1d\"", "t", kind).ok(), 24h);
+    EXPECT_EQ(read_one("t = 86401", "t", kind).error,
+              "prog: t.toml:1: key 't': expected a duration from 2s to 1d: seconds as an integer, or a string "
+              "such as '7d' or '12h' (s, m, h, d), got 86401");
+    for (const char* bad : {"t = \"25h\"", "t = 9223372036854775807", "t = \"106751991167300d\"", "t = 1"}) {
+        EXPECT_NE(read_one(bad, "t", kind).error, "") << bad;
+    }
+}
+
 TEST(TableReaderTest, HostPort)
 {
     const auto kind = host_port_value(false);
@@ -263,6 +289,23 @@ TEST(TableReaderTest, TextRefusesEmptyAndShowsHostileValuesSafely)
     EXPECT_EQ(shown.find('\n'), std::string::npos) << "a control character would forge a message line";
     EXPECT_NE(shown.find("'a?bzzz"), std::string::npos) << shown;
     EXPECT_LT(shown.size(), 200U) << shown;
+}
+
+// Found by tests/fuzz/fuzz_config_loader: TOML's "\u0000" put a NUL in a path or host name, which the C
+// calls taking it then cut short (server = "example.org\u0000.evil:7443" connected to example.org).
+TEST(TableReaderTest, StringsHoldingANulByteAreRefused)
+{
+    EXPECT_EQ(read_one("server = \"example.org\\u0000.evil:7443\"", "server", host_port_value(false)).error,
+              "prog: t.toml:1: key 'server': expected HOST:PORT with a port from 1 to 65535 (an IPv6 address in "
+              "brackets), got 'example.org?.evil:7443', which holds a NUL byte");
+    const ConfigFile file = parse_ok("cert = \"/etc/passwd\\u0000.crt\"\nlist = [\"a\", \"b\\u0000\"]\n", "t.toml");
+    ConfigErrors errors;
+    TableReader reader{file, file.root(), errors};
+    EXPECT_EQ(reader.get_path("cert"), std::nullopt);
+    EXPECT_EQ(reader.get_array("list", text_value()), std::nullopt);
+    EXPECT_EQ(errors.format("p"),
+              "p: t.toml:1: key 'cert': expected a non-empty path, got '/etc/passwd?.crt', which holds a NUL byte\n"
+              "p: t.toml:2: key 'list', element 2: expected a non-empty string, got 'b?', which holds a NUL byte");
 }
 
 TEST(TableReaderTest, ArrayNamesTheBadElementAndItsLine)

@@ -148,8 +148,11 @@ TEST_F(ServerSettingsTest, BadFlags)
     expect_usage_error({"--workers", "many"}, "--workers");
     expect_usage_error({"--partial-max-age", "30m"}, "--partial-max-age: expected a duration of at least 1h");
     expect_usage_error({"--partial-max-age", "soon"}, "--partial-max-age");
-    expect_usage_error({"--handshake-timeout", "0"}, "--handshake-timeout: expected a duration of at least 1s");
-    expect_usage_error({"--idle-timeout", "1s"}, "--idle-timeout: expected a duration of at least 2s");
+    expect_usage_error({"--handshake-timeout", "0"}, "--handshake-timeout: expected a duration from 1s to 7d");
+    expect_usage_error({"--idle-timeout", "1s"}, "--idle-timeout: expected a duration from 2s to 7d");
+    // libevent would add a longer one to the clock and overflow, and the timer would fire at once.
+    expect_usage_error({"--idle-timeout", "8d"}, "--idle-timeout: expected a duration from 2s to 7d");
+    expect_usage_error({"--handshake-timeout", "106751991167300d"}, "--handshake-timeout");
     expect_usage_error({"--max-file-size", "0"}, "--max-file-size");
     expect_usage_error({"--max-file-size", "huge"}, "--max-file-size");
     expect_usage_error({"--log-level", "loud"}, "--log-level: expected one of");
