@@ -66,15 +66,7 @@ TreeListing only(TreeListing listing, const std::string& path)
 // The daemon's metrics, once it has logged where it serves them.
 Samples scrape(const ChildProcess& daemon)
 {
-    std::optional<std::uint16_t> port;
-    if (!wait_for([&] { return (port = logged_metrics_port(daemon)).has_value(); }, 10s)) {
-        throw std::runtime_error("no metrics endpoint logged:\n" + daemon.log_text());
-    }
-    const std::optional<std::string> body = http_get(*port, "/metrics");
-    if (!body) {
-        throw std::runtime_error("GET /metrics failed on port " + std::to_string(*port));
-    }
-    return parse_samples(*body);
+    return parse_samples(scrape_text(daemon));
 }
 
 // Versions that identify themselves: version v of file f is lines of 64 bytes, each naming f, v and its own
