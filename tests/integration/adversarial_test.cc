@@ -271,12 +271,9 @@ TEST_F(AdversarialTest, AnIdleAgentKeepsItsConnectionThroughManyIdleTimeouts)
     ASSERT_TRUE(wait_until_connected(agent, 20s));
 
     // Three and a half idle timeouts with nothing to sync: the agent's keepalives must hold the line.
-    const Clock::time_point end = Clock::now() + 7s;
-    bool dropped = false;
-    while (Clock::now() < end && !dropped) {
-        dropped = server().log_contains("nothing received for") || agent.log_contains("connection failed");
-        std::this_thread::sleep_for(100ms); // observing for a fixed span; nothing to synchronise with
-    }
+    const bool dropped = wait_for(
+        [&] { return server().log_contains("nothing received for") || agent.log_contains("connection failed"); },
+        7s);
     EXPECT_FALSE(dropped) << server().log_text();
     EXPECT_EQ(rejected("idle_timeout"), 0);
 
