@@ -13,6 +13,10 @@
 //   5  The server drops connections that stay silent: HELLO_OK carries its idle timeout, and an agent with
 //      nothing to say sends KEEPALIVE well within it; error FILE_TOO_LARGE (--max-file-size). Version 4
 //      peers are refused (none was deployed).
+//   6  Fewer round trips and reads: PUT_FILE carries a whole small file (metadata, SHA-256 and content) in
+//      one frame, answered like a COMMIT; UPLOAD_BEGIN's hash byte may be 2, "no hash yet: answer
+//      HASH_WANTED if a file of this size is already at the path", so a new file is read once, not first
+//      hashed in case the server holds it. Version 5 peers are refused (none was deployed).
 #pragma once
 
 #include "sha256.h"
@@ -20,13 +24,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 namespace minisync::protocol {
 
 constexpr std::uint32_t HelloMagic = 0x4d53594e; // "MSYN"
-constexpr std::uint16_t ProtocolVersion = 5;
-constexpr std::uint16_t MinProtocolVersion = 5;
+constexpr std::uint16_t ProtocolVersion = 6;
+constexpr std::uint16_t MinProtocolVersion = 6;
 
 // Every frame: u32 body size, u16 type, u16 flags (zero; reserved), then the body. Big-endian.
 constexpr std::size_t FrameHeaderSize = 8;
@@ -55,6 +60,8 @@ enum class FrameType : std::uint16_t {
     Done = 23,       // server: MAKE_DIR, MAKE_SYMLINK or RENAME applied and durable; request finished
     Suspend = 24,    // agent: stop this upload, keep its partial to resume later; request finished
     KeepAlive = 25,  // agent: still here (empty body, no answer); resets the server's idle timer
+    HashWanted = 26, // server: a file of this size is at the path; ask again with the SHA-256; request finished
+    PutFile = 27,    // agent: a whole file in one frame; answered by COMMITTED, ALREADY_HAVE or ERROR
 };
 
 enum class ErrorCode : std::uint16_t {
@@ -114,10 +121,25 @@ struct UploadBegin {
     std::int64_t mtime_ns = 0;
     std::uint32_t mode = 0;
     std::optional<Sha256Digest> sha256; // present when the agent knows it; enables AlreadyHave
+    // Without sha256: the server may hold this file already (the agent has no record of sending it), so
+    // the server answers HASH_WANTED instead of UPLOAD_READY if a file of this size is at the path.
+    bool hash_if_present = false;
     // Where the agent would like to continue an interrupted upload, and the SHA-256 of its first
     // resume_offset bytes; the server resumes only if its partial holds exactly that prefix.
     std::uint64_t resume_offset = 0;
     Sha256Digest prefix_sha256{};
+};
+
+// UPLOAD_BEGIN, DATA and COMMIT in one frame, for a file small enough to fit in it whole. The server
+// answers ALREADY_HAVE (the final file has this content; mode and mtime are applied), COMMITTED or ERROR.
+struct PutFile {
+    std::uint32_t request_id = 0;
+    std::string folder;
+    std::string path;
+    std::int64_t mtime_ns = 0;
+    std::uint32_t mode = 0;
+    Sha256Digest sha256{};
+    std::span<const std::uint8_t> content; // decoded: a view into the frame body it came in
 };
 
 struct ProgressMsg {
@@ -174,6 +196,7 @@ using Abort = RequestOnly;
 using Removed = RequestOnly;
 using Done = RequestOnly;
 using Suspend = RequestOnly;
+using HashWanted = RequestOnly;
 
 struct DataPrefix {
     std::uint32_t request_id = 0;

@@ -120,11 +120,23 @@ public:
         return true;
     }
     [[nodiscard]] bool at_end() const { return pos_ == in_.size(); }
+    // Everything not read yet, which counts as read afterwards.
+    Bytes rest()
+    {
+        const Bytes remaining = in_.subspan(pos_);
+        pos_ = in_.size();
+        return remaining;
+    }
 
 private:
     Bytes in_;
     std::size_t pos_ = 0;
 };
+
+// UPLOAD_BEGIN's hash byte.
+constexpr std::uint8_t NoHash = 0;
+constexpr std::uint8_t HashFollows = 1;
+constexpr std::uint8_t HashIfPresent = 2;
 
 } // namespace
 
@@ -173,6 +185,8 @@ const char* to_string(FrameType type) noexcept
     case FrameType::Done: return "DONE";
     case FrameType::Suspend: return "SUSPEND";
     case FrameType::KeepAlive: return "KEEPALIVE";
+    case FrameType::HashWanted: return "HASH_WANTED";
+    case FrameType::PutFile: return "PUT_FILE";
     }
     return "UNKNOWN";
 }
@@ -239,7 +253,7 @@ std::vector<std::uint8_t> encode(const UploadBegin& msg)
     w.u64(msg.size);
     w.u64(static_cast<std::uint64_t>(msg.mtime_ns));
     w.u32(msg.mode);
-    w.u8(msg.sha256 ? 1 : 0);
+    w.u8(msg.sha256 ? HashFollows : msg.hash_if_present ? HashIfPresent : NoHash);
     if (msg.sha256) {
         w.bytes(*msg.sha256);
     }
@@ -255,6 +269,19 @@ std::vector<std::uint8_t> encode(const UploadReady& msg)
     Writer w{FrameType::UploadReady};
     w.u32(msg.request_id);
     w.u64(msg.offset);
+    return w.finish();
+}
+
+std::vector<std::uint8_t> encode(const PutFile& msg)
+{
+    Writer w{FrameType::PutFile};
+    w.u32(msg.request_id);
+    w.str(msg.folder);
+    w.str(msg.path);
+    w.u64(static_cast<std::uint64_t>(msg.mtime_ns));
+    w.u32(msg.mode);
+    w.bytes(msg.sha256);
+    w.bytes(msg.content);
     return w.finish();
 }
 
@@ -383,10 +410,11 @@ std::optional<UploadBegin> decode_upload_begin(Bytes body)
     UploadBegin msg;
     std::uint8_t has_hash = 0;
     if (!r.u32(msg.request_id) || !r.str(msg.folder) || !r.str(msg.path) || !r.u64(msg.size) ||
-        !r.i64(msg.mtime_ns) || !r.u32(msg.mode) || !r.u8(has_hash) || has_hash > 1) {
+        !r.i64(msg.mtime_ns) || !r.u32(msg.mode) || !r.u8(has_hash) || has_hash > HashIfPresent) {
         return std::nullopt;
     }
-    if (has_hash == 1) {
+    msg.hash_if_present = has_hash == HashIfPresent;
+    if (has_hash == HashFollows) {
         Sha256Digest digest{};
         if (!r.fixed(digest)) {
             return std::nullopt;
@@ -410,6 +438,18 @@ std::optional<UploadReady> decode_upload_ready(Bytes body)
     if (!r.u32(msg.request_id) || !r.u64(msg.offset) || !r.at_end()) {
         return std::nullopt;
     }
+    return msg;
+}
+
+std::optional<PutFile> decode_put_file(Bytes body)
+{
+    Reader r{body};
+    PutFile msg;
+    if (!r.u32(msg.request_id) || !r.str(msg.folder) || !r.str(msg.path) || !r.i64(msg.mtime_ns) ||
+        !r.u32(msg.mode) || !r.fixed(msg.sha256) || msg.request_id == 0) {
+        return std::nullopt;
+    }
+    msg.content = r.rest();
     return msg;
 }
 

@@ -29,6 +29,7 @@ std::vector<std::uint8_t> encode(const HelloOk& msg);
 std::vector<std::uint8_t> encode(const ErrorMsg& msg);
 std::vector<std::uint8_t> encode(const UploadBegin& msg);
 std::vector<std::uint8_t> encode(const UploadReady& msg);
+std::vector<std::uint8_t> encode(const PutFile& msg);
 std::vector<std::uint8_t> encode(const Commit& msg);
 std::vector<std::uint8_t> encode(const ProgressMsg& msg);
 std::vector<std::uint8_t> encode(const RemoveMsg& msg);
@@ -48,6 +49,8 @@ std::optional<HelloOk> decode_hello_ok(Bytes body);
 std::optional<ErrorMsg> decode_error(Bytes body);
 std::optional<UploadBegin> decode_upload_begin(Bytes body);
 std::optional<UploadReady> decode_upload_ready(Bytes body);
+// The content is a view into body, which must outlive it.
+std::optional<PutFile> decode_put_file(Bytes body);
 std::optional<Commit> decode_commit(Bytes body);
 std::optional<ProgressMsg> decode_progress(Bytes body);
 std::optional<RemoveMsg> decode_remove(Bytes body);

@@ -70,6 +70,13 @@ Sha256Digest sha256_of(std::string_view data)
     return hasher.finish();
 }
 
+Sha256Digest sha256_of(std::span<const std::uint8_t> data)
+{
+    Sha256 hasher;
+    hasher.update(data);
+    return hasher.finish();
+}
+
 std::string to_hex(std::span<const std::uint8_t> bytes)
 {
     static constexpr char Digits[] = "0123456789abcdef";

@@ -31,6 +31,7 @@ private:
 };
 
 Sha256Digest sha256_of(std::string_view data);
+Sha256Digest sha256_of(std::span<const std::uint8_t> data);
 std::string to_hex(std::span<const std::uint8_t> bytes);
 std::optional<Sha256Digest> digest_from_hex(std::string_view hex);
 

@@ -2,6 +2,7 @@
 #include "outgoing_file.h"
 
 #include "open_beneath.h"
+#include "read_buffer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -40,11 +41,21 @@ ssize_t read_fully(int fd, std::uint8_t* buffer, std::size_t length, std::uint64
     return static_cast<ssize_t>(done);
 }
 
-std::int64_t coarse_now_ns()
+std::int64_t now_ns(clockid_t clock)
 {
     timespec now{};
-    ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    ::clock_gettime(clock, &now);
     return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+std::int64_t coarse_now_ns()
+{
+    return now_ns(CLOCK_REALTIME_COARSE);
+}
+
+std::int64_t fine_now_ns()
+{
+    return now_ns(CLOCK_REALTIME);
 }
 
 } // namespace
@@ -56,21 +67,30 @@ void OutgoingFile::wait_for_tick_after_mtime(struct stat& st)
     // Once the coarse clock has moved past the mtime, any later write shows as a later mtime.
     // A file stamped in the future (touch -d) gets no such guarantee and is not waited for.
     constexpr std::int64_t MaxWaitNs = 50'000'000;
+    // Past the tick's expected time, so that one sleep is normally enough despite timer slack.
+    constexpr std::int64_t TickMarginNs = 100'000;
     timespec resolution{};
     ::clock_getres(CLOCK_REALTIME_COARSE, &resolution);
+    const std::int64_t tick_ns = static_cast<std::int64_t>(resolution.tv_sec) * 1'000'000'000 + resolution.tv_nsec;
     for (int attempt = 0; attempt < 20; ++attempt) {
-        const std::int64_t lead = mtime_ns_of(st) - coarse_now_ns();
+        const std::int64_t coarse = coarse_now_ns();
+        const std::int64_t lead = mtime_ns_of(st) - coarse;
         if (lead < 0 || lead > MaxWaitNs) {
             return;
         }
-        ::nanosleep(&resolution, nullptr);
+        // The coarse clock shows the time of its last tick: the next one is due a tick after that, which
+        // is on average half a tick away, not a whole one.
+        const std::int64_t since_tick = std::clamp<std::int64_t>(fine_now_ns() - coarse, 0, tick_ns);
+        const std::int64_t wait = std::max<std::int64_t>(lead, tick_ns - since_tick) + TickMarginNs;
+        const timespec pause{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
+        ::nanosleep(&pause, nullptr);
         if (::fstat(fd_.get(), &st) != 0) {
             return;
         }
     }
 }
 
-OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<ResumeHint>& resume)
+OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<ResumeHint>& resume, std::size_t inline_limit)
 {
     Opened opened;
     const UniqueFd root = open_folder_root(folder_root_);
@@ -116,6 +136,8 @@ OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<Res
         } else {
             hasher_.reset();
         }
+    } else if (version_.size <= inline_limit) {
+        read_whole(opened);
     } else if (hash_first) {
         Sha256 hasher;
         hash_range(hasher, version_.size);
@@ -124,6 +146,24 @@ OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<Res
     }
     opened.status = Status::Ready;
     return opened;
+}
+
+bool OutgoingFile::read_whole(Opened& opened)
+{
+    // One byte more than expected, so that a file that grew is noticed without another call.
+    std::vector<std::uint8_t> content(version_.size + 1);
+    const ssize_t n = read_fully(fd_.get(), content.data(), content.size(), 0);
+    struct stat st{};
+    if (n != static_cast<ssize_t>(version_.size) || ::fstat(fd_.get(), &st) != 0 ||
+        static_cast<std::uint64_t>(st.st_size) != version_.size || mtime_ns_of(st) != version_.mtime_ns) {
+        return false; // changed while read: sent the ordinary way, whose commit check sees the change
+    }
+    content.resize(version_.size);
+    hasher_.update(content);
+    opened.sha256 = hasher_.finish();
+    opened.content = std::move(content);
+    fd_.reset();
+    return true;
 }
 
 void OutgoingFile::describe_other_entry(int root_fd, Opened& opened)
@@ -164,7 +204,7 @@ void OutgoingFile::describe_other_entry(int root_fd, Opened& opened)
 
 std::uint64_t OutgoingFile::hash_range(Sha256& hasher, std::uint64_t length)
 {
-    std::vector<std::uint8_t> buffer(1 << 20);
+    const ReadBuffer buffer{length};
     std::uint64_t offset = 0;
     while (offset < length && !stop_) {
         const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), length - offset));
@@ -172,7 +212,7 @@ std::uint64_t OutgoingFile::hash_range(Sha256& hasher, std::uint64_t length)
         if (n <= 0) {
             break; // shrank while hashing; finish() will notice the change
         }
-        hasher.update(std::span{buffer.data(), static_cast<std::size_t>(n)});
+        hasher.update(buffer.first(static_cast<std::size_t>(n)));
         offset += static_cast<std::uint64_t>(n);
     }
     return offset;

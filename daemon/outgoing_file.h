@@ -29,7 +29,10 @@ public:
         FileVersion version;
         std::uint32_t mode = 0;
         std::string link_target;
-        std::optional<Sha256Digest> sha256; // when hashing first was asked for
+        std::optional<Sha256Digest> sha256; // when hashing first was asked for, or the content was read
+        // The whole file, when it was small enough to be read at once (and did not change meanwhile); its
+        // SHA-256 is in sha256, and nothing more is read.
+        std::optional<std::vector<std::uint8_t>> content;
         // When the resume hint still matches the file: where to continue, and the hash of what precedes.
         std::uint64_t resume_offset = 0;
         Sha256Digest prefix_sha256{};
@@ -56,7 +59,8 @@ public:
     {
     }
 
-    Opened open(bool hash_first, const std::optional<ResumeHint>& resume);
+    // A file of at most inline_limit bytes is read whole, unless resuming.
+    Opened open(bool hash_first, const std::optional<ResumeHint>& resume, std::size_t inline_limit = 0);
     // The server did not take the resume offset: the running hash starts again from byte 0.
     void restart() { hasher_.reset(); }
     // Reads must come in offset order: they feed the running hash.
@@ -68,6 +72,8 @@ private:
     void describe_other_entry(int root_fd, Opened& opened);
     // Blocks (on the worker) until the clock that stamps mtimes has moved past this file's mtime.
     void wait_for_tick_after_mtime(struct stat& st);
+    // Reads the whole (small) file and hashes it; false if it changed while being read.
+    bool read_whole(Opened& opened);
     // Feeds up to length bytes from the start of the file to hasher; returns how many it fed.
     std::uint64_t hash_range(Sha256& hasher, std::uint64_t length);
     [[nodiscard]] std::string display_path() const { return folder_root_.path + "/" + relative_path_; }

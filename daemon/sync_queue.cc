@@ -56,6 +56,7 @@ void SyncQueue::push(SyncItem item)
         }
         // An event after a scan means the content changed: hashing first would only cost a read.
         queued.verify_first = queued.kind == item.kind && queued.verify_first && item.verify_first;
+        queued.hash_requested = queued.verify_first && queued.hash_requested && item.hash_requested;
         queued.growing = queued.growing && item.growing;
         queued.settle = queued.settle && item.settle;
         // Once a directory went, the server's tree there must go, whatever came after: a tree removal

@@ -30,8 +30,11 @@ struct SyncItem {
     // Remove: a directory went (deleted or moved away), so the server removes the whole tree there.
     // Rename: a directory moved.
     bool tree = false;
-    // The server may already hold this version (found by a scan, not by an event): send the hash first.
+    // The server may already hold this version (found by a scan, or a chmod or touch): it is asked first
+    // whether a file of this size is there, and only then is the file hashed before it is offered.
     bool verify_first = false;
+    // The server answered that it holds a file of this size at the path: hash before offering it.
+    bool hash_requested = false;
     std::optional<ResumeHint> resume;
     std::string from; // Rename only: the old path
     // A file still being written: what it held up to its size when opened is committed even if it grew

@@ -2,8 +2,10 @@
 // its own strand, with a global cap on buffered bytes so memory stays bounded whatever the file sizes.
 //
 // Upload states:  Preparing (open, stat, maybe hash, or hash the prefix to resume from; on a strand)
+//                   -> Committing (a small file read whole: PUT_FILE sent) -> finished on COMMITTED,
+//                      ALREADY_HAVE or ERROR
 //                   -> AwaitingReady (UPLOAD_BEGIN sent, with the resume offset and prefix hash)
-//                      -> finished on ALREADY_HAVE or ERROR
+//                      -> finished on ALREADY_HAVE or ERROR; on HASH_WANTED requeued to be hashed first
 //                      -> Streaming (reads on the strand from the offset the server took, DATA frames out;
 //                                    PROGRESS records the durable offset in the state database)
 //                         -> Finishing (final hash and change check on the strand)
@@ -145,6 +147,8 @@ private:
     void start_removal(Job& job);
     void start_rename(Job& job);
     void send_entry(Job& job, const OutgoingFile::Opened& opened);
+    // A small file read whole while preparing: PUT_FILE, answered like a COMMIT.
+    void send_whole_file(Job& job, std::span<const std::uint8_t> content);
     // True while the item must wait for a job in flight: a rename and anything on its paths exclude
     // each other, as do a tree removal and anything below it.
     [[nodiscard]] bool must_wait(const SyncItem& item) const;

@@ -174,6 +174,7 @@ void ClientSession::dispatch(const protocol::FrameHeader& header, std::vector<st
     switch (header.type) {
     case FrameType::UploadBegin: handle_begin(body); break;
     case FrameType::Data: handle_data(std::move(body)); break;
+    case FrameType::PutFile: handle_put(std::move(body)); break;
     case FrameType::Commit: handle_commit(body); break;
     case FrameType::Abort: handle_abort(body, true); break;
     case FrameType::Suspend: handle_abort(body, false); break;
@@ -352,18 +353,20 @@ void ClientSession::handle_begin(protocol::Bytes body)
     if (upload == nullptr) {
         return;
     }
-    if (const auto& limit = context_.settings.max_file_size; limit && begin->size > *limit) {
-        context_.metrics.rejected(RejectReason::FileTooLarge);
-        SPDLOG_WARN("client={} folder={} path={}: refused {} bytes, over --max-file-size {}", client_,
-                    begin->folder, begin->path, begin->size, *limit);
-        fail_request(request_id, ErrorCode::FileTooLarge,
-                     "file of " + std::to_string(begin->size) + " bytes is over the server's limit of " +
-                         std::to_string(*limit));
+    if (refused_as_too_large(request_id, begin->folder, begin->path, begin->size)) {
         return;
     }
     upload->size = begin->size;
-    UploadTarget target{client_,      std::move(begin->folder), std::move(begin->path), begin->size,
-                        begin->mtime_ns, begin->mode, begin->sha256, begin->resume_offset, begin->prefix_sha256};
+    UploadTarget target{client_,
+                        std::move(begin->folder),
+                        std::move(begin->path),
+                        begin->size,
+                        begin->mtime_ns,
+                        begin->mode,
+                        begin->sha256,
+                        begin->hash_if_present,
+                        begin->resume_offset,
+                        begin->prefix_sha256};
     upload->file = std::make_shared<IncomingUpload>(std::move(target), context_.pool.stop_requested());
     upload->strand->post([this_id = id_, &context = context_, file = upload->file, request_id] {
         IncomingUpload::OpenResult result = file->open(context.root_fd);
@@ -375,6 +378,78 @@ void ClientSession::handle_begin(protocol::Bytes body)
     });
 }
 
+bool ClientSession::refused_as_too_large(std::uint32_t request_id, const std::string& folder, const std::string& path,
+                                         std::uint64_t size)
+{
+    const auto& limit = context_.settings.max_file_size;
+    if (!limit || size <= *limit) {
+        return false;
+    }
+    context_.metrics.rejected(RejectReason::FileTooLarge);
+    SPDLOG_WARN("client={} folder={} path={}: refused {} bytes, over --max-file-size {}", client_, folder, path, size,
+                *limit);
+    fail_request(request_id, ErrorCode::FileTooLarge,
+                 "file of " + std::to_string(size) + " bytes is over the server's limit of " + std::to_string(*limit));
+    return true;
+}
+
+void ClientSession::handle_put(std::vector<std::uint8_t>&& body)
+{
+    auto put = protocol::decode_put_file(body);
+    if (!put) {
+        reject_connection(ErrorCode::BadFrame, "malformed PUT_FILE", RejectReason::BadFrame);
+        return;
+    }
+    const std::uint32_t request_id = put->request_id;
+    Upload* upload = admit_request(request_id, put->folder, put->path);
+    if (upload == nullptr) {
+        return;
+    }
+    const std::size_t size = put->content.size();
+    if (refused_as_too_large(request_id, put->folder, put->path, size)) {
+        return;
+    }
+    const auto content_offset = static_cast<std::size_t>(put->content.data() - body.data());
+    upload->size = size;
+    upload->next_offset = size;
+    upload->phase = Phase::Committing;
+    UploadTarget target{.client = client_,
+                        .folder = std::move(put->folder),
+                        .path = std::move(put->path),
+                        .size = size,
+                        .mtime_ns = put->mtime_ns,
+                        .mode = put->mode,
+                        .sha256 = put->sha256};
+    upload->file = std::make_shared<IncomingUpload>(std::move(target), context_.pool.stop_requested());
+    context_.metrics.bytes_received.Increment(static_cast<double>(size));
+    bytes_queued_to_disk_ += size;
+    // One task from the frame to the durable file: a small file costs one hand-off each way, not three.
+    upload->strand->post([this_id = id_, &context = context_, file = upload->file, request_id, size, content_offset,
+                          body = std::move(body)] {
+        IncomingUpload::PutResult result = file->put(context.root_fd, std::span{body}.subspan(content_offset));
+        context.inbox.post([this_id, &context, request_id, size, result = std::move(result)] {
+            if (ClientSession* session = context.find_session(this_id)) {
+                session->on_put_done(request_id, size, result);
+            }
+        });
+    });
+}
+
+void ClientSession::on_put_done(std::uint32_t request_id, std::size_t bytes, const IncomingUpload::PutResult& result)
+{
+    bytes_queued_to_disk_ -= bytes;
+    update_read_pause();
+    if (!uploads_.contains(request_id) || channel_.closing()) {
+        return;
+    }
+    if (result.already_had) {
+        channel_.send(protocol::encode_request_only(FrameType::AlreadyHave, request_id));
+        end_request(request_id, false);
+        return;
+    }
+    on_upload_committed(request_id, result.error);
+}
+
 void ClientSession::on_upload_opened(std::uint32_t request_id, const IncomingUpload::OpenResult& result)
 {
     const auto it = uploads_.find(request_id);
@@ -384,6 +459,10 @@ void ClientSession::on_upload_opened(std::uint32_t request_id, const IncomingUpl
     switch (result.outcome) {
     case IncomingUpload::OpenOutcome::AlreadyHave:
         channel_.send(protocol::encode_request_only(FrameType::AlreadyHave, request_id));
+        end_request(request_id, false);
+        break;
+    case IncomingUpload::OpenOutcome::HashWanted:
+        channel_.send(protocol::encode_request_only(FrameType::HashWanted, request_id));
         end_request(request_id, false);
         break;
     case IncomingUpload::OpenOutcome::Failed:

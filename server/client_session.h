@@ -5,8 +5,10 @@
 //                     Handshake --(CN refused)--> Refused
 //                     any state --(error, EOF, shutdown)--> closed (reported to the server, then reaped)
 // Request states:     BEGIN -> Opening --(READY sent)--> Receiving --(COMMIT)--> Committing -> finished
-//                     Opening may finish at once with ALREADY_HAVE or ERROR; any state may end with ERROR, ABORT
-//                     or SUSPEND.
+//                     Opening may finish at once with ALREADY_HAVE, HASH_WANTED or ERROR; any state may end with
+//                     ERROR, ABORT or SUSPEND.
+//                     PUT_FILE -> Committing (open, write and commit in one task) -> finished with COMMITTED,
+//                     ALREADY_HAVE or ERROR.
 //                     REMOVE -> Removing -> finished with REMOVED or ERROR.
 //                     MAKE_DIR, MAKE_SYMLINK, RENAME -> Applying -> finished with DONE or ERROR.
 // A connection that closes keeps its partial files for the agent to resume; ABORT and errors discard them.
@@ -93,6 +95,10 @@ private:
     void handle_hello(protocol::Bytes body);
     void handle_begin(protocol::Bytes body);
     void handle_data(std::vector<std::uint8_t>&& body);
+    void handle_put(std::vector<std::uint8_t>&& body);
+    // Over --max-file-size: the request is refused (and true returned).
+    bool refused_as_too_large(std::uint32_t request_id, const std::string& folder, const std::string& path,
+                              std::uint64_t size);
     void handle_commit(protocol::Bytes body);
     // ABORT discards the partial file; SUSPEND keeps it for the agent to resume.
     void handle_abort(protocol::Bytes body, bool discard_partial);
@@ -108,6 +114,7 @@ private:
     void on_chunk_written(std::uint32_t request_id, std::size_t bytes, const IncomingUpload::WriteResult& result);
     void on_applied(std::uint32_t request_id, protocol::FrameType reply, const std::optional<FsError>& error);
     void on_upload_committed(std::uint32_t request_id, const std::optional<FsError>& error);
+    void on_put_done(std::uint32_t request_id, std::size_t bytes, const IncomingUpload::PutResult& result);
 
     // Checks a new request's id, folder and path (and a rename's destination) and takes their path locks;
     // on refusal the error is sent and nothing is returned.

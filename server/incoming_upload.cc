@@ -4,6 +4,7 @@
 #include "beneath.h"
 #include "mirrored_metadata.h"
 #include "path_rules.h"
+#include "read_buffer.h"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -14,7 +15,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <string>
-#include <vector>
 
 namespace minisync::server {
 namespace {
@@ -43,8 +43,12 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
             result.error = FsError{protocol::ErrorCode::Conflict, "'" + target_.path + "' is a directory on the server"};
             return result;
         }
-        if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == target_.size && target_.sha256 &&
-            final_has_same_content(*target_.sha256)) {
+        const bool same_size = S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == target_.size;
+        if (same_size && !target_.sha256 && target_.hash_if_present) {
+            result.outcome = OpenOutcome::HashWanted;
+            return result;
+        }
+        if (same_size && target_.sha256 && final_has_same_content(*target_.sha256)) {
             if (auto error = update_final_metadata(st)) {
                 result.error = std::move(*error);
                 return result;
@@ -121,7 +125,7 @@ std::optional<FsError> IncomingUpload::check_room() const
 
 bool IncomingUpload::hash_partial_prefix(std::uint64_t length)
 {
-    std::vector<std::uint8_t> buffer(1 << 20);
+    const ReadBuffer buffer{length};
     for (std::uint64_t offset = 0; offset < length;) {
         if (stop_) {
             return false;
@@ -134,7 +138,7 @@ bool IncomingUpload::hash_partial_prefix(std::uint64_t length)
         if (n <= 0) {
             return false;
         }
-        hasher_.update(std::span{buffer.data(), static_cast<std::size_t>(n)});
+        hasher_.update(buffer.first(static_cast<std::size_t>(n)));
         offset += static_cast<std::uint64_t>(n);
     }
     return true;
@@ -163,7 +167,7 @@ bool IncomingUpload::final_has_same_content(const Sha256Digest& expected)
         return false;
     }
     Sha256 hasher;
-    std::vector<std::uint8_t> buffer(1 << 20);
+    const ReadBuffer buffer{target_.size};
     while (!stop_) {
         const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
         if (n < 0 && errno == EINTR) {
@@ -175,7 +179,7 @@ bool IncomingUpload::final_has_same_content(const Sha256Digest& expected)
         if (n == 0) {
             break;
         }
-        hasher.update(std::span{buffer.data(), static_cast<std::size_t>(n)});
+        hasher.update(buffer.first(static_cast<std::size_t>(n)));
     }
     return !stop_ && hasher.finish() == expected;
 }
@@ -255,6 +259,27 @@ std::optional<FsError> IncomingUpload::commit(const Sha256Digest& expected)
     }
     dir_fd_.reset();
     return std::nullopt;
+}
+
+IncomingUpload::PutResult IncomingUpload::put(int root_fd, std::span<const std::uint8_t> content)
+{
+    PutResult result;
+    OpenResult opened = open(root_fd);
+    if (opened.outcome == OpenOutcome::AlreadyHave) {
+        result.already_had = true;
+        return result;
+    }
+    if (opened.outcome != OpenOutcome::Ready) {
+        result.error = std::move(opened.error);
+        return result;
+    }
+    if (WriteResult written = write(0, content); written.error) {
+        discard();
+        result.error = std::move(written.error);
+        return result;
+    }
+    result.error = commit(*target_.sha256);
+    return result;
 }
 
 void IncomingUpload::discard()

@@ -25,13 +25,15 @@ struct UploadTarget {
     std::int64_t mtime_ns = 0;
     std::uint32_t mode = 0644;
     std::optional<Sha256Digest> sha256;
+    bool hash_if_present = false; // without sha256: ask for it when a file of this size is there
     std::uint64_t resume_offset = 0;
     Sha256Digest prefix_sha256{};
 };
 
 class IncomingUpload {
 public:
-    enum class OpenOutcome { Ready, AlreadyHave, Failed };
+    // HashWanted: no hash was given, but a file of this size is at the path; it may be this one.
+    enum class OpenOutcome { Ready, AlreadyHave, HashWanted, Failed };
     struct OpenResult {
         OpenOutcome outcome = OpenOutcome::Failed;
         std::uint64_t offset = 0;
@@ -53,6 +55,13 @@ public:
     // After the first failure further writes are skipped; the failure is returned once.
     WriteResult write(std::uint64_t offset, std::span<const std::uint8_t> data);
     std::optional<FsError> commit(const Sha256Digest& expected);
+    // A whole file at once (PUT_FILE; the target carries its hash): open, write and commit, or nothing
+    // to write when the final file already has this content (AlreadyHave; mode and mtime applied).
+    struct PutResult {
+        bool already_had = false;
+        std::optional<FsError> error;
+    };
+    PutResult put(int root_fd, std::span<const std::uint8_t> content);
     // Removes the partial file; safe to call in any state.
     void discard();
 

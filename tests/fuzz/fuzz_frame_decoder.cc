@@ -40,9 +40,16 @@ bool same(const ErrorMsg& a, const ErrorMsg& b)
 }
 bool same(const UploadBegin& a, const UploadBegin& b)
 {
-    return std::tie(a.request_id, a.folder, a.path, a.size, a.mtime_ns, a.mode, a.sha256, a.resume_offset,
-                    a.prefix_sha256) == std::tie(b.request_id, b.folder, b.path, b.size, b.mtime_ns, b.mode, b.sha256,
-                                                 b.resume_offset, b.prefix_sha256);
+    return std::tie(a.request_id, a.folder, a.path, a.size, a.mtime_ns, a.mode, a.sha256, a.hash_if_present,
+                    a.resume_offset, a.prefix_sha256) == std::tie(b.request_id, b.folder, b.path, b.size, b.mtime_ns,
+                                                                  b.mode, b.sha256, b.hash_if_present, b.resume_offset,
+                                                                  b.prefix_sha256);
+}
+bool same(const PutFile& a, const PutFile& b)
+{
+    return std::tie(a.request_id, a.folder, a.path, a.mtime_ns, a.mode, a.sha256) ==
+               std::tie(b.request_id, b.folder, b.path, b.mtime_ns, b.mode, b.sha256) &&
+           std::equal(a.content.begin(), a.content.end(), b.content.begin(), b.content.end());
 }
 bool same(const UploadReady& a, const UploadReady& b)
 {
@@ -144,6 +151,7 @@ void try_every_decoder(Bytes body, std::optional<FrameType> type)
     round_trip(FrameType::Error, body, decode_error, encode_message<ErrorMsg>, "ERROR round trip");
     round_trip(FrameType::UploadBegin, body, decode_upload_begin, encode_message<UploadBegin>,
                "UPLOAD_BEGIN round trip");
+    round_trip(FrameType::PutFile, body, decode_put_file, encode_message<PutFile>, "PUT_FILE round trip");
     round_trip(FrameType::UploadReady, body, decode_upload_ready, encode_message<UploadReady>,
                "UPLOAD_READY round trip");
     round_trip(FrameType::Commit, body, decode_commit, encode_message<Commit>, "COMMIT round trip");

@@ -264,6 +264,33 @@ TEST_F(AdversarialTest, AnUploadOverTheMaxFileSizeIsRefusedBeforeAnythingIsWritt
     EXPECT_EQ(ready.frame.type, protocol::FrameType::UploadReady);
 }
 
+TEST_F(AdversarialTest, AWholeFileOverTheMaxFileSizeIsRefusedAndNothingIsWritten)
+{
+    start_server({"--metrics", "127.0.0.1:0", "--max-file-size", "1K"});
+    RawClient client{port(), pki().client()};
+    client.hello();
+    auto put = [](std::uint32_t request_id, const std::vector<std::uint8_t>& content) {
+        return protocol::encode(protocol::PutFile{request_id, "f", "whole.bin", 0, 0644, sha256_of(std::span{content}), content});
+    };
+    const std::vector<std::uint8_t> over(1025, 0x61);
+    ASSERT_TRUE(client.send(put(1, over)));
+    const ReadResult refused = client.read_frame();
+    ASSERT_EQ(refused.status, ReadStatus::Frame);
+    ASSERT_EQ(refused.frame.type, protocol::FrameType::Error);
+    const auto error = protocol::decode_error(refused.frame.body);
+    ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->code, protocol::ErrorCode::FileTooLarge);
+    EXPECT_EQ(rejected("file_too_large"), 1);
+    EXPECT_FALSE(fs::exists(server_file(DefaultCn, "f")));
+
+    const std::vector<std::uint8_t> at_limit(1024, 0x62);
+    ASSERT_TRUE(client.send(put(2, at_limit)));
+    const ReadResult landed = client.read_frame();
+    ASSERT_EQ(landed.status, ReadStatus::Frame);
+    EXPECT_EQ(landed.frame.type, protocol::FrameType::Committed);
+    EXPECT_EQ(fs::file_size(server_file(DefaultCn, "f", "whole.bin")), 1024U);
+}
+
 TEST_F(AdversarialTest, AnIdleAgentKeepsItsConnectionThroughManyIdleTimeouts)
 {
     start_server({"--metrics", "127.0.0.1:0", "--idle-timeout", "2s"});

@@ -17,6 +17,8 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -580,6 +582,145 @@ TEST_F(HostileClientTest, DirectoryModesKeepOwnerAccessAndMtimesAreApplied)
     EXPECT_EQ(st.st_mtim.tv_nsec, 123'456'789);
     // Still writable by the server.
     EXPECT_TRUE(committed(upload(*client, 2, "f", "locked/x", "x")));
+}
+
+// ---- protocol 6: PUT_FILE and HASH_WANTED ---------------------------------------------------------------
+
+std::vector<std::uint8_t> put_frame(std::uint32_t request_id, const std::string& path, std::string_view content,
+                                    const Sha256Digest& digest, std::uint32_t mode = 0644,
+                                    std::int64_t mtime_ns = 1'700'000'000'000'000'000)
+{
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(content.data());
+    return protocol::encode(
+        protocol::PutFile{request_id, "f", path, mtime_ns, mode, digest, std::span{bytes, content.size()}});
+}
+
+std::vector<std::uint8_t> put_frame(std::uint32_t request_id, const std::string& path, std::string_view content)
+{
+    return put_frame(request_id, path, content, sha256_of(content));
+}
+
+struct stat stat_of(const fs::path& path)
+{
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0) {
+        throw std::runtime_error("cannot stat " + path.string());
+    }
+    return st;
+}
+
+TEST_F(HostileClientTest, PutFileLandsWholeWithItsModeAndMtimeInOneExchange)
+{
+    auto client = connect();
+    const std::int64_t mtime = 1'650'000'000'987'654'321;
+    ASSERT_TRUE(client->send(put_frame(1, "dir/notes.txt", "one frame, one file\n", sha256_of("one frame, one file\n"),
+                                       0640, mtime)));
+    ASSERT_TRUE(committed(client->read_frame()));
+
+    const fs::path landed = server_file(DefaultCn, "f", "dir/notes.txt");
+    EXPECT_EQ(read_file(landed), "one frame, one file\n");
+    const struct stat st = stat_of(landed);
+    EXPECT_EQ(st.st_mode & 07777, 0640U);
+    EXPECT_EQ(st.st_mtim.tv_sec, 1'650'000'000);
+    EXPECT_EQ(st.st_mtim.tv_nsec, 987'654'321);
+    EXPECT_EQ(join_lines(find_partials(server_root())), "");
+
+    // An empty file is a PUT_FILE with no content.
+    ASSERT_TRUE(client->send(put_frame(2, "empty", "")));
+    ASSERT_TRUE(committed(client->read_frame()));
+    EXPECT_EQ(fs::file_size(server_file(DefaultCn, "f", "empty")), 0U);
+}
+
+TEST_F(HostileClientTest, PutFileWithWrongHashIsRefusedAndTheStoredVersionIsKept)
+{
+    auto client = connect();
+    ASSERT_TRUE(client->send(put_frame(1, "kept.txt", "version one")));
+    ASSERT_TRUE(committed(client->read_frame()));
+    const struct stat before = stat_of(server_file(DefaultCn, "f", "kept.txt"));
+
+    ASSERT_TRUE(client->send(put_frame(2, "kept.txt", "version two", sha256_of("version TWO"))));
+    EXPECT_TRUE(next_is_error(*client, 2, ErrorCode::HashMismatch));
+    EXPECT_EQ(rejected("hash_mismatch"), 1);
+    EXPECT_EQ(read_file(server_file(DefaultCn, "f", "kept.txt")), "version one");
+    EXPECT_EQ(stat_of(server_file(DefaultCn, "f", "kept.txt")).st_ino, before.st_ino);
+    EXPECT_TRUE(wait_for([&] { return find_partials(server_root()).empty(); }, 5s))
+        << join_lines(find_partials(server_root()));
+}
+
+TEST_F(HostileClientTest, PutFileWithHostilePathsIsRefusedAndNothingLands)
+{
+    auto client = connect();
+    std::uint32_t request_id = 0;
+    for (const std::string path : {"../escape", "/etc/passwd", "a/../../b", "a//b", ""}) {
+        ++request_id;
+        ASSERT_TRUE(client->send(put_frame(request_id, path, "payload")));
+        EXPECT_TRUE(next_is_error(*client, request_id, ErrorCode::BadPath)) << "path '" << path << "'";
+    }
+    EXPECT_EQ(rejected("bad_path"), request_id);
+    EXPECT_EQ(outside_changes(), "");
+    EXPECT_EQ(join_lines(client_entries(server_root())), "");
+}
+
+TEST_F(HostileClientTest, PutFileOfTheContentAlreadyThereRewritesNothingButAppliesTheMode)
+{
+    auto client = connect();
+    ASSERT_TRUE(client->send(put_frame(1, "same.txt", "same bytes", sha256_of("same bytes"), 0644)));
+    ASSERT_TRUE(committed(client->read_frame()));
+    const struct stat before = stat_of(server_file(DefaultCn, "f", "same.txt"));
+
+    ASSERT_TRUE(client->send(put_frame(2, "same.txt", "same bytes", sha256_of("same bytes"), 0600)));
+    EXPECT_TRUE(next_is(*client, FrameType::AlreadyHave));
+    const struct stat after = stat_of(server_file(DefaultCn, "f", "same.txt"));
+    EXPECT_EQ(after.st_ino, before.st_ino);
+    EXPECT_EQ(after.st_mode & 07777, 0600U);
+}
+
+TEST_F(HostileClientTest, MalformedPutFileDropsOnlyThatConnection)
+{
+    auto client = connect();
+    std::vector<std::uint8_t> frame = put_frame(1, "cut.txt", "");
+    // Cut inside the digest, with the header's size made to match.
+    frame.resize(frame.size() - 5);
+    const std::uint32_t body = static_cast<std::uint32_t>(frame.size() - protocol::FrameHeaderSize);
+    const std::vector<std::uint8_t> header = raw_header(body, static_cast<std::uint16_t>(FrameType::PutFile));
+    std::copy(header.begin(), header.end(), frame.begin());
+    ASSERT_TRUE(client->send(frame));
+    EXPECT_TRUE(next_is_error(*client, 0, ErrorCode::BadFrame));
+    EXPECT_TRUE(client->wait_closed());
+    EXPECT_EQ(rejected("bad_frame"), 1);
+
+    auto other = connect();
+    ASSERT_TRUE(other->send(put_frame(1, "fine.txt", "fine")));
+    EXPECT_TRUE(committed(other->read_frame()));
+}
+
+TEST_F(HostileClientTest, UploadBeginAsksForTheHashOnlyWhenAFileOfThatSizeIsThere)
+{
+    auto client = connect();
+    auto asking = [](std::uint32_t request_id, std::uint64_t size) {
+        protocol::UploadBegin begin;
+        begin.request_id = request_id;
+        begin.folder = "f";
+        begin.path = "present.bin";
+        begin.size = size;
+        begin.mode = 0644;
+        begin.hash_if_present = true;
+        return protocol::encode(begin);
+    };
+    // Nothing there yet: the upload starts at once.
+    ASSERT_TRUE(client->send(asking(1, 5)));
+    ASSERT_TRUE(next_is(*client, FrameType::UploadReady));
+    ASSERT_TRUE(client->send(data_frame(1, 0, "12345")));
+    ASSERT_TRUE(client->send(commit_frame(1, sha256_of("12345"))));
+    ASSERT_TRUE(committed(client->read_frame()));
+
+    // A file of this size is there now: the agent is asked for its hash, and nothing is opened.
+    ASSERT_TRUE(client->send(asking(2, 5)));
+    ASSERT_TRUE(next_is(*client, FrameType::HashWanted));
+    EXPECT_EQ(join_lines(find_partials(server_root())), "");
+    // Another size cannot be the same content: it is sent straight away.
+    ASSERT_TRUE(client->send(asking(3, 6)));
+    EXPECT_TRUE(next_is(*client, FrameType::UploadReady));
 }
 
 } // namespace

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <stdexcept>
@@ -200,6 +201,35 @@ TEST_F(SyncTest, LargeFileArrivesIntact)
     ASSERT_TRUE(wait_for([&] { return metadata_matches(); }, 120s)) << join_lines(compare_trees(src_, dst_));
     print_timing("200 MiB", Clock::now() - started);
     EXPECT_EQ(join_lines(compare_trees(src_, dst_)), "");
+}
+
+// The bytes a process has read, files and sockets together (proc(5): rchar in /proc/PID/io).
+std::uint64_t bytes_read_by(pid_t pid)
+{
+    std::ifstream io{"/proc/" + std::to_string(pid) + "/io"};
+    std::string key;
+    std::uint64_t value = 0;
+    while (io >> key >> value) {
+        if (key == "rchar:") {
+            return value;
+        }
+    }
+    throw std::runtime_error("no rchar in /proc/" + std::to_string(pid) + "/io");
+}
+
+TEST_F(SyncTest, InitialSyncReadsANewFileOnceAndDoesNotHashItFirst)
+{
+    // Nothing on the server has this size, so the server does not ask for the hash before the data.
+    constexpr std::uint64_t Size = 48ULL << 20;
+    write_random_file(src_ / "new.bin", Size, 48);
+    start_server();
+    ChildProcess& agent = start_agent({src_.string()});
+    ASSERT_TRUE(wait_for([&] { return metadata_matches(); }, 60s)) << join_lines(compare_trees(src_, dst_));
+    ASSERT_TRUE(wait_for([&] { return agent.log_count("path=new.bin: synced (") == 1; }, 10s)) << agent.log_text();
+    const std::uint64_t read = bytes_read_by(agent.pid());
+    EXPECT_GE(read, Size);
+    EXPECT_LT(read, Size + Size / 4) << "the agent read the file more than once";
+    EXPECT_EQ(agent.log_count("offering the hash"), 0U) << agent.log_text();
 }
 
 TEST_F(SyncTest, ThousandSmallFilesCreatedWhileRunningArrive)

@@ -548,7 +548,7 @@ TEST(ProtocolCodecTest, UploadBeginWithRequestIdZeroIsRefused)
     }
 }
 
-TEST(ProtocolCodecTest, UploadBeginHasHashFlagMustBeZeroOrOne)
+TEST(ProtocolCodecTest, UploadBeginHashFlagIsNoneDigestOrAskIfPresent)
 {
     const UploadBegin msg = sample_upload_begin(false);
     const ByteVec good = body_of(encode(msg), FrameType::UploadBegin);
@@ -558,7 +558,16 @@ TEST(ProtocolCodecTest, UploadBeginHasHashFlagMustBeZeroOrOne)
     ASSERT_EQ(good[flag_pos], 0);
     ASSERT_TRUE(decode_upload_begin(good).has_value());
 
-    for (const std::uint8_t flag : {2, 0x80, 0xff}) {
+    // 2 (version 6): no digest follows, and the agent asks to be told if a file of this size is there.
+    ByteVec ask = good;
+    ask[flag_pos] = 2;
+    const std::optional<UploadBegin> asked = decode_upload_begin(ask);
+    ASSERT_TRUE(asked.has_value());
+    EXPECT_TRUE(asked->hash_if_present);
+    EXPECT_FALSE(asked->sha256.has_value());
+    EXPECT_FALSE(decode_upload_begin(good)->hash_if_present);
+
+    for (const std::uint8_t flag : {3, 0x80, 0xff}) {
         ByteVec bad = good;
         bad[flag_pos] = flag;
         EXPECT_FALSE(decode_upload_begin(bad).has_value()) << "flag " << int{flag};
@@ -575,6 +584,94 @@ TEST(ProtocolCodecTest, UploadBeginHasHashFlagMustBeZeroOrOne)
     const std::optional<UploadBegin> out = decode_upload_begin(with_digest);
     ASSERT_TRUE(out.has_value());
     EXPECT_EQ(out->sha256, std::optional<Sha256Digest>{digest});
+}
+
+TEST(ProtocolCodecTest, UploadBeginAskingForHashRoundTrips)
+{
+    UploadBegin in = sample_upload_begin(false);
+    in.hash_if_present = true;
+    const ByteVec body = body_of(encode(in), FrameType::UploadBegin);
+    const std::optional<UploadBegin> out = decode_upload_begin(body);
+    ASSERT_TRUE(out.has_value());
+    EXPECT_TRUE(out->hash_if_present);
+    EXPECT_FALSE(out->sha256.has_value());
+    EXPECT_EQ(out->path, in.path);
+    expect_strict_framing("upload_begin asking for the hash", body, accepts(decode_upload_begin));
+
+    // A digest already given wins: the flag is not sent beside it.
+    in.sha256 = sample_digest(0x24);
+    const std::optional<UploadBegin> with_digest = decode_upload_begin(body_of(encode(in), FrameType::UploadBegin));
+    ASSERT_TRUE(with_digest.has_value());
+    EXPECT_FALSE(with_digest->hash_if_present);
+    EXPECT_EQ(with_digest->sha256, in.sha256);
+}
+
+// ---- version 6: PUT_FILE and HASH_WANTED --------------------------------------------------------------
+
+PutFile sample_put(const ByteVec& content)
+{
+    PutFile msg;
+    msg.request_id = 77;
+    msg.folder = "docs";
+    msg.path = "a/b/notes.txt";
+    msg.mtime_ns = -1'234'567'890'123LL; // before 1970
+    msg.mode = 0640;
+    msg.sha256 = sample_digest(0x5a);
+    msg.content = content;
+    return msg;
+}
+
+TEST(ProtocolCodecTest, PutFileRoundTripKeepsEveryFieldAndTheContent)
+{
+    for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4096}, std::size_t{65536}}) {
+        ByteVec content(size);
+        for (std::size_t i = 0; i < size; ++i) {
+            content[i] = static_cast<std::uint8_t>(i * 7 + 3);
+        }
+        const PutFile in = sample_put(content);
+        const ByteVec frame = encode(in);
+        EXPECT_EQ(frame.size(), FrameHeaderSize + 4 + 2 + in.folder.size() + 2 + in.path.size() + 8 + 4 + 32 + size);
+        const ByteVec body = body_of(frame, FrameType::PutFile);
+        const std::optional<PutFile> out = decode_put_file(body);
+        ASSERT_TRUE(out.has_value()) << size;
+        EXPECT_EQ(out->request_id, in.request_id);
+        EXPECT_EQ(out->folder, in.folder);
+        EXPECT_EQ(out->path, in.path);
+        EXPECT_EQ(out->mtime_ns, in.mtime_ns);
+        EXPECT_EQ(out->mode, in.mode);
+        EXPECT_EQ(out->sha256, in.sha256);
+        EXPECT_EQ(ByteVec(out->content.begin(), out->content.end()), content);
+        // The content is a view into the body, not a copy.
+        if (size > 0) {
+            EXPECT_EQ(out->content.data() + out->content.size(), body.data() + body.size());
+        }
+    }
+}
+
+TEST(ProtocolCodecTest, PutFileRejectsTruncatedFieldsAndRequestIdZero)
+{
+    const ByteVec content(10, 0xab);
+    const ByteVec body = body_of(encode(sample_put(content)), FrameType::PutFile);
+    // Everything up to the end of the digest is required; what follows it is content of any length.
+    const std::size_t fixed = body.size() - content.size();
+    for (std::size_t len = 0; len < fixed; ++len) {
+        EXPECT_FALSE(decode_put_file(Bytes{body}.first(len)).has_value()) << "truncated to " << len;
+    }
+    EXPECT_TRUE(decode_put_file(Bytes{body}.first(fixed)).has_value());
+
+    PutFile zero = sample_put(content);
+    zero.request_id = 0;
+    EXPECT_FALSE(decode_put_file(body_of(encode(zero), FrameType::PutFile)).has_value());
+}
+
+TEST(ProtocolCodecTest, HashWantedIsARequestOnlyFrame)
+{
+    const ByteVec frame = encode_request_only(FrameType::HashWanted, 9);
+    const std::optional<RequestOnly> out = decode_request_only(body_of(frame, FrameType::HashWanted));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(out->request_id, 9U);
+    EXPECT_STREQ(to_string(FrameType::HashWanted), "HASH_WANTED");
+    EXPECT_STREQ(to_string(FrameType::PutFile), "PUT_FILE");
 }
 
 TEST(ProtocolCodecTest, ToStringNamesEveryTypeAndCode)
