@@ -90,7 +90,8 @@ void OutgoingFile::wait_for_tick_after_mtime(struct stat& st)
     }
 }
 
-OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<ResumeHint>& resume, std::size_t inline_limit)
+OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<ResumeHint>& resume,
+                                        std::size_t inline_limit)
 {
     Opened opened;
     const UniqueFd root = open_folder_root(folder_root_);
