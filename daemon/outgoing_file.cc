@@ -72,7 +72,10 @@ void OutgoingFile::wait_for_tick_after_mtime(struct stat& st)
     timespec resolution{};
     ::clock_getres(CLOCK_REALTIME_COARSE, &resolution);
     const std::int64_t tick_ns = static_cast<std::int64_t>(resolution.tv_sec) * 1'000'000'000 + resolution.tv_nsec;
-    for (int attempt = 0; attempt < 20; ++attempt) {
+    // Bounded by time, not by a count of sleeps: a coarse clock that lags (a tickless CPU catching up)
+    // makes the computed sleeps short, and they must still add up to more than a tick or two.
+    const std::int64_t give_up = fine_now_ns() + MaxWaitNs + 2 * tick_ns;
+    while (fine_now_ns() < give_up) {
         const std::int64_t coarse = coarse_now_ns();
         const std::int64_t lead = mtime_ns_of(st) - coarse;
         if (lead < 0 || lead > MaxWaitNs) {
