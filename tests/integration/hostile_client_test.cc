@@ -678,9 +678,10 @@ TEST_F(HostileClientTest, PutFileOfTheContentAlreadyThereRewritesNothingButAppli
 TEST_F(HostileClientTest, MalformedPutFileDropsOnlyThatConnection)
 {
     auto client = connect();
-    std::vector<std::uint8_t> frame = put_frame(1, "cut.txt", "");
-    // Cut inside the digest, with the header's size made to match.
-    frame.resize(frame.size() - 5);
+    const std::vector<std::uint8_t> whole = put_frame(1, "cut.txt", "");
+    // Cut inside the digest, with the header's size made to match (a copy: GCC 12 misreads a shrinking
+    // resize under the sanitizers as an overflow).
+    std::vector<std::uint8_t> frame(whole.begin(), whole.end() - 5);
     const std::uint32_t body = static_cast<std::uint32_t>(frame.size() - protocol::FrameHeaderSize);
     const std::vector<std::uint8_t> header = raw_header(body, static_cast<std::uint16_t>(FrameType::PutFile));
     std::copy(header.begin(), header.end(), frame.begin());
