@@ -11,8 +11,20 @@
 
 namespace minisync {
 
+// bufferevent_free() only drops a reference: a deferred callback still queued holds another one, and
+// event_base_free() cancels such callbacks without running them, which leaks the connection with its
+// SSL and buffers. A daemon frees its connections after its loop has stopped, so the base runs the loop a
+// few rounds, without blocking, until those callbacks (and the finalizers they schedule) are done.
 struct EvBaseFree {
-    void operator()(event_base* base) const noexcept { event_base_free(base); }
+    void operator()(event_base* base) const noexcept
+    {
+        constexpr int MaxRounds = 16;
+        for (int round = 0; round < MaxRounds && event_base_get_num_events(base, EVENT_BASE_COUNT_ACTIVE) > 0;
+             ++round) {
+            event_base_loop(base, EVLOOP_NONBLOCK);
+        }
+        event_base_free(base);
+    }
 };
 using EvBasePtr = std::unique_ptr<event_base, EvBaseFree>;
 
