@@ -71,10 +71,20 @@ void WorkerPool::run()
 
 void Strand::post(WorkerPool::Task task)
 {
+    enqueue(Queued{.task = std::move(task), .held = nullptr});
+}
+
+void Strand::post_held(HeldTask task)
+{
+    enqueue(Queued{.task = nullptr, .held = std::move(task)});
+}
+
+void Strand::enqueue(Queued item)
+{
     bool schedule = false;
     {
         const std::lock_guard lock{mutex_};
-        queue_.push_back(std::move(task));
+        queue_.push_back(std::move(item));
         schedule = !std::exchange(scheduled_, true);
     }
     if (schedule) {
@@ -87,17 +97,22 @@ void Strand::run_queued()
     // A bounded batch keeps one busy strand from holding a thread while others wait.
     constexpr int MaxBatch = 16;
     for (int i = 0; i < MaxBatch && !pool_.stop_requested(); ++i) {
-        WorkerPool::Task task;
+        Queued item;
         {
             const std::lock_guard lock{mutex_};
             if (queue_.empty()) {
                 scheduled_ = false;
                 return;
             }
-            task = std::move(queue_.front());
+            item = std::move(queue_.front());
             queue_.pop_front();
         }
-        task();
+        if (item.held) {
+            // The strand stays scheduled, so nothing posted meanwhile starts before resume.
+            item.held([self = shared_from_this()] { self->pool_.post([self] { self->run_queued(); }); });
+            return;
+        }
+        item.task();
     }
     pool_.post([self = shared_from_this()] { self->run_queued(); });
 }

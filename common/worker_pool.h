@@ -46,18 +46,31 @@ private:
 // Tasks posted to one strand run one at a time, in posting order, on any pool thread.
 class Strand : public std::enable_shared_from_this<Strand> {
 public:
+    // Ends a held task: the strand goes on with its queue. Called exactly once, from any thread.
+    using Resume = std::function<void()>;
+    using HeldTask = std::function<void(Resume)>;
+
     static std::shared_ptr<Strand> create(WorkerPool& pool) { return std::shared_ptr<Strand>{new Strand{pool}}; }
 
     void post(WorkerPool::Task task);
+    // For a task that hands the end of its work to someone else (a group commit): nothing else runs on
+    // the strand until that work calls resume, so what follows on the strand still sees it finished.
+    void post_held(HeldTask task);
 
 private:
+    struct Queued {
+        WorkerPool::Task task;
+        HeldTask held;
+    };
+
     explicit Strand(WorkerPool& pool) : pool_{pool} {}
+    void enqueue(Queued item);
     void run_queued();
 
     WorkerPool& pool_;
     std::mutex mutex_;
-    std::deque<WorkerPool::Task> queue_;
-    bool scheduled_ = false;
+    std::deque<Queued> queue_;
+    bool scheduled_ = false; // also while a held task has not resumed
 };
 
 } // namespace minisync

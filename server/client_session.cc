@@ -423,14 +423,26 @@ void ClientSession::handle_put(std::vector<std::uint8_t>&& body)
     upload->file = std::make_shared<IncomingUpload>(std::move(target), context_.pool.stop_requested());
     context_.metrics.bytes_received.Increment(static_cast<double>(size));
     bytes_queued_to_disk_ += size;
-    // One task from the frame to the durable file: a small file costs one hand-off each way, not three.
-    upload->strand->post([this_id = id_, &context = context_, file = upload->file, request_id, size, content_offset,
-                          body = std::move(body)] {
+    // One task from the frame to the group commit: a small file costs one hand-off each way, not three.
+    upload->strand->post_held([this_id = id_, &context = context_, file = upload->file, request_id, size,
+                               content_offset, body = std::move(body)](Strand::Resume resume) mutable {
+        auto report = [this_id, &context, request_id, size](IncomingUpload::PutResult result) {
+            context.inbox.post([this_id, &context, request_id, size, result = std::move(result)] {
+                if (ClientSession* session = context.find_session(this_id)) {
+                    session->on_put_done(request_id, size, result);
+                }
+            });
+        };
         IncomingUpload::PutResult result = file->put(context.root_fd, std::span{body}.subspan(content_offset));
-        context.inbox.post([this_id, &context, request_id, size, result = std::move(result)] {
-            if (ClientSession* session = context.find_session(this_id)) {
-                session->on_put_done(request_id, size, result);
-            }
+        body = {}; // written: the memory goes back now, not after the group commit
+        if (result.already_had || result.error) {
+            report(std::move(result));
+            resume();
+            return;
+        }
+        context.commits.submit(std::move(file), [report, resume = std::move(resume)](std::optional<FsError> error) {
+            report(IncomingUpload::PutResult{.already_had = false, .error = std::move(error)});
+            resume();
         });
     });
 }
@@ -556,13 +568,23 @@ void ClientSession::handle_commit(protocol::Bytes body)
         return;
     }
     upload->phase = Phase::Committing;
-    upload->strand->post([this_id = id_, &context = context_, file = upload->file, request_id = commit->request_id,
-                          digest = commit->sha256] {
-        std::optional<FsError> error = file->commit(digest);
-        context.inbox.post([this_id, &context, request_id, error = std::move(error)] {
-            if (ClientSession* session = context.find_session(this_id)) {
-                session->on_upload_committed(request_id, error);
-            }
+    upload->strand->post_held([this_id = id_, &context = context_, file = upload->file,
+                               request_id = commit->request_id, digest = commit->sha256](Strand::Resume resume) {
+        auto report = [this_id, &context, request_id](std::optional<FsError> error) {
+            context.inbox.post([this_id, &context, request_id, error = std::move(error)] {
+                if (ClientSession* session = context.find_session(this_id)) {
+                    session->on_upload_committed(request_id, error);
+                }
+            });
+        };
+        if (auto error = file->prepare_commit(digest)) {
+            report(std::move(error));
+            resume();
+            return;
+        }
+        context.commits.submit(file, [report, resume = std::move(resume)](std::optional<FsError> error) {
+            report(std::move(error));
+            resume();
         });
     });
 }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "frame_channel.h"
+#include "group_commit.h"
 #include "incoming_upload.h"
 #include "loop_inbox.h"
 #include "path_locks.h"
@@ -44,6 +45,7 @@ struct SessionContext {
     ServerMetrics& metrics;
     // Paths being uploaded by any session, so two requests never write the same partial file.
     PathLocks& path_locks;
+    GroupCommitter& commits;
     // Completions from workers find their session by id, since it may have closed meanwhile.
     std::function<ClientSession*(std::uint64_t)> find_session;
     std::function<void(std::uint64_t)> session_closed;

@@ -220,7 +220,7 @@ IncomingUpload::WriteResult IncomingUpload::write(std::uint64_t offset, std::spa
     return result;
 }
 
-std::optional<FsError> IncomingUpload::commit(const Sha256Digest& expected)
+std::optional<FsError> IncomingUpload::prepare_commit(const Sha256Digest& expected)
 {
     if (failed_ || !file_fd_) {
         discard();
@@ -236,28 +236,47 @@ std::optional<FsError> IncomingUpload::commit(const Sha256Digest& expected)
         return FsError{protocol::ErrorCode::HashMismatch, "SHA-256 of received '" + target_.path + "' does not match"};
     }
     const timespec times[2] = {timespec{0, UTIME_OMIT}, to_timespec(target_.mtime_ns)};
+    struct stat dir{};
     if (::fchmod(file_fd_.get(), static_cast<mode_t>(target_.mode) & MirroredModeBits) != 0 ||
-        ::futimens(file_fd_.get(), times) != 0) {
+        ::futimens(file_fd_.get(), times) != 0 || ::fstat(dir_fd_.get(), &dir) != 0) {
         const FsError error = fs_error_from_errno(errno, "set mode/mtime of '" + target_.path + "'");
         discard();
         return error;
     }
+    directory_ = DirectoryId{dir.st_dev, dir.st_ino};
+    // Only a hint, and its result proves nothing: the fsync in make_durable() is what counts. Started
+    // now, the write-back of every file in a group is in flight at once instead of one after another.
+    ::sync_file_range(file_fd_.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+    return std::nullopt;
+}
+
+std::optional<FsError> IncomingUpload::make_durable()
+{
     // A failed fsync is never retried as a success: the kernel may have dropped the dirty pages.
     if (::fsync(file_fd_.get()) != 0) {
         const FsError error = fs_error_from_errno(errno, "fsync '" + target_.path + "'");
         discard();
         return error;
     }
+    return std::nullopt;
+}
+
+std::optional<FsError> IncomingUpload::rename_into_place()
+{
     if (::renameat(dir_fd_.get(), partial_name_.c_str(), dir_fd_.get(), final_name_.c_str()) != 0) {
         const FsError error = fs_error_from_errno(errno, "rename into '" + target_.path + "'");
         discard();
         return error;
     }
     file_fd_.reset();
+    return std::nullopt;
+}
+
+std::optional<FsError> IncomingUpload::sync_directory()
+{
     if (::fsync(dir_fd_.get()) != 0) {
         return fs_error_from_errno(errno, "fsync directory of '" + target_.path + "'");
     }
-    dir_fd_.reset();
     return std::nullopt;
 }
 
@@ -278,7 +297,7 @@ IncomingUpload::PutResult IncomingUpload::put(int root_fd, std::span<const std::
         result.error = std::move(written.error);
         return result;
     }
-    result.error = commit(*target_.sha256);
+    result.error = prepare_commit(*target_.sha256);
     return result;
 }
 

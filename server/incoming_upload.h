@@ -1,6 +1,7 @@
 // The disk side of one upload on the server: a hidden partial file beside the target, the running
 // SHA-256 of what was written, and the durable commit (fsync, rename, fsync of the directory).
-// Blocking; every method runs on the upload's strand, never on the loop thread.
+// Blocking; every method runs on the upload's strand, or for the last steps of the commit in a group
+// commit while the strand is held, never on the loop thread.
 #pragma once
 
 #include "fs_error.h"
@@ -14,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 namespace minisync::server {
 
@@ -54,9 +56,20 @@ public:
     OpenResult open(int root_fd);
     // After the first failure further writes are skipped; the failure is returned once.
     WriteResult write(std::uint64_t offset, std::span<const std::uint8_t> data);
-    std::optional<FsError> commit(const Sha256Digest& expected);
-    // A whole file at once (PUT_FILE; the target carries its hash): open, write and commit, or nothing
-    // to write when the final file already has this content (AlreadyHave; mode and mtime applied).
+
+    // The durable commit, in the order it must happen; GroupCommitter runs the last three for many
+    // uploads of one directory together. Each step that fails discards the partial.
+    // 1. Checks size and SHA-256, applies mode and mtime, and starts the write-back.
+    std::optional<FsError> prepare_commit(const Sha256Digest& expected);
+    // 2. fsync of the partial file.
+    std::optional<FsError> make_durable();
+    // 3. Renames the partial to the real name.
+    std::optional<FsError> rename_into_place();
+    // 4. fsync of the directory, which makes the renames in it durable (any upload's in it).
+    std::optional<FsError> sync_directory();
+
+    // A whole file at once (PUT_FILE; the target carries its hash): open, write and prepare_commit(), or
+    // nothing to write when the final file already has this content (AlreadyHave; mode and mtime applied).
     struct PutResult {
         bool already_had = false;
         std::optional<FsError> error;
@@ -66,6 +79,9 @@ public:
     void discard();
 
     [[nodiscard]] const UploadTarget& target() const noexcept { return target_; }
+    // The directory the file goes into, known after prepare_commit().
+    using DirectoryId = std::pair<dev_t, ino_t>;
+    [[nodiscard]] DirectoryId directory() const noexcept { return directory_; }
 
 private:
     // Refuses, before a byte is sent, an upload that cannot fit: streamed anyway, it would fill the disk
@@ -84,6 +100,7 @@ private:
     UniqueFd file_fd_;
     std::string final_name_;
     std::string partial_name_;
+    DirectoryId directory_{};
     Sha256 hasher_;
     std::uint64_t unsynced_bytes_ = 0;
     bool failed_ = false;

@@ -79,6 +79,7 @@ Server::Server(ServerSettings settings)
                root_fd_.get(),
                metrics_,
                path_locks_,
+               commits_,
                [this](std::uint64_t id) { return find_session(id); },
                [this](std::uint64_t id) { session_closed(id); },
                connections_per_client_}

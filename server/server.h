@@ -2,6 +2,7 @@
 #pragma once
 
 #include "client_session.h"
+#include "group_commit.h"
 #include "libevent_handles.h"
 #include "loop_inbox.h"
 #include "openssl_handles.h"
@@ -70,6 +71,7 @@ private:
     // Serving GET /metrics when --metrics is given.
     std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
     PathLocks path_locks_;
+    GroupCommitter commits_{pool_, metrics_.directory_syncs};
     std::map<std::string, std::size_t> connections_per_client_;
     SessionContext context_;
     std::map<std::uint64_t, std::unique_ptr<ClientSession>> sessions_;

@@ -52,6 +52,8 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
                               "Files made durable under their final name")},
       hash_mismatches{counter(registry, "minisync_server_hash_mismatches_total",
                               "Uploads refused because their content did not match the SHA-256 in COMMIT")},
+      directory_syncs{counter(registry, "minisync_server_directory_syncs_total",
+                              "fsyncs of a directory after uploads were renamed into it; one covers a whole group")},
       rejected_{prometheus::BuildCounter()
                     .Name("minisync_server_rejected_total")
                     .Help("Connections and requests refused, by reason")

@@ -42,6 +42,7 @@ public:
     prometheus::Counter& bytes_received;  // file content, not wire bytes
     prometheus::Counter& files_committed;
     prometheus::Counter& hash_mismatches;
+    prometheus::Counter& directory_syncs;
 
 private:
     prometheus::Family<prometheus::Counter>& rejected_;

@@ -1,6 +1,7 @@
 // Content sync end to end: files with their mode and mtime, new and moved-in directory trees, the start-up
 // scan and ALREADY_HAVE on restart, large and many small files, rapid rewrites, unusual names, per-client
-// namespaces, the bandwidth cap, and no leftover partials.
+// namespaces, the bandwidth cap, no leftover partials, and group commits of many files in one directory.
+#include "metrics_scrape.h"
 #include "minisync_fixture.h"
 #include "test_files.h"
 #include "tree_compare.h"
@@ -230,6 +231,27 @@ TEST_F(SyncTest, InitialSyncReadsANewFileOnceAndDoesNotHashItFirst)
     EXPECT_GE(read, Size);
     EXPECT_LT(read, Size + Size / 4) << "the agent read the file more than once";
     EXPECT_EQ(agent.log_count("offering the hash"), 0U) << agent.log_text();
+}
+
+TEST_F(SyncTest, ManySmallFilesInOneDirectoryShareDirectoryFsyncs)
+{
+    // The agent keeps dozens of files in flight; those that wait together for one directory go into it
+    // under one fsync of the directory instead of one each.
+    constexpr int Files = 400;
+    fs::create_directory(src_ / "many");
+    for (int f = 0; f < Files; ++f) {
+        write_file(src_ / "many" / ("file" + std::to_string(f)), random_bytes(2048, 7000 + static_cast<std::uint64_t>(f)));
+    }
+    start_server({"--metrics", "127.0.0.1:0"});
+    start_agent({src_.string()});
+    ASSERT_TRUE(wait_for([&] { return metadata_matches(); }, 60s)) << join_lines(compare_trees(src_, dst_));
+    EXPECT_EQ(join_lines(compare_trees(src_, dst_)), "");
+    const double committed = sample_value(server(), "minisync_server_files_committed_total");
+    const double directory_syncs = sample_value(server(), "minisync_server_directory_syncs_total");
+    std::cout << "[ note ] " << committed << " files committed with " << directory_syncs << " directory fsyncs\n";
+    EXPECT_GE(committed, Files);
+    EXPECT_GE(directory_syncs, 1);
+    EXPECT_LE(directory_syncs, committed / 4) << "files were not committed in groups";
 }
 
 TEST_F(SyncTest, ThousandSmallFilesCreatedWhileRunningArrive)

@@ -1,0 +1,75 @@
+// Grouping of ready uploads by directory, and the commit of one group.
+#include "group_commit.h"
+
+#include <utility>
+
+namespace minisync::server {
+
+void GroupCommitter::submit(std::shared_ptr<IncomingUpload> upload, Done done)
+{
+    const IncomingUpload::DirectoryId directory = upload->directory();
+    bool schedule = false;
+    {
+        const std::lock_guard lock{mutex_};
+        auto [it, inserted] = directories_.try_emplace(directory);
+        it->second.push_back(Waiting{std::move(upload), std::move(done)});
+        schedule = inserted;
+    }
+    if (schedule) {
+        pool_.post([this, directory] { run_group(directory); });
+    }
+}
+
+void GroupCommitter::run_group(IncomingUpload::DirectoryId directory)
+{
+    std::vector<Waiting> group;
+    {
+        const std::lock_guard lock{mutex_};
+        group.swap(directories_.at(directory));
+    }
+    commit(group);
+    bool more = false;
+    {
+        const std::lock_guard lock{mutex_};
+        const auto it = directories_.find(directory);
+        more = !it->second.empty();
+        if (!more) {
+            directories_.erase(it);
+        }
+    }
+    // Queued behind other work rather than run at once, so one busy directory does not hold a thread.
+    if (more) {
+        pool_.post([this, directory] { run_group(directory); });
+    }
+}
+
+void GroupCommitter::commit(std::vector<Waiting>& group)
+{
+    std::vector<std::optional<FsError>> errors(group.size());
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        errors[i] = group[i].upload->make_durable();
+    }
+    // Every file is on disk before any name points at it: a crash leaves whole files or none.
+    std::vector<std::size_t> renamed;
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        if (!errors[i]) {
+            errors[i] = group[i].upload->rename_into_place();
+            if (!errors[i]) {
+                renamed.push_back(i);
+            }
+        }
+    }
+    if (!renamed.empty()) {
+        directory_syncs_.Increment();
+        if (auto error = group[renamed.front()].upload->sync_directory()) {
+            for (const std::size_t i : renamed) {
+                errors[i] = error;
+            }
+        }
+    }
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        group[i].done(std::move(errors[i]));
+    }
+}
+
+} // namespace minisync::server
