@@ -15,7 +15,8 @@
 # daemon mode, with and without --fsync; and for workload 1 a raw TLS 1.3 pipe (socat,
 # TLS_AES_128_GCM_SHA256) to /dev/null as the ceiling. Workloads 1 and 2 run RUNS rounds, each
 # competitor once per round (the order rotates), into an emptied destination; minisync starts every
-# run from an empty server root and a fresh state database. Between runs everything is `sync`ed so that
+# run from an empty server root and a fresh state database. Trees are moved aside rather than deleted
+# until the script ends, so no run pays for the inodes another freed. Between runs everything is `sync`ed so that
 # no run pays for another's write-back; no cache is dropped, so every competitor reads a source that
 # is in the page cache.
 #
@@ -86,6 +87,20 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/minisync-compare.XXXXXX")
 # rsync splits its -e command on white space, and the ssh command names files in here.
 [[ $work != *[[:space:]]* ]] || die "TMPDIR must not contain white space: $work"
 pids=() # every background process this script started and has not stopped yet
+mkdir "$work/trash"
+trashed=0
+
+# Moves trees out of the way instead of deleting them while anything is measured. On ext4 without a
+# journal (as here), a new inode skips every inode freed in the last minute or so (recently_deleted()
+# in ext4's allocator), so a run that followed the deletion of 20,000 files paid up to 3x for its creates,
+# depending only on which competitor the rotation put after which. The trash goes when the script ends.
+discard() { # PATH...
+  local path
+  for path; do
+    [[ -e $path ]] || continue
+    mv -- "$path" "$work/trash/$((trashed += 1))"
+  done
+}
 
 untrack() {
   local p keep=()
@@ -243,7 +258,8 @@ start_agent() { # LOG STATE_DB FOLDER
 # saying every file is committed (durable on the server).
 minisync_sync() {
   local w=$1 src=$2 files=$3 root=$work/ms-root log=$work/agent.log start end ca cs ra rs
-  rm -rf -- "$root" "$work"/state.db*
+  discard "$root"
+  rm -f -- "$work"/state.db*
   sync
   start_server "$root" "$work/server.log"
   start=$(now_us)
@@ -334,7 +350,7 @@ rsync_sync() {
     rsyncd*) listener=$rsyncd_pid target=rsync://127.0.0.1:$rsyncd_port/bench/$slug/ ;;
   esac
   [[ $name == *--fsync ]] && flags+=(--fsync)
-  rm -rf -- "$dst"
+  discard "$dst"
   sync
   c0=$(cpu_of "$listener" children)
   start=$(now_us)
@@ -433,7 +449,7 @@ if want 2; then
   say "workload 2: generating $small_files files of 4 KiB in $small_dirs directories"
   python3 "$helper" tree "$work/w2" "$small_files" $((small_files / small_dirs)) 4096
   rounds 2 "$work/w2" "$small_files" minisync "${rsyncs[@]}"
-  rm -rf -- "$work/w2" "$work/dst"/* "$work/ms-root"
+  discard "$work/w2" "$work/dst"/* "$work/ms-root"
 fi
 
 # ---- workload 3: latency ---------------------------------------------------------------------------
@@ -442,7 +458,8 @@ if want 3; then
   for ((run = 1; run <= runs; run++)); do
     say "workload 3, run $run/$runs: minisync"
     src=$work/w3 root=$work/ms-root
-    rm -rf -- "$src" "$root" "$work"/state.db*
+    discard "$src" "$root"
+    rm -f -- "$work"/state.db*
     mkdir "$src"
     echo seed >"$src/seed" # once it is on the server, the destination directory exists to be watched
     sync
@@ -457,7 +474,7 @@ if want 3; then
     while read -r l _; do record 3 minisync "lat=$l"; done <"$work/latency-minisync.txt"
 
     say "workload 3, run $run/$runs: rsyncd, one rsync per close"
-    rm -rf -- "$src" "$work/dst/latency"
+    discard "$src" "$work/dst/latency"
     mkdir "$src" "$work/dst/latency"
     sync
     python3 "$helper" latency "$src" "$work/dst/latency" "$lat_files" "$lat_gap" \
@@ -466,13 +483,13 @@ if want 3; then
     while read -r l _; do record 3 "rsyncd, one rsync per close" "lat=$l"; done <"$work/latency-rsyncd.txt"
 
     say "workload 3, run $run/$runs: the disk's floor (write, fsync, rename, no network)"
-    rm -rf -- "$work/dst/floor"
+    discard "$work/dst/floor"
     mkdir "$work/dst/floor"
     sync
     python3 "$helper" floor "$work/dst/floor" "$lat_files" "$lat_gap" >"$work/latency-floor.txt"
     while read -r l _; do record 3 "floor: local write, fsync, rename" "lat=$l"; done <"$work/latency-floor.txt"
   done
-  rm -rf -- "$work/w3" "$work/dst"/* "$work/ms-root"
+  discard "$work/w3" "$work/dst"/* "$work/ms-root"
 fi
 
 # ---- workload 4: start-up reconciliation of an unchanged tree --------------------------------------

@@ -92,6 +92,18 @@ void Strand::enqueue(Queued item)
     }
 }
 
+void Strand::resume()
+{
+    {
+        const std::lock_guard lock{mutex_};
+        if (queue_.empty()) {
+            scheduled_ = false; // nothing waited: no thread needs waking
+            return;
+        }
+    }
+    pool_.post([self = shared_from_this()] { self->run_queued(); });
+}
+
 void Strand::run_queued()
 {
     // A bounded batch keeps one busy strand from holding a thread while others wait.
@@ -109,7 +121,7 @@ void Strand::run_queued()
         }
         if (item.held) {
             // The strand stays scheduled, so nothing posted meanwhile starts before resume.
-            item.held([self = shared_from_this()] { self->pool_.post([self] { self->run_queued(); }); });
+            item.held([self = shared_from_this()] { self->resume(); });
             return;
         }
         item.task();

@@ -65,6 +65,7 @@ private:
 
     explicit Strand(WorkerPool& pool) : pool_{pool} {}
     void enqueue(Queued item);
+    void resume();
     void run_queued();
 
     WorkerPool& pool_;

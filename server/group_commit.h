@@ -1,8 +1,8 @@
 // Durable commits a directory at a time. Uploads that become ready for one directory while a group is
-// being committed there wait and go together as the next group: each file is fsynced (their write-back
-// was started when they were verified, so the disk takes them at once rather than one after another),
-// all are renamed into place, and one fsync of the directory covers every rename. Only then is any of
-// them reported done. Groups of different directories run side by side on the worker pool.
+// being committed there wait and go together as the next group: the files are made durable (fsync for
+// a group of one; for more, one syncfs, which writes them all and flushes the disk's cache once), all are
+// renamed into place, and one fsync of the directory covers every rename. Only then is any of them
+// reported done. Groups of different directories run side by side on the worker pool.
 #pragma once
 
 #include "fs_error.h"
@@ -32,7 +32,7 @@ public:
     GroupCommitter(const GroupCommitter&) = delete;
     GroupCommitter& operator=(const GroupCommitter&) = delete;
 
-    // The upload has passed prepare_commit(). Any thread.
+    // The upload has passed prepare_commit(). A worker thread: it may run the group itself.
     void submit(std::shared_ptr<IncomingUpload> upload, Done done);
 
 private:

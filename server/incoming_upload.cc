@@ -59,6 +59,9 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
     }
 
     partial_name_ = partial_name_for(final_name_);
+    if (target_.resume_offset == 0) {
+        return open_fresh_partial();
+    }
     if (auto error = check_room()) {
         result.error = std::move(*error);
         return result;
@@ -91,6 +94,26 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
     return result;
 }
 
+IncomingUpload::OpenResult IncomingUpload::open_fresh_partial()
+{
+    OpenResult result;
+    // Nothing of an older partial is kept: truncated as it opens, it gives its space back before the
+    // room check, and no separate stat and truncate are needed.
+    file_fd_.reset(::openat(dir_fd_.get(), partial_name_.c_str(),
+                            O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!file_fd_) {
+        result.error = fs_error_from_errno(errno, "open partial for '" + target_.path + "'");
+        return result;
+    }
+    if (auto error = check_room()) {
+        discard();
+        result.error = std::move(*error);
+        return result;
+    }
+    result.outcome = OpenOutcome::Ready;
+    return result;
+}
+
 std::optional<FsError> IncomingUpload::check_room() const
 {
     // Checked against the limit of this process, which a service manager may set (LimitFSIZE=): a write
@@ -103,11 +126,13 @@ std::optional<FsError> IncomingUpload::check_room() const
     }
     // A partial of this version keeps the prefix the agent resumes from, if it holds that much; whatever
     // it holds beyond is cut off before writing, which gives that space back.
+    // (A fresh upload has truncated its partial already.)
     struct stat partial{};
-    const std::uint64_t held =
-        ::fstatat(dir_fd_.get(), partial_name_.c_str(), &partial, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(partial.st_mode)
-            ? static_cast<std::uint64_t>(partial.st_size)
-            : 0;
+    const std::uint64_t held = target_.resume_offset > 0 &&
+                                       ::fstatat(dir_fd_.get(), partial_name_.c_str(), &partial, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                       S_ISREG(partial.st_mode)
+                                   ? static_cast<std::uint64_t>(partial.st_size)
+                                   : 0;
     const std::uint64_t kept = held >= target_.resume_offset ? target_.resume_offset : 0;
     const std::uint64_t to_write = target_.size - kept;
     struct statvfs vfs{};
@@ -244,8 +269,8 @@ std::optional<FsError> IncomingUpload::prepare_commit(const Sha256Digest& expect
         return error;
     }
     directory_ = DirectoryId{dir.st_dev, dir.st_ino};
-    // Only a hint, and its result proves nothing: the fsync in make_durable() is what counts. Started
-    // now, the write-back of every file in a group is in flight at once instead of one after another.
+    // Only a hint, and its result proves nothing: the fsync or syncfs that follows is what counts.
+    // Started now, the write-back overlaps the wait for the group commit.
     ::sync_file_range(file_fd_.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
     return std::nullopt;
 }
@@ -255,6 +280,18 @@ std::optional<FsError> IncomingUpload::make_durable()
     // A failed fsync is never retried as a success: the kernel may have dropped the dirty pages.
     if (::fsync(file_fd_.get()) != 0) {
         const FsError error = fs_error_from_errno(errno, "fsync '" + target_.path + "'");
+        discard();
+        return error;
+    }
+    return std::nullopt;
+}
+
+std::optional<FsError> IncomingUpload::sync_file_system()
+{
+    // Reports a write-back error of any file on the file system since this partial was opened: the
+    // group then fails as a whole, which is safe, where a success would not be.
+    if (::syncfs(file_fd_.get()) != 0) {
+        const FsError error = fs_error_from_errno(errno, "syncfs for '" + target_.path + "'");
         discard();
         return error;
     }

@@ -61,8 +61,9 @@ public:
     // uploads of one directory together. Each step that fails discards the partial.
     // 1. Checks size and SHA-256, applies mode and mtime, and starts the write-back.
     std::optional<FsError> prepare_commit(const Sha256Digest& expected);
-    // 2. fsync of the partial file.
+    // 2. fsync of the partial file; or, for a whole group at once, syncfs of the file system it is on.
     std::optional<FsError> make_durable();
+    std::optional<FsError> sync_file_system();
     // 3. Renames the partial to the real name.
     std::optional<FsError> rename_into_place();
     // 4. fsync of the directory, which makes the renames in it durable (any upload's in it).
@@ -88,6 +89,8 @@ private:
     // to its last block, failing every other upload meanwhile, and again at each of the agent's retries.
     // Uploads checked side by side may still not fit together; their writes then fail with NO_SPACE.
     [[nodiscard]] std::optional<FsError> check_room() const;
+    // open() for an upload from offset 0.
+    OpenResult open_fresh_partial();
     bool final_has_same_content(const Sha256Digest& expected);
     // Feeds the first length bytes of the open partial to the running hash; false on a read error.
     bool hash_partial_prefix(std::uint64_t length);

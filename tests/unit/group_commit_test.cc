@@ -1,6 +1,6 @@
-// Tests for group commits on a real directory tree: uploads that wait together for one directory are
-// renamed into place under one directory fsync, each is reported only once its file is in place, and
-// different directories get their own groups.
+// Tests for group commits on a real directory tree: an idle directory commits at once, uploads that
+// wait together for one directory are renamed into place under one directory fsync, each is reported
+// only once its file is in place, and other directories do not wait for that group.
 #include "group_commit.h"
 
 #include "sandbox.h"
@@ -41,7 +41,6 @@ protected:
 
     void TearDown() override
     {
-        open_gate();
         pool_.shutdown();
         SandboxedTest::TearDown();
     }
@@ -71,16 +70,6 @@ protected:
         return {std::istreambuf_iterator<char>{in}, {}};
     }
 
-    void open_gate()
-    {
-        if (!std::exchange(gate_opened_, true)) {
-            gate_.set_value();
-        }
-    }
-
-    // Keeps the only worker busy until the test lets go, so everything submitted meanwhile waits.
-    void hold_the_worker() { pool_.post([future = gate_.get_future().share()] { future.wait(); }); }
-
     std::atomic<bool> stop_{false};
     UniqueFd root_;
     prometheus::Registry registry_;
@@ -88,84 +77,88 @@ protected:
         prometheus::BuildCounter().Name("directory_syncs_total").Register(registry_).Add({})};
     WorkerPool pool_{1};
     GroupCommitter committer_{pool_, directory_syncs_};
-    std::promise<void> gate_;
-    bool gate_opened_ = false;
 };
 
-TEST_F(GroupCommitTest, UploadsWaitingForOneDirectoryShareOneDirectorySync)
+TEST_F(GroupCommitTest, TheFirstUploadForAnIdleDirectoryCommitsAtOnceOnTheSubmittingThread)
 {
-    constexpr int Files = 20;
-    std::vector<std::shared_ptr<IncomingUpload>> uploads;
-    for (int i = 0; i < Files; ++i) {
-        uploads.push_back(ready_upload("dir/f" + std::to_string(i), "content " + std::to_string(i)));
+    const auto upload = ready_upload("dir/file", "at once");
+    bool reported = false;
+    committer_.submit(upload, [&](std::optional<FsError> error) {
+        EXPECT_FALSE(error);
+        EXPECT_EQ(read("dir/file"), "at once") << "reported before the file was in place";
+        reported = true;
+    });
+    EXPECT_TRUE(reported);
+    EXPECT_EQ(directory_syncs_.Value(), 1.0);
+}
+
+TEST_F(GroupCommitTest, UploadsArrivingWhileTheirDirectoryCommitsShareTheNextDirectorySync)
+{
+    constexpr int Later = 19;
+    const auto first = ready_upload("dir/first", "first");
+    std::vector<std::shared_ptr<IncomingUpload>> later;
+    for (int i = 0; i < Later; ++i) {
+        later.push_back(ready_upload("dir/f" + std::to_string(i), "content " + std::to_string(i)));
     }
-    hold_the_worker();
-    std::atomic<int> reported{0};
     std::atomic<int> in_place_when_reported{0};
     std::promise<void> all_done;
-    for (int i = 0; i < Files; ++i) {
-        committer_.submit(uploads[static_cast<std::size_t>(i)], [&, i](std::optional<FsError> error) {
-            EXPECT_FALSE(error) << error->message;
-            if (read("dir/f" + std::to_string(i)) == "content " + std::to_string(i)) {
-                ++in_place_when_reported;
-            }
-            if (++reported == Files) {
-                all_done.set_value();
-            }
-        });
-    }
-    EXPECT_FALSE(fs::exists(final_path("dir/f0"))) << "committed before its group ran";
-    open_gate();
+    std::atomic<int> reported{0};
+    committer_.submit(first, [&](std::optional<FsError> error) {
+        EXPECT_FALSE(error);
+        // Still inside the first group's run: these wait, and then go together.
+        for (int i = 0; i < Later; ++i) {
+            committer_.submit(later[static_cast<std::size_t>(i)], [&, i](std::optional<FsError> later_error) {
+                EXPECT_FALSE(later_error) << later_error->message;
+                if (read("dir/f" + std::to_string(i)) == "content " + std::to_string(i)) {
+                    ++in_place_when_reported;
+                }
+                if (++reported == Later) {
+                    all_done.set_value();
+                }
+            });
+        }
+        EXPECT_FALSE(fs::exists(final_path("dir/f0"))) << "committed before its group ran";
+    });
     ASSERT_EQ(all_done.get_future().wait_for(10s), std::future_status::ready);
-    EXPECT_EQ(in_place_when_reported.load(), Files);
-    EXPECT_EQ(directory_syncs_.Value(), 1.0);
+    EXPECT_EQ(in_place_when_reported.load(), Later);
+    EXPECT_EQ(directory_syncs_.Value(), 2.0);
     for (const auto& entry : fs::directory_iterator{final_path("dir")}) {
         EXPECT_EQ(entry.path().filename().string().rfind('f', 0), 0U) << "left behind: " << entry.path();
     }
 }
 
-TEST_F(GroupCommitTest, EachDirectoryGetsItsOwnGroup)
+TEST_F(GroupCommitTest, AnotherDirectoryDoesNotWaitForTheGroupOfThisOne)
 {
     const auto first = ready_upload("a/file", "in a");
-    const auto second = ready_upload("b/file", "in b");
-    const auto third = ready_upload("a/other", "also in a");
-    hold_the_worker();
+    const auto other_dir = ready_upload("b/file", "in b");
+    const auto second = ready_upload("a/other", "also in a");
+    const auto third = ready_upload("a/third", "a third in a");
     std::atomic<int> reported{0};
     std::promise<void> all_done;
-    for (const auto& upload : {first, second, third}) {
-        committer_.submit(upload, [&](std::optional<FsError> error) {
-            EXPECT_FALSE(error);
-            if (++reported == 3) {
-                all_done.set_value();
-            }
+    const auto count = [&](std::optional<FsError> error) {
+        EXPECT_FALSE(error);
+        if (++reported == 4) {
+            all_done.set_value();
+        }
+    };
+    bool b_done_inside_a = false;
+    committer_.submit(first, [&](std::optional<FsError> error) {
+        committer_.submit(second, count);
+        committer_.submit(third, count);
+        committer_.submit(other_dir, [&](std::optional<FsError> b_error) {
+            b_done_inside_a = true;
+            count(std::move(b_error));
         });
-    }
-    open_gate();
+        EXPECT_TRUE(b_done_inside_a) << "b/ waited for a/";
+        count(std::move(error));
+    });
     ASSERT_EQ(all_done.get_future().wait_for(10s), std::future_status::ready);
-    EXPECT_EQ(directory_syncs_.Value(), 2.0);
+    // a/file alone, b/file alone, then a/other and a/third together.
+    EXPECT_EQ(directory_syncs_.Value(), 3.0);
     EXPECT_EQ(read("a/file"), "in a");
     EXPECT_EQ(read("a/other"), "also in a");
+    EXPECT_EQ(read("a/third"), "a third in a");
     EXPECT_EQ(read("b/file"), "in b");
-}
-
-TEST_F(GroupCommitTest, AnUploadArrivingWhileItsDirectoryCommitsGoesInTheNextGroup)
-{
-    const auto early = ready_upload("dir/early", "early");
-    const auto late = ready_upload("dir/late", "late");
-    std::promise<void> late_done;
-    committer_.submit(early, [&](std::optional<FsError> error) {
-        EXPECT_FALSE(error);
-        // Still inside the first group's run: this one must wait for a group of its own.
-        committer_.submit(late, [&](std::optional<FsError> late_error) {
-            EXPECT_FALSE(late_error);
-            late_done.set_value();
-        });
-    });
-    open_gate();
-    ASSERT_EQ(late_done.get_future().wait_for(10s), std::future_status::ready);
-    EXPECT_EQ(directory_syncs_.Value(), 2.0);
-    EXPECT_EQ(read("dir/early"), "early");
-    EXPECT_EQ(read("dir/late"), "late");
 }
 
 } // namespace
