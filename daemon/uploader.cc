@@ -13,12 +13,13 @@ namespace {
 using protocol::ErrorCode;
 using protocol::FrameType;
 
-// Enough uploads in flight that one round trip per file does not limit small-file throughput.
-constexpr std::size_t MaxJobs = 64;
+// Enough uploads in flight that one round trip per file does not limit small-file throughput, and that
+// the server finds many files of one directory ready at once, to commit them as one group.
+constexpr std::size_t MaxJobs = 256;
 constexpr std::size_t ChunkSize = 256 * 1024;
 // A file up to this size is read whole while preparing and sent in one PUT_FILE frame: one request
-// and one answer, instead of a round trip for UPLOAD_READY, DATA and COMMIT. Held per job, so at
-// most MaxJobs of these are in memory at once (4 MiB).
+// and one answer, instead of a round trip for UPLOAD_READY, DATA and COMMIT. Once read it goes to the
+// connection's output, so MaxBufferedBytes bounds these too: no new job starts above it.
 constexpr std::size_t InlineFileMax = 64 * 1024;
 constexpr std::size_t MaxReadsPerJob = 4;
 // Bytes read but not yet written to the socket, across all uploads: the agent's memory bound.
@@ -226,7 +227,7 @@ void Uploader::pump()
         check_drained();
         return;
     }
-    while (jobs_.size() < MaxJobs) {
+    while (jobs_.size() < MaxJobs && buffered_bytes() < MaxBufferedBytes) {
         const SyncItem* next = queue_.front();
         // The queue keeps its order: what waits for a job in flight holds back what came after it.
         if (next == nullptr || (!paused_[next->folder] && !removed_[next->folder] && must_wait(*next))) {
