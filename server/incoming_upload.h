@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -91,6 +93,11 @@ private:
     [[nodiscard]] std::optional<FsError> check_room() const;
     // open() for an upload from offset 0.
     OpenResult open_fresh_partial();
+    // Large files bypass the page cache while their writes stay block-aligned.
+    void start_direct_writes();
+    void stop_direct_writes();
+    // The data copied into an aligned buffer for O_DIRECT (or the data itself, direct writes stopped).
+    std::span<const std::uint8_t> stage_for_direct_write(std::span<const std::uint8_t> data);
     bool final_has_same_content(const Sha256Digest& expected);
     // Feeds the first length bytes of the open partial to the running hash; false on a read error.
     bool hash_partial_prefix(std::uint64_t length);
@@ -107,6 +114,12 @@ private:
     Sha256 hasher_;
     std::uint64_t unsynced_bytes_ = 0;
     bool failed_ = false;
+    bool direct_ = false;
+    struct FreeAligned {
+        void operator()(std::uint8_t* buffer) const noexcept { std::free(buffer); }
+    };
+    std::unique_ptr<std::uint8_t, FreeAligned> direct_buffer_;
+    std::size_t direct_buffer_size_ = 0;
 };
 
 } // namespace minisync::server
