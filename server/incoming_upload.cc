@@ -325,9 +325,6 @@ std::optional<FsError> IncomingUpload::prepare_commit(const Sha256Digest& expect
         return error;
     }
     directory_ = DirectoryId{dir.st_dev, dir.st_ino};
-    // Only a hint, and its result proves nothing: the fsync or syncfs that follows is what counts.
-    // Started now, the write-back overlaps the wait for the group commit.
-    ::sync_file_range(file_fd_.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
     return std::nullopt;
 }
 

@@ -61,7 +61,7 @@ public:
 
     // The durable commit, in the order it must happen; GroupCommitter runs the last three for many
     // uploads of one directory together. Each step that fails discards the partial.
-    // 1. Checks size and SHA-256, applies mode and mtime, and starts the write-back.
+    // 1. Checks size and SHA-256 and applies mode and mtime.
     std::optional<FsError> prepare_commit(const Sha256Digest& expected);
     // 2. fsync of the partial file; or, for a whole group at once, syncfs of the file system it is on.
     std::optional<FsError> make_durable();
