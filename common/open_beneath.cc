@@ -12,6 +12,15 @@ namespace minisync {
 
 int open_beneath(int dir_fd, const char* relative_path, int flags) noexcept
 {
+    const int fd = open_strictly_beneath(dir_fd, relative_path, flags);
+    if (fd < 0 && errno == ENOSYS) {
+        return ::openat(dir_fd, relative_path, flags | O_NOFOLLOW | O_CLOEXEC);
+    }
+    return fd;
+}
+
+int open_strictly_beneath(int dir_fd, const char* relative_path, int flags) noexcept
+{
     open_how how{};
     how.flags = static_cast<unsigned long long>(flags | O_NOFOLLOW | O_CLOEXEC);
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
@@ -19,9 +28,6 @@ int open_beneath(int dir_fd, const char* relative_path, int flags) noexcept
         const long fd = ::syscall(SYS_openat2, dir_fd, relative_path, &how, sizeof how);
         if (fd >= 0) {
             return static_cast<int>(fd);
-        }
-        if (errno == ENOSYS) {
-            return ::openat(dir_fd, relative_path, flags | O_NOFOLLOW | O_CLOEXEC);
         }
         // EAGAIN: a concurrent rename somewhere on the filesystem; the lookup is simply retried.
         if (errno != EAGAIN) {

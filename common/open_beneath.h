@@ -10,4 +10,7 @@ namespace minisync {
 // which guards the last component only.
 int open_beneath(int dir_fd, const char* relative_path, int flags) noexcept;
 
+// The same without the fallback: -1 with errno ENOSYS where the kernel has no openat2.
+int open_strictly_beneath(int dir_fd, const char* relative_path, int flags) noexcept;
+
 } // namespace minisync

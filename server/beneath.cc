@@ -1,6 +1,8 @@
-// Component-by-component openat(O_NOFOLLOW | O_DIRECTORY) walk with mkdirat for missing levels.
+// One openat2 for a parent that exists, else a component-by-component openat(O_NOFOLLOW | O_DIRECTORY) walk
+// with mkdirat for missing levels.
 #include "beneath.h"
 
+#include "open_beneath.h"
 #include "path_rules.h"
 
 #include <fcntl.h>
@@ -70,6 +72,17 @@ std::variant<ParentDir, FsError> open_parent_beneath(int root_fd, const std::str
     parent.name = std::string{components.back()};
     components.pop_back();
     components.insert(components.begin(), {client, folder});
+    // Nearly always the directory is there already: one openat2 that refuses any symlink and any way
+    // out of the root finds it. Only when that fails does the walk run, which creates what is missing,
+    // replaces a mirrored file that is in the way, and says exactly what went wrong.
+    std::string joined;
+    for (const std::string_view component : components) {
+        joined.append(joined.empty() ? "" : "/").append(component);
+    }
+    if (UniqueFd found{open_strictly_beneath(root_fd, joined.c_str(), O_RDONLY | O_DIRECTORY)}) {
+        parent.fd = std::move(found);
+        return parent;
+    }
     auto dir = open_dir_beneath(root_fd, components, create, 2);
     if (auto* error = std::get_if<FsError>(&dir)) {
         return std::move(*error);
