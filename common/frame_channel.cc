@@ -32,7 +32,7 @@ void FrameChannel::send(std::span<const std::uint8_t> frame)
     evbuffer_add(bufferevent_get_output(bev_.get()), frame.data(), frame.size());
 }
 
-void FrameChannel::send_data(const protocol::DataPrefix& prefix, std::vector<std::uint8_t>&& payload)
+void FrameChannel::send_data(const protocol::DataPrefix& prefix, ByteBuffer&& payload)
 {
     if (closed_) {
         return;
@@ -43,10 +43,10 @@ void FrameChannel::send_data(const protocol::DataPrefix& prefix, std::vector<std
     if (payload.empty()) {
         return;
     }
-    auto* owned = new std::vector<std::uint8_t>(std::move(payload));
+    auto* owned = new ByteBuffer(std::move(payload));
     evbuffer_add_reference(
         out, owned->data(), owned->size(),
-        [](const void*, size_t, void* extra) { delete static_cast<std::vector<std::uint8_t>*>(extra); }, owned);
+        [](const void*, size_t, void* extra) { delete static_cast<ByteBuffer*>(extra); }, owned);
 }
 
 std::size_t FrameChannel::output_size() const
@@ -114,7 +114,7 @@ void FrameChannel::handle_read()
             return;
         }
         evbuffer_drain(input, protocol::FrameHeaderSize);
-        std::vector<std::uint8_t> body(parsed.header.body_size);
+        ByteBuffer body(parsed.header.body_size);
         if (!body.empty()) {
             evbuffer_remove(input, body.data(), body.size());
         }

@@ -2,6 +2,7 @@
 // frames without copying bulk data, and closes gracefully. Loop thread only.
 #pragma once
 
+#include "byte_buffer.h"
 #include "libevent_handles.h"
 #include "protocol.h"
 
@@ -21,7 +22,7 @@ public:
     class Handler {
     public:
         virtual void on_connected() {}
-        virtual void on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) = 0;
+        virtual void on_frame(const protocol::FrameHeader& header, ByteBuffer&& body) = 0;
         // The peer broke framing; reading has stopped. The handler decides what to answer.
         virtual void on_bad_frame(const std::string& reason) = 0;
         // Output fell to the low-water mark: room to queue more data.
@@ -43,7 +44,7 @@ public:
 
     void send(std::span<const std::uint8_t> frame);
     // The payload is handed to libevent by reference and freed once written: no copy of bulk data.
-    void send_data(const protocol::DataPrefix& prefix, std::vector<std::uint8_t>&& payload);
+    void send_data(const protocol::DataPrefix& prefix, ByteBuffer&& payload);
 
     [[nodiscard]] std::size_t output_size() const;
     // nullptr clears it. A peer silent for this long is reported through on_closed(TimedOut).

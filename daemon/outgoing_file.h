@@ -2,6 +2,7 @@
 // of exactly the bytes read for sending. Blocking; every method runs on the upload's strand.
 #pragma once
 
+#include "byte_buffer.h"
 #include "file_version.h"
 #include "folder_root.h"
 #include "sha256.h"
@@ -41,7 +42,7 @@ public:
 
     struct Chunk {
         bool ok = false; // false: read error or the file shrank; the upload must start over
-        std::vector<std::uint8_t> data;
+        ByteBuffer data;
         std::string error;
     };
 

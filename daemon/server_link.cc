@@ -103,7 +103,7 @@ void ServerLink::send(std::span<const std::uint8_t> frame)
     }
 }
 
-void ServerLink::send_data(const protocol::DataPrefix& prefix, std::vector<std::uint8_t>&& payload)
+void ServerLink::send_data(const protocol::DataPrefix& prefix, ByteBuffer&& payload)
 {
     if (channel_) {
         channel_->send_data(prefix, std::move(payload));
@@ -198,7 +198,7 @@ void ServerLink::on_connected()
                                                     AgentVersion}));
 }
 
-void ServerLink::on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body)
+void ServerLink::on_frame(const protocol::FrameHeader& header, ByteBuffer&& body)
 {
     if (header.type == protocol::FrameType::Error) {
         const auto error = protocol::decode_error(body);

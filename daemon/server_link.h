@@ -32,7 +32,7 @@ public:
         virtual void on_link_ready() = 0;
         // Every request in flight on the lost connection is void.
         virtual void on_link_lost() = 0;
-        virtual void on_server_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) = 0;
+        virtual void on_server_frame(const protocol::FrameHeader& header, ByteBuffer&& body) = 0;
         virtual void on_link_writable() = 0;
 
     protected:
@@ -54,7 +54,7 @@ public:
     [[nodiscard]] std::size_t output_size() const;
     [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
     void send(std::span<const std::uint8_t> frame);
-    void send_data(const protocol::DataPrefix& prefix, std::vector<std::uint8_t>&& payload);
+    void send_data(const protocol::DataPrefix& prefix, ByteBuffer&& payload);
 
 private:
     enum class State { Idle, Resolving, Connecting, Greeting, Ready, Waiting, Stopped };
@@ -80,7 +80,7 @@ private:
     void start_keepalives(std::chrono::seconds server_idle_timeout);
 
     void on_connected() override;
-    void on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) override;
+    void on_frame(const protocol::FrameHeader& header, ByteBuffer&& body) override;
     void on_bad_frame(const std::string& reason) override;
     void on_output_low() override;
     void on_closed(const std::string& reason) override;

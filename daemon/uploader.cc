@@ -658,7 +658,7 @@ void Uploader::on_finished(std::uint64_t job_id, const OutgoingFile::Finished& f
     link_->send(protocol::encode(protocol::Commit{job.request_id, finished.sha256}));
 }
 
-void Uploader::on_server_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body)
+void Uploader::on_server_frame(const protocol::FrameHeader& header, ByteBuffer&& body)
 {
     std::optional<std::uint32_t> request_id;
     switch (header.type) {

@@ -108,7 +108,7 @@ public:
 
     void on_link_ready() override;
     void on_link_lost() override;
-    void on_server_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) override;
+    void on_server_frame(const protocol::FrameHeader& header, ByteBuffer&& body) override;
     void on_link_writable() override { pump(); }
 
 private:

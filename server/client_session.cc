@@ -126,7 +126,7 @@ void ClientSession::on_connected()
     SPDLOG_INFO("connection peer={} client={}: TLS established", peer_, client_);
 }
 
-void ClientSession::on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body)
+void ClientSession::on_frame(const protocol::FrameHeader& header, ByteBuffer&& body)
 {
     dispatch(header, std::move(body));
     update_read_pause();
@@ -157,7 +157,7 @@ void ClientSession::update_read_pause()
     }
 }
 
-void ClientSession::dispatch(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body)
+void ClientSession::dispatch(const protocol::FrameHeader& header, ByteBuffer&& body)
 {
     if (state_ == State::Handshake || state_ == State::Refused) {
         return; // nothing is read before the handshake, and nothing more from a refused client
@@ -393,7 +393,7 @@ bool ClientSession::refused_as_too_large(std::uint32_t request_id, const std::st
     return true;
 }
 
-void ClientSession::handle_put(std::vector<std::uint8_t>&& body)
+void ClientSession::handle_put(ByteBuffer&& body)
 {
     auto put = protocol::decode_put_file(body);
     if (!put) {
@@ -490,7 +490,7 @@ void ClientSession::on_upload_opened(std::uint32_t request_id, const IncomingUpl
     }
 }
 
-void ClientSession::handle_data(std::vector<std::uint8_t>&& body)
+void ClientSession::handle_data(ByteBuffer&& body)
 {
     const auto prefix = protocol::decode_data_prefix(body);
     if (!prefix) {

@@ -84,20 +84,20 @@ private:
     };
 
     void on_connected() override;
-    void on_frame(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body) override;
+    void on_frame(const protocol::FrameHeader& header, ByteBuffer&& body) override;
     void on_bad_frame(const std::string& reason) override;
     void on_output_low() override;
     void on_closed(const std::string& reason) override;
     static void on_handshake_deadline(evutil_socket_t fd, short what, void* self);
 
-    void dispatch(const protocol::FrameHeader& header, std::vector<std::uint8_t>&& body);
+    void dispatch(const protocol::FrameHeader& header, ByteBuffer&& body);
     // Stops reading while too much waits for the disk or for the peer to read its replies.
     void update_read_pause();
 
     void handle_hello(protocol::Bytes body);
     void handle_begin(protocol::Bytes body);
-    void handle_data(std::vector<std::uint8_t>&& body);
-    void handle_put(std::vector<std::uint8_t>&& body);
+    void handle_data(ByteBuffer&& body);
+    void handle_put(ByteBuffer&& body);
     // Over --max-file-size: the request is refused (and true returned).
     bool refused_as_too_large(std::uint32_t request_id, const std::string& folder, const std::string& path,
                               std::uint64_t size);
