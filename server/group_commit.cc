@@ -48,16 +48,22 @@ void GroupCommitter::run_group(IncomingUpload::DirectoryId directory)
 void GroupCommitter::commit(std::vector<Waiting>& group)
 {
     std::vector<std::optional<FsError>> errors(group.size());
-    if (group.size() == 1) {
-        errors[0] = group[0].upload->make_durable();
-    } else {
+    if (group.size() == 1 || !group[0].upload->syncfs_is_enough()) {
+        for (std::size_t i = 0; i < group.size(); ++i) {
+            errors[i] = group[i].upload->make_durable();
+        }
+    } else if (auto error = group[0].upload->sync_file_system()) {
         // One syncfs writes every file of the group and flushes the disk's cache once; an fsync each
         // would flush it once per file, and those flushes are most of what a small file costs.
-        if (auto error = group[0].upload->sync_file_system()) {
-            for (std::size_t i = 0; i < group.size(); ++i) {
-                errors[i] = error;
-                group[i].upload->discard();
-            }
+        for (std::size_t i = 0; i < group.size(); ++i) {
+            errors[i] = error;
+            group[i].upload->discard();
+        }
+    } else {
+        // syncfs reports the file system's errors since group[0] was opened; each file's own write-back
+        // errors since it was opened are its own to report.
+        for (std::size_t i = 0; i < group.size(); ++i) {
+            errors[i] = group[i].upload->check_written();
         }
     }
     // Every file is on disk before any name points at it: a crash leaves whole files or none.

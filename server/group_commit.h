@@ -1,7 +1,8 @@
 // Durable commits a directory at a time. Uploads that become ready for one directory while a group is
 // being committed there wait and go together as the next group: the files are made durable (fsync for
-// a group of one; for more, one syncfs, which writes them all and flushes the disk's cache once), all are
-// renamed into place, and one fsync of the directory covers every rename. Only then is any of them
+// a group of one; for more, one syncfs, which writes them all and flushes the disk's cache once, then a
+// check of each file's own write-back errors; an fsync each where syncfs cannot be trusted to report
+// errors), all are renamed into place, and one fsync of the directory covers every rename. Only then is any of them
 // reported done. Groups of different directories run side by side on the worker pool.
 #pragma once
 

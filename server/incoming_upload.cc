@@ -9,11 +9,15 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -259,7 +263,7 @@ IncomingUpload::WriteResult IncomingUpload::write(std::uint64_t offset, std::spa
         return result;
     }
     std::span<const std::uint8_t> source = data;
-    if (direct_) {
+    if (direct_ && !data.empty()) {
         if (offset % DirectAlignment == 0 && data.size() % DirectAlignment == 0) {
             source = stage_for_direct_write(data);
         } else {
@@ -349,6 +353,43 @@ std::optional<FsError> IncomingUpload::sync_file_system()
         return error;
     }
     return std::nullopt;
+}
+
+std::optional<FsError> IncomingUpload::check_written()
+{
+    // Everything was written by the syncfs, so this waits for nothing; it returns the error the
+    // kernel recorded for this file's pages since this descriptor was opened.
+    if (::sync_file_range(file_fd_.get(), 0, 0,
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+        const FsError error = fs_error_from_errno(errno, "write-back of '" + target_.path + "'");
+        discard();
+        return error;
+    }
+    return std::nullopt;
+}
+
+bool IncomingUpload::syncfs_is_enough() const
+{
+    static const bool kernel_reports_errors = [] {
+        utsname name{};
+        unsigned major = 0;
+        unsigned minor = 0;
+        return ::uname(&name) == 0 && std::sscanf(name.release, "%u.%u", &major, &minor) == 2 &&
+               (major > 5 || (major == 5 && minor >= 8));
+    }();
+    struct statfs fs{};
+    if (!kernel_reports_errors || ::fstatfs(file_fd_.get(), &fs) != 0) {
+        return false;
+    }
+    switch (static_cast<unsigned long>(fs.f_type)) {
+    case EXT4_SUPER_MAGIC: // also ext2 and ext3
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+        return true;
+    default:
+        return false;
+    }
 }
 
 std::optional<FsError> IncomingUpload::rename_into_place()

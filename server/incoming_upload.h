@@ -66,6 +66,11 @@ public:
     // 2. fsync of the partial file; or, for a whole group at once, syncfs of the file system it is on.
     std::optional<FsError> make_durable();
     std::optional<FsError> sync_file_system();
+    // After sync_file_system(): any write-back error of this file since it was opened (no I/O, no flush).
+    std::optional<FsError> check_written();
+    // Whether syncfs reports write-back errors here: Linux 5.8 or later, on a local file system that
+    // implements it fully (ext4, XFS, Btrfs, tmpfs). Elsewhere a group falls back to an fsync each.
+    [[nodiscard]] bool syncfs_is_enough() const;
     // 3. Renames the partial to the real name.
     std::optional<FsError> rename_into_place();
     // 4. fsync of the directory, which makes the renames in it durable (any upload's in it).
