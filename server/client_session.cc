@@ -16,6 +16,23 @@
 namespace minisync::server {
 namespace {
 
+// The end of a held strand task whose upload went through prepare_commit(): the group commit takes it,
+// or its error is reported at once; either way the strand resumes once the report is posted.
+void commit_or_report(GroupCommitter& commits, std::shared_ptr<IncomingUpload> file, std::optional<FsError> error,
+                      std::function<void(std::optional<FsError>)> report, Strand::Resume resume)
+{
+    if (error) {
+        report(std::move(error));
+        resume();
+        return;
+    }
+    commits.submit(std::move(file), [report = std::move(report), resume = std::move(resume)](
+                                        std::optional<FsError> commit_error) {
+        report(std::move(commit_error));
+        resume();
+    });
+}
+
 using protocol::ErrorCode;
 using protocol::FrameType;
 
@@ -435,15 +452,16 @@ void ClientSession::handle_put(ByteBuffer&& body)
         };
         IncomingUpload::PutResult result = file->put(context.root_fd, std::span{body}.subspan(content_offset));
         body = {}; // written: the memory goes back now, not after the group commit
-        if (result.already_had || result.error) {
+        if (result.already_had) {
             report(std::move(result));
             resume();
             return;
         }
-        context.commits.submit(std::move(file), [report, resume = std::move(resume)](std::optional<FsError> error) {
-            report(IncomingUpload::PutResult{.already_had = false, .error = std::move(error)});
-            resume();
-        });
+        commit_or_report(context.commits, std::move(file), std::move(result.error),
+                         [report](std::optional<FsError> error) {
+                             report(IncomingUpload::PutResult{.already_had = false, .error = std::move(error)});
+                         },
+                         std::move(resume));
     });
 }
 
@@ -577,15 +595,8 @@ void ClientSession::handle_commit(protocol::Bytes body)
                 }
             });
         };
-        if (auto error = file->prepare_commit(digest)) {
-            report(std::move(error));
-            resume();
-            return;
-        }
-        context.commits.submit(file, [report, resume = std::move(resume)](std::optional<FsError> error) {
-            report(std::move(error));
-            resume();
-        });
+        std::optional<FsError> error = file->prepare_commit(digest);
+        commit_or_report(context.commits, file, std::move(error), report, std::move(resume));
     });
 }
 

@@ -321,10 +321,15 @@ std::optional<FsError> IncomingUpload::prepare_commit(const Sha256Digest& expect
         return FsError{protocol::ErrorCode::HashMismatch, "SHA-256 of received '" + target_.path + "' does not match"};
     }
     const timespec times[2] = {timespec{0, UTIME_OMIT}, to_timespec(target_.mtime_ns)};
-    struct stat dir{};
     if (::fchmod(file_fd_.get(), static_cast<mode_t>(target_.mode) & MirroredModeBits) != 0 ||
-        ::futimens(file_fd_.get(), times) != 0 || ::fstat(dir_fd_.get(), &dir) != 0) {
+        ::futimens(file_fd_.get(), times) != 0) {
         const FsError error = fs_error_from_errno(errno, "set mode/mtime of '" + target_.path + "'");
+        discard();
+        return error;
+    }
+    struct stat dir{};
+    if (::fstat(dir_fd_.get(), &dir) != 0) {
+        const FsError error = fs_error_from_errno(errno, "stat the directory of '" + target_.path + "'");
         discard();
         return error;
     }
