@@ -134,6 +134,7 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
     uploader_.attach(link_);
     uploader_.on_idle([this] { check_waiters(); });
     watcher_.on_scans_done([this] { check_waiters(); });
+    watcher_.on_events_lost([this](std::size_t folder) { uploader_.recheck_in_flight(folder); });
     control_ = std::make_unique<ControlServer>(
         base_.get(), settings_.control_socket.empty() ? control::default_socket_path() : settings_.control_socket,
         resolve_group(settings_.control_group), [this](const control::Request& request, ControlServer::Reply reply) {

@@ -285,6 +285,9 @@ void FolderWatcher::handle_event(const inotify_event& event)
         // exactly as at start-up.
         for (std::size_t folder = 0; folder < excludes_.size(); ++folder) {
             if (!removed_[folder]) {
+                if (on_events_lost_) {
+                    on_events_lost_(folder);
+                }
                 rescan_with_records(folder);
             }
         }

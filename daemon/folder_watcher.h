@@ -70,6 +70,9 @@ public:
     void resync(std::size_t folder);
     // Called each time the last running scan has finished and reported what it found.
     void on_scans_done(std::function<void()> done) { on_scans_done_ = std::move(done); }
+    // Called for each folder whose events were lost (an inotify overflow), before its rescan loads the
+    // state database's records: what is in flight then is not in those records yet.
+    void on_events_lost(std::function<void(std::size_t folder)> lost) { on_events_lost_ = std::move(lost); }
 
     [[nodiscard]] std::size_t scans_running() const noexcept { return scans_running_; }
     [[nodiscard]] std::uint64_t overflows() const noexcept { return overflows_; }
@@ -144,6 +147,7 @@ private:
     std::size_t scans_running_ = 0;
     std::uint64_t overflows_ = 0;
     std::function<void()> on_scans_done_;
+    std::function<void(std::size_t)> on_events_lost_;
 };
 
 } // namespace minisync::agent

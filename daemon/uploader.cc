@@ -88,6 +88,15 @@ void Uploader::remove_folder(std::size_t folder)
     pump(); // what is still queued for it is dropped as it comes up
 }
 
+void Uploader::recheck_in_flight(std::size_t folder)
+{
+    for (auto& [id, job] : jobs_) {
+        if (job.item.folder == folder && job.item.kind == SyncItem::Kind::Upload) {
+            job.recheck = true;
+        }
+    }
+}
+
 void Uploader::set_paused(std::size_t folder, bool paused)
 {
     if (paused_.at(folder) == paused) {
@@ -865,6 +874,14 @@ void Uploader::end_job(std::uint64_t job_id, Then then)
         item.verify_first = false;
         item.resume.reset();
         queue_.push(std::move(item));
+    } else if (then == Then::Done && job.recheck) {
+        // Most likely unchanged: offered by hash, so only a file that differs (or is gone) costs more.
+        SyncItem again;
+        again.folder = item.folder;
+        again.path = std::move(item.path);
+        again.verify_first = true;
+        again.seen = item.seen;
+        queue_.push(std::move(again));
     } else if (then == Then::RetryLater) {
         retry_later_.push_back(std::move(item));
         if (evtimer_pending(retry_timer_.get(), nullptr) == 0) {

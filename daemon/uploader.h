@@ -83,6 +83,10 @@ public:
     void add_folder(std::int64_t folder_id, FolderRoot root);
     // Drops what is queued for the folder; requests in flight finish. Nothing is removed on the server.
     void remove_folder(std::size_t folder);
+    // Events of the folder were lost: an upload in flight may have had its file deleted meanwhile, and
+    // the rescan cannot tell (the state database learns of the upload only when it ends). Each such
+    // path is looked at again once its upload ends; one that is gone is then removed on the server.
+    void recheck_in_flight(std::size_t folder);
     void set_folder_id(std::size_t folder, std::int64_t folder_id) { folder_ids_.at(folder) = folder_id; }
     [[nodiscard]] bool paused(std::size_t folder) const { return paused_.at(folder); }
     // Paths of the folder waiting to be sent: queued, held while paused, or waiting to be retried.
@@ -134,6 +138,7 @@ private:
         std::uint64_t bytes_sent = 0;    // handed to the connection
         std::size_t reads_in_flight = 0;
         bool changed_again = false;      // another event came in while this request ran
+        bool recheck = false;            // events were lost while this upload ran (recheck_in_flight)
         SyncItem::Kind latest_kind = SyncItem::Kind::Upload; // what that event asked for
         bool latest_tree = false;        // and whether a directory went meanwhile
     };

@@ -3,6 +3,7 @@
 #include "minisync_fixture.h"
 #include "test_files.h"
 #include "tree_compare.h"
+#include "tree_walk.h"
 #include "wait_for.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <string>
 
 namespace minisync::test {
@@ -51,7 +53,34 @@ private:
     bool lowered_ = false;
 };
 
-class OverflowTest : public FolderTest {};
+class OverflowTest : public FolderTest {
+protected:
+    // Starts the agent with an inotify queue of 16 events; other processes get the old limit back.
+    ChildProcess* start_agent_with_small_queue(const std::vector<std::string>& extra_args = {})
+    {
+        QueueLimit limit{16};
+        if (!limit.lowered()) {
+            return nullptr;
+        }
+        ChildProcess& agent = start_agent({src_.string()}, extra_args);
+        // The agent's inotify instance exists once it logs its folders.
+        EXPECT_TRUE(wait_for([&] { return agent.log_contains("watching folder=src"); }, 10s)) << agent.log_text();
+        return &agent;
+    }
+
+    // With the agent stopped nothing drains its queue: 100 creates fill it, and whatever change() does
+    // behind them is lost, known only to the rescan that follows the overflow.
+    void overflow_then(ChildProcess& agent, const std::function<void()>& change)
+    {
+        ASSERT_TRUE(agent.send_signal(SIGSTOP));
+        for (int i = 0; i < 100; ++i) {
+            write_file(src_ / ("new-" + std::to_string(i)), "new " + std::to_string(i) + "\n");
+        }
+        change();
+        ASSERT_TRUE(agent.send_signal(SIGCONT));
+        ASSERT_TRUE(wait_for([&] { return agent.log_contains("inotify queue overflowed"); }, 20s)) << agent.log_text();
+    }
+};
 
 TEST_F(OverflowTest, ChangesLostInAnOverflowStillConverge)
 {
@@ -59,30 +88,39 @@ TEST_F(OverflowTest, ChangesLostInAnOverflowStillConverge)
         write_file(src_ / ("old-" + std::to_string(i)), "old " + std::to_string(i) + "\n");
     }
     start_server();
-    QueueLimit limit{16};
-    if (!limit.lowered()) {
+    ChildProcess* agent = start_agent_with_small_queue();
+    if (agent == nullptr) {
         GTEST_SKIP() << "cannot lower " << MaxQueuedEvents << " (needs root)";
     }
-    ChildProcess& agent = start_agent({src_.string()});
-    // The agent's inotify instance exists once it logs its folders; other processes get the old limit back.
-    ASSERT_TRUE(wait_for([&] { return agent.log_contains("watching folder=src"); }, 10s)) << agent.log_text();
-    limit.restore();
     ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
 
-    // With the agent stopped nothing drains the queue: the creates fill it, and the deletes behind them
-    // are lost, known only to a rescan that compares with the state database.
-    ASSERT_TRUE(agent.send_signal(SIGSTOP));
-    for (int i = 0; i < 100; ++i) {
-        write_file(src_ / ("new-" + std::to_string(i)), "new " + std::to_string(i) + "\n");
-    }
-    for (int i = 0; i < 30; i += 2) {
-        fs::remove(src_ / ("old-" + std::to_string(i)));
-    }
-    ASSERT_TRUE(agent.send_signal(SIGCONT));
-    ASSERT_TRUE(wait_for([&] { return agent.log_contains("inotify queue overflowed"); }, 20s)) << agent.log_text();
+    // The deletions are known only to a rescan that compares with the state database.
+    overflow_then(*agent, [&] {
+        for (int i = 0; i < 30; i += 2) {
+            fs::remove(src_ / ("old-" + std::to_string(i)));
+        }
+    });
     EXPECT_TRUE(wait_until_synced(src_, dst_, 30s));
     EXPECT_FALSE(fs::exists(dst_ / "old-0"));
     EXPECT_TRUE(fs::exists(dst_ / "old-1"));
+}
+
+// A file deleted while its upload is in flight is not in the state database when the rescan loads it, nor
+// on the disk when the rescan looks: only the upload itself can tell that its path must be looked at again.
+TEST_F(OverflowTest, AFileDeletedDuringItsUploadAndAnOverflowIsRemoved)
+{
+    write_random_file(src_ / "in-flight.bin", 1 << 20, 7);
+    start_server();
+    // About four seconds for the file: still streaming when the agent is stopped.
+    ChildProcess* agent = start_agent_with_small_queue({"--bwlimit", "256K"});
+    if (agent == nullptr) {
+        GTEST_SKIP() << "cannot lower " << MaxQueuedEvents << " (needs root)";
+    }
+    ASSERT_TRUE(wait_for([&] { return partial_bytes(dst_) > 0; }, 20s)) << agent->log_text();
+
+    overflow_then(*agent, [&] { fs::remove(src_ / "in-flight.bin"); });
+    EXPECT_TRUE(wait_until_synced(src_, dst_, 30s));
+    EXPECT_FALSE(fs::exists(dst_ / "in-flight.bin"));
 }
 
 } // namespace
