@@ -23,6 +23,10 @@ public:
     public:
         virtual void on_connected() {}
         virtual void on_frame(const protocol::FrameHeader& header, ByteBuffer&& body) = 0;
+        // A DATA frame, its body (prefix and payload) moved out of the connection's input without a copy.
+        // By default it is copied into one buffer for on_frame(); a handler that writes file chunks
+        // takes it as it is, so a megabyte of payload is not copied on the loop thread.
+        virtual void on_data_frame(const protocol::FrameHeader& header, EvBufferPtr body);
         // The peer broke framing; reading has stopped. The handler decides what to answer.
         virtual void on_bad_frame(const std::string& reason) = 0;
         // Output fell to the low-water mark: room to queue more data.

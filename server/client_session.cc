@@ -11,7 +11,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <limits>
+#include <vector>
 
 namespace minisync::server {
 namespace {
@@ -58,6 +60,20 @@ timeval to_timeval(std::chrono::seconds duration)
 }
 
 const char* const ServerVersion = "minisync-server " MINISYNC_VERSION;
+
+// The buffers that hold body, in order, for a write without first joining them.
+std::vector<iovec> pieces_of(evbuffer* body)
+{
+    const int count = evbuffer_peek(body, -1, nullptr, nullptr, 0);
+    std::vector<evbuffer_iovec> found(static_cast<std::size_t>(std::max(count, 0)));
+    evbuffer_peek(body, -1, nullptr, found.data(), count);
+    std::vector<iovec> pieces;
+    pieces.reserve(found.size());
+    for (const evbuffer_iovec& piece : found) {
+        pieces.push_back(iovec{piece.iov_base, piece.iov_len});
+    }
+    return pieces;
+}
 
 } // namespace
 
@@ -149,6 +165,17 @@ void ClientSession::on_frame(const protocol::FrameHeader& header, ByteBuffer&& b
     update_read_pause();
 }
 
+void ClientSession::on_data_frame(const protocol::FrameHeader& header, EvBufferPtr body)
+{
+    if (state_ != State::Ready) {
+        // Out of place before HELLO: the ordinary dispatch says so.
+        FrameChannel::Handler::on_data_frame(header, std::move(body));
+        return;
+    }
+    handle_data(std::move(body));
+    update_read_pause();
+}
+
 void ClientSession::on_output_low()
 {
     update_read_pause();
@@ -190,7 +217,7 @@ void ClientSession::dispatch(const protocol::FrameHeader& header, ByteBuffer&& b
     }
     switch (header.type) {
     case FrameType::UploadBegin: handle_begin(body); break;
-    case FrameType::Data: handle_data(std::move(body)); break;
+    case FrameType::Data: break; // on_data_frame()
     case FrameType::PutFile: handle_put(std::move(body)); break;
     case FrameType::Commit: handle_commit(body); break;
     case FrameType::Abort: handle_abort(body, true); break;
@@ -508,18 +535,22 @@ void ClientSession::on_upload_opened(std::uint32_t request_id, const IncomingUpl
     }
 }
 
-void ClientSession::handle_data(ByteBuffer&& body)
+void ClientSession::handle_data(EvBufferPtr body)
 {
-    const auto prefix = protocol::decode_data_prefix(body);
+    std::array<std::uint8_t, protocol::DataPrefixSize> raw_prefix{};
+    const bool whole_prefix = evbuffer_copyout(body.get(), raw_prefix.data(), raw_prefix.size()) ==
+                              static_cast<ev_ssize_t>(raw_prefix.size());
+    const auto prefix = whole_prefix ? protocol::decode_data_prefix(raw_prefix) : std::nullopt;
     if (!prefix) {
         reject_connection(ErrorCode::BadFrame, "malformed DATA", RejectReason::BadFrame);
         return;
     }
+    evbuffer_drain(body.get(), raw_prefix.size());
     Upload* upload = live_upload(prefix->request_id, FrameType::Data);
     if (upload == nullptr) {
         return;
     }
-    const std::size_t payload = body.size() - protocol::DataPrefixSize;
+    const std::size_t payload = evbuffer_get_length(body.get());
     if (upload->phase != Phase::Receiving) {
         reject_connection(ErrorCode::BadFrame, "DATA before UPLOAD_READY or after COMMIT", RejectReason::Protocol);
         return;
@@ -535,13 +566,13 @@ void ClientSession::handle_data(ByteBuffer&& body)
     upload->next_offset += payload;
     context_.metrics.bytes_received.Increment(static_cast<double>(payload));
     bytes_queued_to_disk_ += payload;
+    // The body is the worker's alone from here: written from the buffers it arrived in.
     upload->strand->post([this_id = id_, &context = context_, file = upload->file, request_id = prefix->request_id,
-                          offset = prefix->offset, body = std::move(body)] {
-        const auto data = std::span{body}.subspan(protocol::DataPrefixSize);
-        IncomingUpload::WriteResult result = file->write(offset, data);
-        context.inbox.post([this_id, &context, request_id, bytes = data.size(), result = std::move(result)] {
+                          offset = prefix->offset, payload, body = std::shared_ptr<evbuffer>{std::move(body)}] {
+        IncomingUpload::WriteResult result = file->write(offset, pieces_of(body.get()));
+        context.inbox.post([this_id, &context, request_id, payload, result = std::move(result)] {
             if (ClientSession* session = context.find_session(this_id)) {
-                session->on_chunk_written(request_id, bytes, result);
+                session->on_chunk_written(request_id, payload, result);
             }
         });
     });

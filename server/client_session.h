@@ -85,6 +85,7 @@ private:
 
     void on_connected() override;
     void on_frame(const protocol::FrameHeader& header, ByteBuffer&& body) override;
+    void on_data_frame(const protocol::FrameHeader& header, EvBufferPtr body) override;
     void on_bad_frame(const std::string& reason) override;
     void on_output_low() override;
     void on_closed(const std::string& reason) override;
@@ -96,7 +97,7 @@ private:
 
     void handle_hello(protocol::Bytes body);
     void handle_begin(protocol::Bytes body);
-    void handle_data(ByteBuffer&& body);
+    void handle_data(EvBufferPtr body);
     void handle_put(ByteBuffer&& body);
     // Over --max-file-size: the request is refused (and true returned).
     bool refused_as_too_large(std::uint32_t request_id, const std::string& folder, const std::string& path,

@@ -12,15 +12,19 @@
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <iterator>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace minisync::server {
 namespace {
@@ -241,57 +245,64 @@ void IncomingUpload::stop_direct_writes()
     direct_ = false;
 }
 
-std::span<const std::uint8_t> IncomingUpload::stage_for_direct_write(std::span<const std::uint8_t> data)
+std::optional<iovec> IncomingUpload::stage_for_direct_write(std::span<const iovec> pieces, std::size_t size)
 {
     // O_DIRECT needs an aligned buffer too; one copy in memory is far cheaper than the page cache.
-    if (direct_buffer_size_ < data.size()) {
-        direct_buffer_.reset(static_cast<std::uint8_t*>(std::aligned_alloc(DirectAlignment, data.size())));
-        direct_buffer_size_ = direct_buffer_ ? data.size() : 0;
+    if (direct_buffer_size_ < size) {
+        direct_buffer_.reset(static_cast<std::uint8_t*>(std::aligned_alloc(DirectAlignment, size)));
+        direct_buffer_size_ = direct_buffer_ ? size : 0;
     }
     if (!direct_buffer_) {
         stop_direct_writes();
-        return data;
+        return std::nullopt;
     }
-    std::memcpy(direct_buffer_.get(), data.data(), data.size());
-    return {direct_buffer_.get(), data.size()};
+    std::uint8_t* next = direct_buffer_.get();
+    for (const iovec& piece : pieces) {
+        std::memcpy(next, piece.iov_base, piece.iov_len);
+        next += piece.iov_len;
+    }
+    return iovec{direct_buffer_.get(), size};
 }
 
 IncomingUpload::WriteResult IncomingUpload::write(std::uint64_t offset, std::span<const std::uint8_t> data)
+{
+    const iovec whole{const_cast<std::uint8_t*>(data.data()), data.size()};
+    return write(offset, std::span{&whole, 1});
+}
+
+IncomingUpload::WriteResult IncomingUpload::write(std::uint64_t offset, std::span<const iovec> pieces)
 {
     WriteResult result;
     if (failed_ || !file_fd_) {
         return result;
     }
-    std::span<const std::uint8_t> source = data;
-    if (direct_ && !data.empty()) {
-        if (offset % DirectAlignment == 0 && data.size() % DirectAlignment == 0) {
-            source = stage_for_direct_write(data);
+    std::size_t size = 0;
+    for (const iovec& piece : pieces) {
+        size += piece.iov_len;
+    }
+    std::optional<iovec> staged;
+    if (direct_ && size > 0) {
+        if (offset % DirectAlignment == 0 && size % DirectAlignment == 0) {
+            staged = stage_for_direct_write(pieces, size);
         } else {
             stop_direct_writes(); // the tail of the file, or a resume from an odd offset
         }
     }
-    std::size_t done = 0;
-    while (done < source.size()) {
-        const ssize_t n = ::pwrite(file_fd_.get(), source.data() + done, source.size() - done,
-                                   static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && errno == EINVAL && direct_) {
-            stop_direct_writes(); // the device wants a larger alignment: the same bytes, buffered
-            source = data;
-            continue;
-        }
-        if (n < 0) {
-            failed_ = true;
-            result.error = fs_error_from_errno(errno, "write '" + target_.path + "'");
-            return result;
-        }
-        done += static_cast<std::size_t>(n);
+    std::optional<int> failure = write_all(staged ? std::span{&*staged, 1} : pieces, offset);
+    if (failure == EINVAL && direct_) {
+        stop_direct_writes(); // the device wants a larger alignment: the same bytes, buffered
+        failure = write_all(pieces, offset);
     }
-    hasher_.update(data);
-    unsynced_bytes_ += data.size();
-    if (unsynced_bytes_ >= ProgressInterval && offset + data.size() < target_.size) {
+    if (failure) {
+        failed_ = true;
+        result.error = fs_error_from_errno(*failure, "write '" + target_.path + "'");
+        return result;
+    }
+    for (const iovec& piece : pieces) {
+        hasher_.update({static_cast<const std::uint8_t*>(piece.iov_base), piece.iov_len});
+    }
+    unsynced_bytes_ += size;
+    if (unsynced_bytes_ >= ProgressInterval && offset + size < target_.size) {
         // A failed fsync may have dropped dirty pages, and the next fsync on this descriptor would not
         // say so again: the upload fails here rather than commit what the disk may not hold.
         if (::fdatasync(file_fd_.get()) != 0) {
@@ -300,9 +311,41 @@ IncomingUpload::WriteResult IncomingUpload::write(std::uint64_t offset, std::spa
             return result;
         }
         unsynced_bytes_ = 0;
-        result.durable_offset = offset + data.size();
+        result.durable_offset = offset + size;
     }
     return result;
+}
+
+std::optional<int> IncomingUpload::write_all(std::span<const iovec> pieces, std::uint64_t offset)
+{
+    std::vector<iovec> left;
+    left.reserve(pieces.size());
+    std::copy_if(pieces.begin(), pieces.end(), std::back_inserter(left),
+                 [](const iovec& piece) { return piece.iov_len > 0; });
+    std::size_t first = 0;
+    while (first < left.size()) {
+        const int count = static_cast<int>(std::min<std::size_t>(left.size() - first, IOV_MAX));
+        const ssize_t n = ::pwritev(file_fd_.get(), left.data() + first, count, static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? errno : EIO;
+        }
+        offset += static_cast<std::uint64_t>(n);
+        // A short write ends inside some piece: skip what was written and go on from there.
+        for (auto written = static_cast<std::size_t>(n); written > 0;) {
+            iovec& piece = left[first];
+            const std::size_t step = std::min(written, piece.iov_len);
+            piece.iov_base = static_cast<std::uint8_t*>(piece.iov_base) + step;
+            piece.iov_len -= step;
+            written -= step;
+            if (piece.iov_len == 0) {
+                ++first;
+            }
+        }
+    }
+    return std::nullopt;
 }
 
 std::optional<FsError> IncomingUpload::prepare_commit(const Sha256Digest& expected)

@@ -9,6 +9,7 @@
 #include "unique_fd.h"
 
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -58,6 +59,8 @@ public:
     OpenResult open(int root_fd);
     // After the first failure further writes are skipped; the failure is returned once.
     WriteResult write(std::uint64_t offset, std::span<const std::uint8_t> data);
+    // The same for data in pieces (a frame body as it arrived in the connection's buffers), in order.
+    WriteResult write(std::uint64_t offset, std::span<const iovec> pieces);
 
     // The durable commit, in the order it must happen; GroupCommitter runs the last three for many
     // uploads of one directory together. Each step that fails discards the partial.
@@ -101,8 +104,11 @@ private:
     // Large files bypass the page cache while their writes stay block-aligned.
     void start_direct_writes();
     void stop_direct_writes();
-    // The data copied into an aligned buffer for O_DIRECT (or the data itself, direct writes stopped).
-    std::span<const std::uint8_t> stage_for_direct_write(std::span<const std::uint8_t> data);
+    // The pieces copied into one aligned buffer for O_DIRECT; nothing when no such buffer could be had
+    // (direct writes are then stopped).
+    std::optional<iovec> stage_for_direct_write(std::span<const iovec> pieces, std::size_t size);
+    // Every byte of the pieces written at offset; errno when a write failed.
+    std::optional<int> write_all(std::span<const iovec> pieces, std::uint64_t offset);
     bool final_has_same_content(const Sha256Digest& expected);
     // Feeds the first length bytes of the open partial to the running hash; false on a read error.
     bool hash_partial_prefix(std::uint64_t length);

@@ -695,6 +695,34 @@ TEST_F(HostileClientTest, MalformedPutFileDropsOnlyThatConnection)
     EXPECT_TRUE(committed(other->read_frame()));
 }
 
+TEST_F(HostileClientTest, DataShorterThanItsPrefixDropsOnlyThatConnection)
+{
+    auto client = connect();
+    ASSERT_TRUE(client->send(begin_frame(1, "f", "cut.bin", 5)));
+    ASSERT_TRUE(next_is(*client, FrameType::UploadReady));
+    // A request id and half an offset: the body ends inside the DATA prefix.
+    std::vector<std::uint8_t> frame = raw_header(8, static_cast<std::uint16_t>(FrameType::Data));
+    frame.insert(frame.end(), {0, 0, 0, 1, 0, 0, 0, 0});
+    ASSERT_TRUE(client->send(frame));
+    EXPECT_TRUE(next_is_error(*client, 0, ErrorCode::BadFrame));
+    EXPECT_TRUE(client->wait_closed());
+    EXPECT_EQ(rejected("bad_frame"), 1);
+    EXPECT_FALSE(fs::exists(server_file(DefaultCn, "f", "cut.bin")));
+
+    auto other = connect();
+    EXPECT_TRUE(committed(upload(*other, 1, "f", "fine.bin", "fine")));
+}
+
+TEST_F(HostileClientTest, DataBeforeHelloIsRefused)
+{
+    RawClient client{port(), pki().client()};
+    ASSERT_TRUE(client.send(data_frame(1, 0, "early")));
+    EXPECT_TRUE(next_is_error(client, 0, ErrorCode::BadFrame));
+    EXPECT_TRUE(client.wait_closed(5s));
+    EXPECT_EQ(rejected("protocol"), 1);
+    EXPECT_EQ(join_lines(client_entries(server_root())), "");
+}
+
 TEST_F(HostileClientTest, UploadBeginAsksForTheHashOnlyWhenAFileOfThatSizeIsThere)
 {
     auto client = connect();

@@ -9,15 +9,19 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,6 +63,35 @@ bool supports_direct_io(const fs::path& dir)
     return static_cast<bool>(fd);
 }
 
+std::vector<std::uint8_t> patterned_content(std::size_t size)
+{
+    std::vector<std::uint8_t> content(size);
+    for (std::size_t i = 0; i < size; ++i) {
+        content[i] = static_cast<std::uint8_t>((i * 2654435761U) >> 13);
+    }
+    return content;
+}
+
+std::vector<std::uint8_t> read_whole(const fs::path& path)
+{
+    std::ifstream in{path, std::ios::binary};
+    return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+// data cut into pieces of 0 to 196 bytes, as a frame body arrives in many small buffers: a chunk of
+// 256 KiB becomes more pieces than one pwritev() takes.
+std::vector<iovec> cut_into_pieces(std::span<const std::uint8_t> data)
+{
+    std::vector<iovec> pieces;
+    std::size_t offset = 0;
+    for (std::size_t i = 0; offset < data.size(); ++i) {
+        const std::size_t length = std::min<std::size_t>((i * 37) % 197, data.size() - offset);
+        pieces.push_back(iovec{const_cast<std::uint8_t*>(data.data() + offset), length});
+        offset += length;
+    }
+    return pieces;
+}
+
 class IncomingUploadTest : public test::SandboxedTest {
 protected:
     void SetUp() override
@@ -68,9 +101,49 @@ protected:
         ASSERT_TRUE(root_);
     }
 
+    static UploadTarget target_of(std::string path, std::size_t size)
+    {
+        UploadTarget target;
+        target.client = "client";
+        target.folder = "folder";
+        target.path = std::move(path);
+        target.size = size;
+        return target;
+    }
+
     std::atomic<bool> stop_{false};
     UniqueFd root_;
 };
+
+// Both sides of DirectWritesFrom: a file written with O_DIRECT (from an aligned copy) and a buffered one.
+class PiecewiseWriteTest : public IncomingUploadTest, public ::testing::WithParamInterface<std::size_t> {};
+
+TEST_P(PiecewiseWriteTest, ChunksWrittenInPiecesLandByteForByte)
+{
+    constexpr std::size_t Chunk = 256 * 1024;
+    const std::size_t size = GetParam();
+    const std::vector<std::uint8_t> content = patterned_content(size);
+    IncomingUpload upload{target_of("pieces.bin", size), stop_};
+    ASSERT_EQ(upload.open(root_.get()).outcome, IncomingUpload::OpenOutcome::Ready);
+    const std::span<const std::uint8_t> all{content};
+    for (std::size_t offset = 0; offset < size; offset += Chunk) {
+        const std::size_t length = std::min(Chunk, size - offset);
+        const std::vector<iovec> pieces = cut_into_pieces(all.subspan(offset, length));
+        if (length == Chunk) {
+            ASSERT_GT(pieces.size(), static_cast<std::size_t>(IOV_MAX)) << "the test no longer crosses IOV_MAX";
+        }
+        const auto written = upload.write(offset, pieces);
+        ASSERT_FALSE(written.error) << written.error->message;
+    }
+    ASSERT_FALSE(upload.prepare_commit(sha256_of(all))) << "the hash over the pieces differs";
+    ASSERT_FALSE(upload.make_durable());
+    ASSERT_FALSE(upload.rename_into_place());
+    EXPECT_TRUE(read_whole(sandbox() / "client" / "folder" / "pieces.bin") == content)
+        << "the stored file differs from what was sent";
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, PiecewiseWriteTest,
+                         ::testing::Values(std::size_t{9 * 1024 * 1024 + 777}, std::size_t{3 * 256 * 1024 + 5}));
 
 TEST_F(IncomingUploadTest, ALargeFileIsWrittenPastThePageCacheAndLandsWhole)
 {
@@ -80,16 +153,8 @@ TEST_F(IncomingUploadTest, ALargeFileIsWrittenPastThePageCacheAndLandsWhole)
     // 32 MiB in 256 KiB chunks, and an odd tail that has to go through the page cache.
     constexpr std::size_t Chunk = 256 * 1024;
     constexpr std::size_t Size = 32 * 1024 * 1024 + 1234;
-    std::vector<std::uint8_t> content(Size);
-    for (std::size_t i = 0; i < Size; ++i) {
-        content[i] = static_cast<std::uint8_t>((i * 2654435761U) >> 13);
-    }
-    UploadTarget target;
-    target.client = "client";
-    target.folder = "folder";
-    target.path = "big.bin";
-    target.size = Size;
-    IncomingUpload upload{std::move(target), stop_};
+    const std::vector<std::uint8_t> content = patterned_content(Size);
+    IncomingUpload upload{target_of("big.bin", Size), stop_};
     ASSERT_EQ(upload.open(root_.get()).outcome, IncomingUpload::OpenOutcome::Ready);
     const std::span<const std::uint8_t> all{content};
     for (std::size_t offset = 0; offset < Size; offset += Chunk) {
@@ -104,8 +169,7 @@ TEST_F(IncomingUploadTest, ALargeFileIsWrittenPastThePageCacheAndLandsWhole)
     const fs::path final_path = sandbox() / "client" / "folder" / "big.bin";
     // Only the tail may be cached; buffered writes would have left all 8,193 pages there.
     EXPECT_LE(resident_pages(final_path), 4U) << "the upload went through the page cache";
-    std::ifstream in{final_path, std::ios::binary};
-    const std::vector<std::uint8_t> stored{std::istreambuf_iterator<char>{in}, {}};
+    const std::vector<std::uint8_t> stored = read_whole(final_path);
     EXPECT_EQ(stored.size(), Size);
     EXPECT_TRUE(stored == content) << "the stored file differs from what was sent";
 }
