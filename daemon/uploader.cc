@@ -26,6 +26,12 @@ constexpr std::size_t MaxReadsPerJob = 4;
 constexpr std::size_t MaxBufferedBytes = 8U << 20;
 constexpr timeval RetryDelay{5, 0};
 
+// A rename or a tree removal covers everything below its paths, on the server too (its path locks).
+bool is_wide(const SyncItem& item)
+{
+    return item.kind == SyncItem::Kind::Rename || (item.kind == SyncItem::Kind::Remove && item.tree);
+}
+
 std::string key_of(const SyncItem& item)
 {
     std::string key = std::to_string(item.folder);
@@ -275,10 +281,10 @@ void Uploader::pump()
 
 bool Uploader::must_wait(const SyncItem& item) const
 {
-    // A rename or a tree removal covers everything below its paths, on the server too (its path locks).
-    auto is_wide = [](const SyncItem& candidate) {
-        return candidate.kind == SyncItem::Kind::Rename || (candidate.kind == SyncItem::Kind::Remove && candidate.tree);
-    };
+    // The common case, a file among hundreds in flight, decided without walking them all.
+    if (wide_jobs_ == 0 && !is_wide(item) && !item.settle) {
+        return false;
+    }
     const bool is_rename = item.kind == SyncItem::Kind::Rename;
     for (const auto& [id, job] : jobs_) {
         if (job.item.folder != item.folder) {
@@ -300,6 +306,14 @@ bool Uploader::must_wait(const SyncItem& item) const
         }
     }
     return false;
+}
+
+void Uploader::retarget(Job& job, SyncItem::Kind kind, bool tree)
+{
+    wide_jobs_ -= is_wide(job.item) ? 1 : 0;
+    job.item.kind = kind;
+    job.item.tree = tree;
+    wide_jobs_ += is_wide(job.item) ? 1 : 0;
 }
 
 void Uploader::note_directory_changed(std::size_t folder, const std::string& path)
@@ -343,6 +357,7 @@ void Uploader::start_job(SyncItem item)
     job.item = std::move(item);
     job_by_path_.emplace(job.key, id);
     auto& stored = jobs_.emplace(id, std::move(job)).first->second;
+    wide_jobs_ += is_wide(stored.item) ? 1 : 0;
     if (stored.item.kind == SyncItem::Kind::Remove) {
         start_removal(stored);
         return;
@@ -425,7 +440,7 @@ void Uploader::on_removal_checked(std::uint64_t job_id, PathPresence presence)
         return;
     case PathPresence::RegularFile:
         if (!job.item.tree) {
-            job.item.kind = SyncItem::Kind::Upload;
+            retarget(job, SyncItem::Kind::Upload, false);
             end_job(job_id, Then::Requeue);
             return;
         }
@@ -444,7 +459,7 @@ void Uploader::on_removal_checked(std::uint64_t job_id, PathPresence presence)
         // (made implicitly for a file below it, say) goes too. As a tree removal it waits its turn behind
         // the jobs below it.
         if (!job.item.tree) {
-            job.item.tree = true;
+            retarget(job, SyncItem::Kind::Remove, true);
             const bool jobs_below = std::any_of(jobs_.begin(), jobs_.end(), [&](const auto& entry) {
                 const SyncItem& other = entry.second.item;
                 return entry.first != job_id && other.folder == job.item.folder &&
@@ -822,8 +837,7 @@ void Uploader::handle_reply(std::uint32_t request_id, FrameType type, protocol::
             // stale. It is removed first (the removal sends the file once it is done).
             SPDLOG_INFO("folder={} path={}: a directory is in the way on the server; replacing it", folder,
                         job->item.path);
-            job->item.kind = SyncItem::Kind::Remove;
-            job->item.tree = true;
+            retarget(*job, SyncItem::Kind::Remove, true);
             end_job(job->id, Then::Requeue);
             return;
         }
@@ -846,6 +860,7 @@ void Uploader::end_job(std::uint64_t job_id, Then then)
     }
     Job job = std::move(it->second);
     jobs_.erase(it);
+    wide_jobs_ -= is_wide(job.item) ? 1 : 0;
     if (job.request_id != 0 && !job.item.settle) {
         // Whatever the answer, the server may have changed the directory: a partial file made and
         // discarded moves its mtime as surely as a commit does.
@@ -927,6 +942,7 @@ void Uploader::on_link_lost()
         queue_.push(std::move(job.item));
     }
     jobs_.clear();
+    wide_jobs_ = 0;
     job_by_path_.clear();
     job_by_request_.clear();
     update_gauges();

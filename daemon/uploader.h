@@ -157,6 +157,9 @@ private:
     // True while the item must wait for a job in flight: a rename and anything on its paths exclude
     // each other, as do a tree removal and anything below it.
     [[nodiscard]] bool must_wait(const SyncItem& item) const;
+    // Changes what a job in flight does: every change of a job's kind or tree goes through here, which
+    // keeps wide_jobs_ true.
+    void retarget(Job& job, SyncItem::Kind kind, bool tree);
     // The server changed something inside path's directory: its mtime is sent again once idle.
     void note_directory_changed(std::size_t folder, const std::string& path);
     void settle_directories();
@@ -190,6 +193,7 @@ private:
     ServerLink* link_ = nullptr;
     SyncQueue queue_;
     std::map<std::uint64_t, Job> jobs_;
+    std::size_t wide_jobs_ = 0; // jobs_ that are renames or tree removals (see retarget)
     std::unordered_map<std::string, std::uint64_t> job_by_path_;
     std::unordered_map<std::uint32_t, std::uint64_t> job_by_request_;
     std::vector<SyncItem> retry_later_;
