@@ -13,7 +13,9 @@
 # Competitors: minisync (server and agent over mutual TLS 1.3, durable commits as always); rsync over
 # ssh to a private sshd on a high port (aes128-gcm@openssh.com), with and without --fsync; rsync in
 # daemon mode, with and without --fsync; and for workload 1 a raw TLS 1.3 pipe (socat,
-# TLS_AES_128_GCM_SHA256) to /dev/null as the ceiling. Workloads 1 and 2 run RUNS rounds, each
+# TLS_AES_128_GCM_SHA256) to /dev/null as the ceiling, and the same pipe with SHA-256 on both ends and
+# an O_DIRECT write and fsync on the receiving one (bench/verified_pipe.py): the least work that
+# verifies and stores the file as minisync does. Workloads 1 and 2 run RUNS rounds, each
 # competitor once per round (the order rotates), into an emptied destination; minisync starts every
 # run from an empty server root and a fresh state database. Trees are moved aside rather than deleted
 # until the script ends, so no run pays for the inodes another freed. Between runs everything is `sync`ed so that
@@ -53,6 +55,7 @@ watch_files=${WATCH_FILES:-100000}
 watch_dirs=${WATCH_DIRS:-10000}
 w5_runs=${W5_RUNS:-1}
 helper=$repo/bench/compare_helper.py
+pipe=$repo/bench/verified_pipe.py
 
 say() { printf '[%(%T)T] %s\n' -1 "$*" >&2; }
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -391,6 +394,37 @@ raw_tls() {
     "cpu_total=$(add "$cc" "$cs")" "rss_client=$m" "rss_server=$sm"
 }
 
+# FILE through a TLS 1.3 connection (mutual, AES-128-GCM), hashed with SHA-256 on both ends and written
+# with O_DIRECT and fsynced on the receiving one (bench/verified_pipe.py): what minisync must do at the
+# least, and nothing more.
+verified_tls() {
+  local w=$1 file=$2 port srv start end u s m su ss sm cc cs digest suite sent dst=$work/dst/verified.bin
+  local tls=(env "OPENSSL_CONF=$work/openssl-tls13-aes128.cnf")
+  port=$(free_port)
+  discard "$dst"
+  sync
+  "${tls[@]}" /usr/bin/time -f '%U %S %M' -o "$work/time-srv.out" python3 "$pipe" receive "$port" \
+    "$certs/server.crt" "$certs/server.key" "$certs/ca.crt" "$dst" >"$work/pipe-recv.out" 2>"$work/pipe.log" &
+  srv=$!
+  pids+=("$srv")
+  wait_listening "$port" "$srv" "$work/pipe.log"
+  start=$(now_us)
+  "${tls[@]}" /usr/bin/time -f '%U %S %M' -o "$work/time.out" python3 "$pipe" send "$port" \
+    "$certs/client.crt" "$certs/client.key" "$certs/ca.crt" "$file" >"$work/pipe-send.out" 2>>"$work/pipe.log"
+  wait "$srv" || fail "$work/pipe.log" "the receiving verified pipe failed"
+  end=$(now_us)
+  untrack "$srv"
+  read -r digest <"$work/pipe-recv.out"
+  read -r suite sent <"$work/pipe-send.out"
+  [[ $suite == TLS_AES_128_GCM_SHA256 ]] || die "the verified pipe negotiated $suite"
+  [[ -n $digest && $digest == "$sent" ]] || die "the verified pipe received $digest for $sent"
+  read -r u s m <"$work/time.out"
+  read -r su ss sm <"$work/time-srv.out"
+  cc=$(add "$u" "$s") cs=$(add "$su" "$ss")
+  record "$w" "verified TLS pipe" "secs=$(seconds "$start" "$end")" "cpu_client=$cc" "cpu_server=$cs" \
+    "cpu_total=$(add "$cc" "$cs")" "rss_client=$m" "rss_server=$sm"
+}
+
 # RUNS rounds of every competitor on SRC; the order rotates so that none is always first after a sync.
 rounds() { # WORKLOAD SRC FILES COMPETITOR...
   local w=$1 src=$2 files=$3 run i n
@@ -404,6 +438,7 @@ rounds() { # WORKLOAD SRC FILES COMPETITOR...
       case $c in
         minisync) minisync_sync "$w" "$src" "$files" ;;
         raw-tls) raw_tls "$w" "$src/big.bin" ;;
+        verified-tls) verified_tls "$w" "$src/big.bin" ;;
         *) rsync_sync "$w" "$c" "$src" ;;
       esac
     done
@@ -441,7 +476,7 @@ if want 1; then
   say "workload 1: generating a $big_mib MiB file of random data"
   mkdir "$work/w1"
   head -c $((big_mib << 20)) /dev/urandom >"$work/w1/big.bin"
-  rounds 1 "$work/w1" 1 minisync "${rsyncs[@]}" raw-tls
+  rounds 1 "$work/w1" 1 minisync "${rsyncs[@]}" raw-tls verified-tls
   rm -rf -- "$work/w1" "$work/dst"/* "$work/ms-root"
 fi
 

@@ -192,7 +192,8 @@ def report(results):
     if secs:
         ratio_lines(secs, [("rsync-ssh --fsync", 2, "W1: ≥ 2× rsync-ssh --fsync"),
                            ("rsync-ssh", None, None), ("rsyncd --fsync", None, None), ("rsyncd", None, None),
-                           ("raw TLS (socat)", 0.5, "W1: ≥ 0.5× raw TLS pipe")])
+                           ("raw TLS (socat)", 0.5, "W1: ≥ 0.5× raw TLS pipe"),
+                           ("verified TLS pipe", None, None)])
     small = float(meta.get("small_files", 0))
     secs = sync_table("2", f"{small:.0f} files of 4 KiB in {meta.get('small_dirs', '?')} directories, "
                       "initial sync", "files/s", small)
