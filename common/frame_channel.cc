@@ -126,7 +126,7 @@ void FrameChannel::handle_read()
         }
         evbuffer_drain(input, protocol::FrameHeaderSize);
         if (parsed.header.type == protocol::FrameType::Data) {
-            // Whole chains change hands; only the frame's partial first and last chains are copied.
+            // Whole chains change hands; only the part of the chain where the frame ends is copied.
             EvBufferPtr body{evbuffer_new()};
             if (!body || evbuffer_remove_buffer(input, body.get(), parsed.header.body_size) !=
                              static_cast<int>(parsed.header.body_size)) {

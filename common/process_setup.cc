@@ -12,9 +12,10 @@ namespace {
 
 // File chunks and frame bodies (up to 1 MiB each) are allocated and freed by the thousand per second.
 // With glibc's defaults the free memory at the top of a thread's heap is handed back to the kernel as
-// soon as it passes a few MiB, and the next chunk faults the same pages in again, zeroed: a tenth of the
-// CPU of a large transfer. Below these bounds freed memory is reused instead; both daemons cap what
-// they buffer (in bytes) well under them, so what is kept is bounded too.
+// soon as it passes a few MiB, and the next chunk faults the same pages in again, zeroed: up to a tenth
+// of the agent's CPU on a large transfer. Below these bounds freed memory is reused instead. What a
+// heap keeps is bounded by the threshold and by what the daemons buffer at most (the agent 8 MiB, the
+// server 32 MiB per connection).
 constexpr int MmapThreshold = 4 << 20;
 constexpr int TrimThreshold = 32 << 20;
 

@@ -127,6 +127,7 @@ void Uploader::set_paused(std::size_t folder, bool paused)
                 item.resume = ResumeHint{job.version, job.confirmed_offset};
             }
             job.changed_again = false;
+            job.recheck = false; // held items are looked at afresh on resume anyway
             end_job(id, Then::Done);
             held_.push_back(std::move(item));
         }

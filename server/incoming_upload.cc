@@ -17,12 +17,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <climits>
-#include <iterator>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <vector>
 
