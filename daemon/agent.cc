@@ -132,7 +132,10 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
         metrics_endpoint_ = std::make_unique<MetricsEndpoint>(*settings_.metrics, registry_);
     }
     uploader_.attach(link_);
-    uploader_.on_idle([this] { check_waiters(); });
+    uploader_.on_idle([this] {
+        check_waiters();
+        memory_release_.note_work();
+    });
     watcher_.on_scans_done([this] { check_waiters(); });
     watcher_.on_events_lost([this](std::size_t folder) { uploader_.recheck_in_flight(folder); });
     control_ = std::make_unique<ControlServer>(

@@ -7,6 +7,7 @@
 #include "control_server.h"
 #include "exclude_filter.h"
 #include "folder_watcher.h"
+#include "idle_memory_release.h"
 #include "libevent_handles.h"
 #include "metrics_endpoint.h"
 #include "service_heartbeat.h"
@@ -81,6 +82,11 @@ private:
     WorkerPool pool_;
     StateWriter state_writer_;
     Uploader uploader_;
+    // Once the uploader has been idle a while, the buffers a transfer left are handed back.
+    IdleMemoryRelease memory_release_{base_.get(), [this] {
+        const UploadStats& stats = uploader_.stats();
+        return stats.files_synced + stats.files_removed + stats.failures + stats.bytes_sent;
+    }};
     ServerLink link_;
     FolderWatcher watcher_;
     EventPtr shutdown_deadline_;

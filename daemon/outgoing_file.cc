@@ -222,10 +222,11 @@ std::uint64_t OutgoingFile::hash_range(Sha256& hasher, std::uint64_t length)
     return offset;
 }
 
-OutgoingFile::Chunk OutgoingFile::read(std::uint64_t offset, std::size_t length)
+OutgoingFile::Chunk OutgoingFile::read(std::uint64_t offset, ByteBuffer&& buffer)
 {
     Chunk chunk;
-    chunk.data.resize(length);
+    chunk.data = std::move(buffer);
+    const std::size_t length = chunk.data.size();
     const ssize_t n = read_fully(fd_.get(), chunk.data.data(), length, offset);
     if (n < 0) {
         chunk.error = "cannot read '" + display_path() + "': " + std::strerror(errno);

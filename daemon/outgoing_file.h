@@ -64,8 +64,9 @@ public:
     Opened open(bool hash_first, const std::optional<ResumeHint>& resume, std::size_t inline_limit = 0);
     // The server did not take the resume offset: the running hash starts again from byte 0.
     void restart() { hasher_.reset(); }
-    // Reads must come in offset order: they feed the running hash.
-    Chunk read(std::uint64_t offset, std::size_t length);
+    // Reads buffer.size() bytes at offset into buffer. Reads must come in offset order: they feed the
+    // running hash.
+    Chunk read(std::uint64_t offset, ByteBuffer&& buffer);
     Finished finish();
 
 private:

@@ -617,8 +617,11 @@ void Uploader::issue_reads(Job& job)
         job.next_read += length;
         ++job.reads_in_flight;
         bytes_being_read_ += length;
-        job.strand->post([this, &inbox = inbox_, file = job.file, id = job.id, offset, length] {
-            OutgoingFile::Chunk chunk = file->read(offset, length);
+        // Allocated here and freed here once sent: the loop thread's heap, which an idle agent hands back
+        // (a worker's heap keeps what it frees at its top, where malloc_trim() does not reach).
+        job.strand->post([this, &inbox = inbox_, file = job.file, id = job.id, offset, length,
+                          buffer = ByteBuffer(length)]() mutable {
+            OutgoingFile::Chunk chunk = file->read(offset, std::move(buffer));
             inbox.post([this, id, offset, length, chunk = std::move(chunk)]() mutable {
                 on_chunk(id, offset, length, std::move(chunk));
             });

@@ -805,6 +805,7 @@ void ClientSession::end_request(std::uint32_t request_id, bool discard_partial)
     }
     release_locks(it->second);
     uploads_.erase(it);
+    context_.memory_release.note_work();
 }
 
 void ClientSession::reject_connection(ErrorCode code, const std::string& message, RejectReason reason)

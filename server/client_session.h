@@ -16,6 +16,7 @@
 
 #include "frame_channel.h"
 #include "group_commit.h"
+#include "idle_memory_release.h"
 #include "incoming_upload.h"
 #include "loop_inbox.h"
 #include "path_locks.h"
@@ -46,6 +47,8 @@ struct SessionContext {
     // Paths being uploaded by any session, so two requests never write the same partial file.
     PathLocks& path_locks;
     GroupCommitter& commits;
+    // Told as each request ends, so the buffers of a finished transfer are handed back once all is quiet.
+    IdleMemoryRelease& memory_release;
     // Completions from workers find their session by id, since it may have closed meanwhile.
     std::function<ClientSession*(std::uint64_t)> find_session;
     std::function<void(std::uint64_t)> session_closed;

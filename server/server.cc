@@ -80,6 +80,7 @@ Server::Server(ServerSettings settings)
                metrics_,
                path_locks_,
                commits_,
+               memory_release_,
                [this](std::uint64_t id) { return find_session(id); },
                [this](std::uint64_t id) { session_closed(id); },
                connections_per_client_}

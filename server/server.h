@@ -3,6 +3,7 @@
 
 #include "client_session.h"
 #include "group_commit.h"
+#include "idle_memory_release.h"
 #include "libevent_handles.h"
 #include "loop_inbox.h"
 #include "openssl_handles.h"
@@ -72,6 +73,9 @@ private:
     std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
     PathLocks path_locks_;
     GroupCommitter commits_{pool_, metrics_.directory_syncs};
+    IdleMemoryRelease memory_release_{base_.get(), [this] {
+        return static_cast<std::uint64_t>(metrics_.files_committed.Value() + metrics_.bytes_received.Value());
+    }};
     std::map<std::string, std::size_t> connections_per_client_;
     SessionContext context_;
     std::map<std::uint64_t, std::unique_ptr<ClientSession>> sessions_;
