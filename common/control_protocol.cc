@@ -425,7 +425,7 @@ const char* to_string(DaemonState state) noexcept
 }
 
 // noexcept: the only exception left after the JSON ones is std::bad_alloc, and running out of memory
-// stops the process (STYLE.md, Errors).
+// stops the process (docs/ARCHITECTURE.md "Errors").
 std::variant<Request, std::string> parse_request(std::string_view line) noexcept
 {
     return parse_request_unchecked(line);

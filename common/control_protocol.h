@@ -179,7 +179,7 @@ private:
 
 // ---- Where the socket lives
 
-// SPEC's rule: $RUNTIME_DIRECTORY/minisyncd.sock when RUNTIME_DIRECTORY is set and not empty (systemd's
+// The rule of docs/CONTROL.md "Where the socket is": $RUNTIME_DIRECTORY/minisyncd.sock when RUNTIME_DIRECTORY is set and not empty (systemd's
 // RuntimeDirectory=; its first entry when several are ':'-separated); else
 // $XDG_RUNTIME_DIR/minisync/minisyncd.sock when XDG_RUNTIME_DIR is an absolute path; else
 // /tmp/minisync-$UID/minisyncd.sock. The daemon and minisyncctl both use it.

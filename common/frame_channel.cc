@@ -1,4 +1,5 @@
-// Frame extraction from a bufferevent_openssl, by-reference sends and the graceful TLS close (NOTES.md §1).
+// Frame extraction from a bufferevent_openssl, by-reference sends and the graceful TLS close
+// (libevent 2.1 never sends close_notify itself; docs/ARCHITECTURE.md "Ownership and lifetimes").
 #include "frame_channel.h"
 
 #include "protocol_codec.h"
@@ -130,7 +131,7 @@ void FrameChannel::handle_read()
             EvBufferPtr body{evbuffer_new()};
             if (!body || evbuffer_remove_buffer(input, body.get(), parsed.header.body_size) !=
                              static_cast<int>(parsed.header.body_size)) {
-                // Out of memory: not a condition to serve on in (STYLE.md, errors).
+                // Out of memory: not a condition to serve on in (docs/ARCHITECTURE.md "Errors").
                 SPDLOG_CRITICAL("out of memory moving a {}-byte frame body", parsed.header.body_size);
                 std::terminate();
             }

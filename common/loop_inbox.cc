@@ -1,4 +1,5 @@
-// Cross-thread wake-up of the loop through event_active on one long-lived event (see NOTES.md §1).
+// Cross-thread wake-up of the loop through event_active on one long-lived event; libevent 2.1's cross-thread
+// timer add/del can lose wake-ups, an activation of a never-pending event cannot.
 #include "loop_inbox.h"
 
 #include <spdlog/spdlog.h>

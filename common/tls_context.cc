@@ -1,4 +1,5 @@
-// OpenSSL context setup shared by minisyncd and minisync-server (NOTES.md §1 lists the reasons for each option).
+// OpenSSL context setup shared by minisyncd and minisync-server; each option says why
+// it is set.
 #include "tls_context.h"
 
 #include <openssl/err.h>

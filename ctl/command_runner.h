@@ -10,7 +10,7 @@
 
 namespace minisync::ctl {
 
-// The exit codes SPEC.md promises to scripts.
+// The exit codes promised to scripts (docs/CONTROL.md "minisyncctl").
 constexpr int ExitOk = 0;
 constexpr int ExitDaemonError = 1;  // ok:false, or resync --wait with files that could not be synced
 constexpr int ExitUsage = 2;        // bad arguments (main.cc decides these)

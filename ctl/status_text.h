@@ -19,7 +19,7 @@ namespace minisync::ctl {
 //   last error: ...
 std::string format_status(const control::StatusReply& status);
 
-// "512 B", "12.0 MiB", "5.3 GiB": powers of 1024, as the SPEC's size suffixes.
+// "512 B", "12.0 MiB", "5.3 GiB": powers of 1024, as the size suffixes of --bwlimit (README.md).
 std::string format_bytes(std::uint64_t bytes);
 // "1,234,567"
 std::string format_count(std::uint64_t count);

@@ -15,7 +15,7 @@
 namespace minisync::agent {
 namespace {
 
-// SPEC: exit within 5 s of SIGTERM, so the flush of the connection gets a little less.
+// Both daemons exit within 5 s of SIGTERM (README.md, docs/OPERATIONS.md), so the flush of the connection gets a little less.
 constexpr timeval ShutdownGrace{3, 0};
 
 // A damaged database is moved aside (with its WAL, which may hold its latest commits) and rebuilt

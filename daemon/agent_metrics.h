@@ -1,5 +1,5 @@
-// What the agent counts, as Prometheus metrics (names in SPEC.md "Metrics"; label values of
-// minisync_errors_total{kind} in docs/OPERATIONS.md). Registered whether or not --metrics serves them:
+// What the agent counts, as Prometheus metrics (names, types and the label values of
+// minisync_errors_total{kind} in docs/OPERATIONS.md "Monitoring"). Registered whether or not --metrics serves them:
 // updating one is an atomic add. Updated on the loop thread.
 #pragma once
 

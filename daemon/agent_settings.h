@@ -1,5 +1,5 @@
 // minisyncd's settings: in-class defaults, then the config file (--config), then the command line
-// (SPEC.md "minisyncd" and "Configuration").
+// (README.md "Agent", docs/OPERATIONS.md "Configuration").
 #pragma once
 
 #include "host_port.h"
@@ -28,7 +28,7 @@ struct AgentSettings {
     std::string server_name; // the name the server certificate must carry
     TlsFiles tls{"./client.crt", "./client.key", "./ca.crt"};
     std::string state_path;
-    std::string control_socket; // empty: the default location (SPEC.md "minisyncd")
+    std::string control_socket; // empty: the default location (docs/CONTROL.md)
     // Members of this group may use the control socket too (--control-group); none by default.
     std::optional<std::string> control_group;
     std::optional<HostPort> metrics;

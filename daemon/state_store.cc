@@ -1,4 +1,5 @@
-// SQLite schema, migrations and batched writes for the agent's per-file state (NOTES.md §4).
+// SQLite schema, migrations and batched writes for the agent's per-file state: WAL, one writer strand, BEGIN IMMEDIATE batches
+// (docs/ARCHITECTURE.md "State").
 #include "state_store.h"
 
 #include <fcntl.h>

@@ -1,5 +1,5 @@
-// What the server counts about its own work, as Prometheus metrics (names in SPEC.md "Metrics"; the
-// reasons of minisync_server_rejected_total in docs/OPERATIONS.md). Updated on the loop thread.
+// What the server counts about its own work, as Prometheus metrics (names, types and the reasons of
+// minisync_server_rejected_total in docs/OPERATIONS.md "Monitoring"). Updated on the loop thread.
 #pragma once
 
 #include <prometheus/counter.h>

@@ -1,5 +1,5 @@
 // minisync-server's settings: in-class defaults, then the config file (--config), then the command line
-// (SPEC.md "minisync-server" and "Configuration").
+// (README.md "Server", docs/OPERATIONS.md "Configuration").
 #pragma once
 
 #include "host_port.h"

@@ -1,4 +1,4 @@
-// Both daemons' Prometheus endpoints, scraped over HTTP: every metric SPEC.md names is there, counters
+// Both daemons' Prometheus endpoints, scraped over HTTP: every metric docs/OPERATIONS.md lists is there, counters
 // move with the work done, and (where promtool is installed) the exposition passes its lint.
 #include "metrics_scrape.h"
 #include "minisync_fixture.h"

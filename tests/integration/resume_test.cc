@@ -85,7 +85,7 @@ protected:
                                              << partial_bytes(dst_) << ")";
     }
 
-    // SIGTERM, then the exit status SPEC asks for.
+    // SIGTERM, then the exit status README.md promises (0 within 5 s).
     static void stop(ChildProcess& child)
     {
         ASSERT_TRUE(child.send_signal(SIGTERM));

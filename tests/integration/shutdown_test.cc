@@ -17,7 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// SPEC: "Both daemons exit 0 within 5 s of SIGTERM."
+// README.md: "both daemons exit 0 within 5 s of SIGTERM or Ctrl-C".
 constexpr std::chrono::milliseconds ExitDeadline = 5s;
 
 class ShutdownTest : public FolderTest {

@@ -166,8 +166,8 @@ TEST_F(SyncTest, RestartAfterModeAndMtimeOnlyChangesSyncsThem)
     ASSERT_TRUE(first.send_signal(SIGTERM));
     ASSERT_EQ(first.wait_for_exit(5s), 0);
 
-    // Changed while no agent ran: same bytes, new mode and mtime. SPEC: on start every file that changed
-    // is synced, mode and mtime included.
+    // Changed while no agent ran: same bytes, new mode and mtime. On start every file that changed (README.md
+    // "Agent") is synced, mode and mtime included.
     ASSERT_EQ(::chmod((src_ / "same.txt").c_str(), 0600), 0);
     set_mtime(src_ / "same.txt", timespec{1'000'000'000, 123'456'789});
     start_agent({src_.string()});
