@@ -113,12 +113,12 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
       inbox_{base_.get()},
       pool_{settings_.workers},
       state_writer_{base_.get(), inbox_, pool_, store_, metrics_},
-      uploader_{base_.get(), inbox_, pool_, settings_, state_writer_, metrics_, folder_ids_,
+      scheduler_{timers_, inbox_, pool_, settings_, state_writer_, metrics_, folder_ids_,
                 identify_roots(settings_.folders)},
-      link_{base_.get(), settings_, uploader_, metrics_},
+      link_{base_.get(), settings_, scheduler_, metrics_},
       watcher_{base_.get(), inbox_, pool_, settings_.folders,
                settings_.excludes, metrics_,
-               [this](SyncItem item) { uploader_.enqueue(std::move(item)); },
+               [this](SyncItem item) { scheduler_.enqueue(std::move(item)); },
                [this](std::size_t folder, std::optional<std::string> subtree, FolderWatcher::RecordsReady done) {
                    if (subtree) {
                        state_writer_.load_subtree(folder_ids_[folder], std::move(*subtree), std::move(done));
@@ -131,20 +131,20 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
     if (settings_.metrics) {
         metrics_endpoint_ = std::make_unique<MetricsEndpoint>(*settings_.metrics, registry_);
     }
-    uploader_.attach(link_);
-    uploader_.on_idle([this] {
+    scheduler_.attach(link_);
+    scheduler_.on_idle([this] {
         check_waiters();
         memory_release_.note_work();
     });
     watcher_.on_scans_done([this] { check_waiters(); });
-    watcher_.on_events_lost([this](std::size_t folder) { uploader_.recheck_in_flight(folder); });
+    watcher_.on_events_lost([this](std::size_t folder) { scheduler_.recheck_in_flight(folder); });
     control_ = std::make_unique<ControlServer>(
         base_.get(), settings_.control_socket.empty() ? control::default_socket_path() : settings_.control_socket,
         resolve_group(settings_.control_group), [this](const control::Request& request, ControlServer::Reply reply) {
             handle_control(request, std::move(reply));
         },
         [this] { metrics_.error(ErrorKind::Control); });
-    uploader_.on_rename_done([this](const SyncItem& rename, bool applied) { after_rename(rename, applied); });
+    scheduler_.on_rename_done([this](const SyncItem& rename, bool applied) { after_rename(rename, applied); });
     for (const int signal_number : {SIGTERM, SIGINT}) {
         EventPtr ev{evsignal_new(base_.get(), signal_number, &Agent::on_signal, this)};
         event_add(ev.get(), nullptr);
@@ -183,9 +183,9 @@ int Agent::run()
                  settings_.server.to_string());
     heartbeat_.start();
     event_base_dispatch(base_.get());
-    const UploadStats& stats = uploader_.stats();
+    const UploadStats& stats = scheduler_.stats();
     SPDLOG_INFO("stopped: {} files synced, {} bytes sent, {} still queued", stats.files_synced, stats.bytes_sent,
-                uploader_.queue_depth() + uploader_.in_flight());
+                scheduler_.queue_depth() + scheduler_.in_flight());
     return 0;
 }
 
@@ -200,7 +200,7 @@ void Agent::after_rename(const SyncItem& rename, bool applied)
         change.from = rename.from;
         state_writer_.record(std::move(change));
     } else {
-        uploader_.enqueue(removal_item(rename.folder, rename.from, rename.tree));
+        scheduler_.enqueue(removal_item(rename.folder, rename.from, rename.tree));
     }
     watcher_.reconcile_subtree(rename.folder, rename.path);
 }
@@ -243,13 +243,13 @@ void Agent::handle_control(const control::Request& request, ControlServer::Reply
     case control::Command::Resume: {
         const bool pause = request.command == control::Command::Pause;
         for (const std::size_t folder : folders) {
-            uploader_.set_paused(folder, pause);
+            scheduler_.set_paused(folder, pause);
             SPDLOG_INFO("folder={}: {}", settings_.folders[folder].name,
                         pause ? "paused; changes are recorded and sent on resume" : "resumed");
         }
         bool all_paused = true;
         for (std::size_t folder = 0; folder < settings_.folders.size(); ++folder) {
-            all_paused = all_paused && (folder_removed_[folder] || uploader_.paused(folder));
+            all_paused = all_paused && (folder_removed_[folder] || scheduler_.paused(folder));
         }
         metrics_.paused.Set(all_paused ? 1 : 0);
         reply(control::encode_folders(answer));
@@ -258,7 +258,7 @@ void Agent::handle_control(const control::Request& request, ControlServer::Reply
     }
     case control::Command::Resync: {
         if (request.wait && std::any_of(folders.begin(), folders.end(),
-                                        [this](std::size_t folder) { return uploader_.paused(folder); })) {
+                                        [this](std::size_t folder) { return scheduler_.paused(folder); })) {
             reply(control::error_reply(control::PausedError));
             return;
         }
@@ -279,12 +279,12 @@ void Agent::handle_control(const control::Request& request, ControlServer::Reply
 
 void Agent::check_waiters()
 {
-    if (waiters_.empty() || !uploader_.idle() || watcher_.scans_running() > 0) {
+    if (waiters_.empty() || !scheduler_.idle() || watcher_.scans_running() > 0) {
         return;
     }
     for (Waiter& waiter : std::exchange(waiters_, {})) {
         if (std::any_of(waiter.folders.begin(), waiter.folders.end(),
-                        [this](std::size_t folder) { return uploader_.paused(folder); })) {
+                        [this](std::size_t folder) { return scheduler_.paused(folder); })) {
             waiter.reply(control::error_reply(control::PausedError));
             continue;
         }
@@ -293,7 +293,7 @@ void Agent::check_waiters()
         // Queued and in flight are empty by now: what is left waits for a retry, having failed.
         std::uint64_t failed = 0;
         for (const std::size_t folder : waiter.folders) {
-            failed += uploader_.pending(folder);
+            failed += scheduler_.pending(folder);
         }
         answer.failed = failed;
         waiter.reply(control::encode_folders(answer));
@@ -305,8 +305,8 @@ std::string Agent::service_status() const
     std::string text = link_.ready() ? "connected to " + settings_.server.to_string()
                                      : "not connected to " + settings_.server.to_string() +
                                            (link_.last_error().empty() ? "" : " (" + link_.last_error() + ")");
-    text += "; " + std::to_string(uploader_.queue_depth() + uploader_.retries_waiting()) + " queued, " +
-            std::to_string(uploader_.in_flight()) + " in flight, " + std::to_string(uploader_.stats().files_synced) +
+    text += "; " + std::to_string(scheduler_.queue_depth() + scheduler_.retries_waiting()) + " queued, " +
+            std::to_string(scheduler_.in_flight()) + " in flight, " + std::to_string(scheduler_.stats().files_synced) +
             " synced";
     if (metrics_.paused.Value() > 0) {
         text += "; paused";
@@ -322,16 +322,16 @@ control::StatusReply Agent::status() const
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count());
     status.connected = link_.ready();
     status.server = settings_.server.to_string();
-    status.queue_depth = uploader_.queue_depth() + uploader_.retries_waiting();
-    for (const Uploader::Transfer& transfer : uploader_.transfers()) {
+    status.queue_depth = scheduler_.queue_depth() + scheduler_.retries_waiting();
+    for (const RequestScheduler::Transfer& transfer : scheduler_.transfers()) {
         status.inflight.push_back(control::InflightTransfer{transfer.path, transfer.offset, transfer.size});
     }
-    status.files_synced = uploader_.stats().files_synced;
-    status.bytes_sent = uploader_.stats().bytes_sent;
+    status.files_synced = scheduler_.stats().files_synced;
+    status.bytes_sent = scheduler_.stats().bytes_sent;
     if (!status.connected && !link_.last_error().empty()) {
         status.last_error = link_.last_error();
-    } else if (!uploader_.last_error().empty()) {
-        status.last_error = uploader_.last_error();
+    } else if (!scheduler_.last_error().empty()) {
+        status.last_error = scheduler_.last_error();
     }
     for (std::size_t folder = 0; folder < settings_.folders.size(); ++folder) {
         if (folder_removed_[folder]) {
@@ -340,8 +340,8 @@ control::StatusReply Agent::status() const
         control::FolderStatus entry;
         entry.name = settings_.folders[folder].name;
         entry.path = settings_.folders[folder].path;
-        entry.paused = uploader_.paused(folder);
-        entry.pending = uploader_.pending(folder);
+        entry.paused = scheduler_.paused(folder);
+        entry.pending = scheduler_.pending(folder);
         if (const std::string& error = watcher_.folder_errors()[folder]; !error.empty()) {
             entry.error = error;
         }
@@ -427,11 +427,11 @@ void Agent::add_folder(FolderSpec folder)
     folder_removed_.push_back(false);
     // Placeholders until the state database has given the folder its id; nothing is sent before that.
     folder_ids_.push_back(0);
-    uploader_.add_folder(0, *root);
-    uploader_.set_paused(index, true);
+    scheduler_.add_folder(0, *root);
+    scheduler_.set_paused(index, true);
     state_writer_.folder_id(name, [this, index, root = *root](std::int64_t id) {
         folder_ids_[index] = id;
-        uploader_.set_folder_id(index, id);
+        scheduler_.set_folder_id(index, id);
         state_writer_.load_folder(id, [this, index](std::shared_ptr<const FolderRecords> records) {
             // Added in order whatever happened meanwhile, so the watcher's index is the agent's.
             watcher_.add_folder(std::move(records));
@@ -439,7 +439,7 @@ void Agent::add_folder(FolderSpec folder)
                 watcher_.remove_folder(index);
                 return;
             }
-            uploader_.set_paused(index, false);
+            scheduler_.set_paused(index, false);
         });
     });
 }
@@ -450,7 +450,7 @@ void Agent::remove_folder(std::size_t folder)
                 settings_.folders[folder].name);
     folder_removed_[folder] = true;
     watcher_.remove_folder(folder);
-    uploader_.remove_folder(folder);
+    scheduler_.remove_folder(folder);
 }
 
 void Agent::begin_shutdown()
@@ -464,7 +464,7 @@ void Agent::begin_shutdown()
     SPDLOG_INFO("shutting down");
     watcher_.stop();
     evtimer_add(shutdown_deadline_.get(), &ShutdownGrace);
-    uploader_.drain([this] { link_.stop([this] { event_base_loopbreak(base_.get()); }); });
+    scheduler_.drain([this] { link_.stop([this] { event_base_loopbreak(base_.get()); }); });
 }
 
 } // namespace minisync::agent

@@ -1,4 +1,4 @@
-// minisyncd's top level: the event loop and the pieces on it (watcher, uploader, server link), the
+// minisyncd's top level: the event loop and the pieces on it (watcher, request scheduler, server link), the
 // worker pool behind them, and orderly shutdown on SIGTERM/SIGINT.
 #pragma once
 
@@ -15,7 +15,8 @@
 #include "server_link.h"
 #include "state_store.h"
 #include "state_writer.h"
-#include "uploader.h"
+#include "request_scheduler.h"
+#include "timer.h"
 #include "worker_pool.h"
 
 #include <chrono>
@@ -81,10 +82,11 @@ private:
     LoopInbox inbox_;
     WorkerPool pool_;
     StateWriter state_writer_;
-    Uploader uploader_;
-    // Once the uploader has been idle a while, the buffers a transfer left are handed back.
+    EventTimerMaker timers_{base_.get()};
+    RequestScheduler scheduler_;
+    // Once the scheduler has been idle a while, the buffers a transfer left are handed back.
     IdleMemoryRelease memory_release_{base_.get(), [this] {
-        const UploadStats& stats = uploader_.stats();
+        const UploadStats& stats = scheduler_.stats();
         return stats.files_synced + stats.files_removed + stats.failures + stats.bytes_sent;
     }};
     ServerLink link_;

@@ -25,6 +25,7 @@ const char* label_of(ErrorKind kind)
     case ErrorKind::State: return "state";
     case ErrorKind::Watch: return "watch";
     case ErrorKind::Control: return "control";
+    case ErrorKind::Protocol: return "protocol";
     }
     return "other";
 }
@@ -47,7 +48,7 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
       paused{gauge(registry, "minisync_paused", "1 while sending is paused for every folder")},
       errors_{prometheus::BuildCounter()
                   .Name("minisync_errors_total")
-                  .Help("Errors by kind: read, server, connection, state, watch, control")
+                  .Help("Errors by kind: read, server, connection, state, watch, control, protocol")
                   .Register(registry)},
       sync_latency_{prometheus::BuildHistogram()
                         .Name("minisync_sync_latency_seconds")
@@ -56,7 +57,7 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
                         .Add({}, latency_buckets())}
 {
     for (const ErrorKind kind : {ErrorKind::Read, ErrorKind::Server, ErrorKind::Connection, ErrorKind::State,
-                                 ErrorKind::Watch, ErrorKind::Control}) {
+                                 ErrorKind::Watch, ErrorKind::Control, ErrorKind::Protocol}) {
         errors_.Add({{"kind", label_of(kind)}});
     }
 }

@@ -21,6 +21,7 @@ enum class ErrorKind {
     State,      // the state database could not be written
     Watch,      // inotify could not watch a directory (watch limit)
     Control,    // a control socket request was refused or malformed
+    Protocol,   // the server sent a frame the agent cannot take (the connection is reset)
 };
 
 class AgentMetrics {

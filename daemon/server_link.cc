@@ -232,7 +232,14 @@ void ServerLink::on_frame(const protocol::FrameHeader& header, ByteBuffer&& body
 
 void ServerLink::on_bad_frame(const std::string& reason)
 {
-    channel_->close_after_flush("server sent a bad frame: " + reason);
+    reset("server sent a bad frame: " + reason);
+}
+
+void ServerLink::reset(const std::string& reason)
+{
+    if (channel_) {
+        channel_->close_after_flush(reason);
+    }
 }
 
 void ServerLink::on_output_low()

@@ -9,6 +9,7 @@
 #include "agent_metrics.h"
 #include "agent_settings.h"
 #include "frame_channel.h"
+#include "frame_sink.h"
 #include "libevent_handles.h"
 #include "openssl_handles.h"
 #include "protocol_codec.h"
@@ -25,7 +26,7 @@
 
 namespace minisync::agent {
 
-class ServerLink final : public FrameChannel::Handler {
+class ServerLink final : public FrameChannel::Handler, public FrameSink {
 public:
     class Listener {
     public:
@@ -50,11 +51,15 @@ public:
     // Flushes and closes the connection; calls done() once it is closed (or at once when there is none).
     void stop(std::function<void()> done);
 
-    [[nodiscard]] bool ready() const noexcept { return state_ == State::Ready; }
+    // Connected, greeted, and not being closed: requests may be sent.
+    [[nodiscard]] bool ready() const noexcept { return state_ == State::Ready && channel_ && !channel_->closing(); }
     [[nodiscard]] std::size_t output_size() const;
     [[nodiscard]] const std::string& last_error() const noexcept { return last_error_; }
-    void send(std::span<const std::uint8_t> frame);
-    void send_data(const protocol::DataPrefix& prefix, ByteBuffer&& payload);
+    void send(std::span<const std::uint8_t> frame) override;
+    void send_data(const protocol::DataPrefix& prefix, ByteBuffer&& payload) override;
+    // The server broke the protocol: the connection is closed (what is queued is flushed first) and made
+    // again after the usual backoff; every request on it is void.
+    void reset(const std::string& reason);
 
 private:
     enum class State { Idle, Resolving, Connecting, Greeting, Ready, Waiting, Stopped };

@@ -150,12 +150,18 @@ ChildProcess& MinisyncTest::start_agent(const std::vector<std::string>& folders,
     if (port_ == 0) {
         throw std::logic_error("start_server() must come before start_agent()");
     }
+    return start_agent_for(port_, folders, extra_args, std::move(tls));
+}
+
+ChildProcess& MinisyncTest::start_agent_for(std::uint16_t server_port, const std::vector<std::string>& folders,
+                                            const std::vector<std::string>& extra_args, std::optional<TlsFiles> tls)
+{
     const std::string number = std::to_string(agents_.size() + 1);
     // State and control socket stay in the sandbox: tests never touch the user's ~/.local/state or
     // $XDG_RUNTIME_DIR. One state file per client identity: restarts share it as a real restart would,
     // and agents running side by side (one machine each) do not.
     const TlsFiles& identity = tls ? *tls : pki_.client();
-    std::vector<std::string> args{"--server",  "127.0.0.1:" + std::to_string(port_),
+    std::vector<std::string> args{"--server",  "127.0.0.1:" + std::to_string(server_port),
                                   "--state",   agent_state(identity).string(),
                                   "--control", (sandbox() / ("agent-" + number + ".sock")).string(),
                                   "--log-level", "debug"};

@@ -57,6 +57,9 @@ protected:
     // folders are FOLDER[=NAME] arguments. Logs at debug level to <sandbox>/agent-N.log.
     ChildProcess& start_agent(const std::vector<std::string>& folders, const std::vector<std::string>& extra_args = {},
                               std::optional<TlsFiles> tls = {});
+    // The same against whatever listens on 127.0.0.1:server_port (a stand-in server, say).
+    ChildProcess& start_agent_for(std::uint16_t server_port, const std::vector<std::string>& folders,
+                                  const std::vector<std::string>& extra_args = {}, std::optional<TlsFiles> tls = {});
 
     // The --state file of agents started with this client certificate.
     [[nodiscard]] std::filesystem::path agent_state(const TlsFiles& tls) const;

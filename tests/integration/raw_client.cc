@@ -1,4 +1,4 @@
-// Socket setup, TLS handshake and poll-driven SSL reads and writes for the test client.
+// Socket setup, TLS handshake and poll-driven SSL reads and writes for the test's connections.
 #include "raw_client.h"
 
 #include "protocol_codec.h"
@@ -30,8 +30,8 @@ int remaining_ms(Clock::time_point end)
 } // namespace
 
 RawClient::RawClient(std::uint16_t port, const TlsFiles& files, const std::string& server_name)
-    : ctx_{make_client_tls_context(files)}
 {
+    ctx_ = make_client_tls_context(files);
     // Writing to a connection the server has just dropped must be an error return, not the death of the
     // test process. Children get SIGPIPE back (ChildProcess resets it before exec).
     std::signal(SIGPIPE, SIG_IGN);
@@ -47,25 +47,32 @@ RawClient::RawClient(std::uint16_t port, const TlsFiles& files, const std::strin
     if (::connect(socket_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
         throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(errno));
     }
+    ssl_.reset(SSL_new(ctx_.get()));
+    if (!ssl_ || !expect_server_name(ssl_.get(), server_name, "127.0.0.1")) {
+        throw std::runtime_error("TLS setup: " + drain_openssl_errors());
+    }
+    SSL_set_connect_state(ssl_.get());
+    handshake("127.0.0.1:" + std::to_string(port));
+}
+
+void RawConnection::handshake(const std::string& peer)
+{
     const int one = 1;
     ::setsockopt(socket_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ::fcntl(socket_.get(), F_SETFL, ::fcntl(socket_.get(), F_GETFL) | O_NONBLOCK);
-
-    ssl_.reset(SSL_new(ctx_.get()));
-    if (!ssl_ || !expect_server_name(ssl_.get(), server_name, "127.0.0.1") ||
-        SSL_set_fd(ssl_.get(), socket_.get()) != 1) {
+    if (SSL_set_fd(ssl_.get(), socket_.get()) != 1) {
         throw std::runtime_error("TLS setup: " + drain_openssl_errors());
     }
     std::string detail;
-    const IoStatus status = drive([this] { return SSL_connect(ssl_.get()); }, Clock::now() + DefaultDeadline, detail);
+    const IoStatus status = drive([this] { return SSL_do_handshake(ssl_.get()); }, Clock::now() + DefaultDeadline, detail);
     if (status != IoStatus::Done) {
-        throw std::runtime_error("TLS handshake with 127.0.0.1:" + std::to_string(port) + " failed: " +
+        throw std::runtime_error("TLS handshake with " + peer + " failed: " +
                                  (status == IoStatus::TimedOut ? std::string{"timed out"} : detail));
     }
 }
 
 template <typename Operation>
-RawClient::IoStatus RawClient::drive(Operation&& operation, Clock::time_point end, std::string& detail)
+RawConnection::IoStatus RawConnection::drive(Operation&& operation, Clock::time_point end, std::string& detail)
 {
     while (true) {
         ERR_clear_error();
@@ -127,7 +134,7 @@ protocol::HelloOk RawClient::hello(std::chrono::milliseconds deadline)
     return *hello_ok;
 }
 
-bool RawClient::send(std::span<const std::uint8_t> bytes, std::chrono::milliseconds deadline)
+bool RawConnection::send(std::span<const std::uint8_t> bytes, std::chrono::milliseconds deadline)
 {
     const Clock::time_point end = Clock::now() + deadline;
     std::string detail;
@@ -143,7 +150,7 @@ bool RawClient::send(std::span<const std::uint8_t> bytes, std::chrono::milliseco
     return true;
 }
 
-ReadResult RawClient::read_frame(std::chrono::milliseconds deadline)
+ReadResult RawConnection::read_frame(std::chrono::milliseconds deadline)
 {
     const Clock::time_point end = Clock::now() + deadline;
     ReadResult result;
@@ -182,7 +189,7 @@ ReadResult RawClient::read_frame(std::chrono::milliseconds deadline)
     }
 }
 
-bool RawClient::wait_closed(std::chrono::milliseconds deadline)
+bool RawConnection::wait_closed(std::chrono::milliseconds deadline)
 {
     const Clock::time_point end = Clock::now() + deadline;
     while (true) {

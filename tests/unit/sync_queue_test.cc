@@ -318,7 +318,7 @@ TEST(SyncQueueTest, ChainedRenamesCompose)
     queue.push(rename("a", "b"));
     queue.push(rename("b", "c"));
     EXPECT_EQ(drain_described(queue), (std::vector<std::string>{"R a>c", "D b/"}));
-    // Moved away and back: a rename onto itself, which the uploader turns into a comparison.
+    // Moved away and back: a rename onto itself, which the request scheduler turns into a comparison.
     queue.push(rename("a", "b"));
     queue.push(rename("b", "a"));
     EXPECT_EQ(drain_described(queue), (std::vector<std::string>{"R a>a", "D b/"}));

@@ -1,0 +1,61 @@
+// The libevent implementation of Timer: one evtimer per timer, its callback a static trampoline.
+#include "timer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+namespace minisync {
+namespace {
+
+class EventTimer final : public Timer {
+public:
+    EventTimer(event_base* base, std::function<void()> on_fire)
+        : on_fire_{std::move(on_fire)}, event_{evtimer_new(base, &EventTimer::on_timer, this)}
+    {
+        if (!event_) {
+            // Only out of memory makes this fail: not a condition to serve on in (docs/ARCHITECTURE.md "Errors").
+            SPDLOG_CRITICAL("evtimer_new failed");
+            std::terminate();
+        }
+    }
+
+    void arm(std::chrono::milliseconds delay) override
+    {
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(delay);
+        const timeval tv{static_cast<time_t>(seconds.count()),
+                         static_cast<suseconds_t>((delay - seconds).count() * 1000)};
+        if (evtimer_add(event_.get(), &tv) != 0) {
+            SPDLOG_CRITICAL("evtimer_add failed");
+            std::terminate();
+        }
+    }
+
+    void cancel() override { evtimer_del(event_.get()); }
+
+    [[nodiscard]] bool armed() const override { return evtimer_pending(event_.get(), nullptr) != 0; }
+
+private:
+    static void on_timer(evutil_socket_t /*fd*/, short /*what*/, void* self)
+    {
+        try {
+            static_cast<EventTimer*>(self)->on_fire_();
+        } catch (const std::exception& e) {
+            // An exception here is a bug; it must not unwind through libevent.
+            SPDLOG_CRITICAL("unhandled exception in a timer: {}", e.what());
+            std::terminate();
+        }
+    }
+
+    const std::function<void()> on_fire_;
+    const EventPtr event_;
+};
+
+} // namespace
+
+TimerPtr EventTimerMaker::make(std::function<void()> on_fire)
+{
+    return std::make_unique<EventTimer>(base_, std::move(on_fire));
+}
+
+} // namespace minisync

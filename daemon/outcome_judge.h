@@ -1,0 +1,41 @@
+// What each outcome of a job's request means: what is recorded and counted (RequestLedger), what is
+// logged, and how the job goes on, as a verdict the scheduler carries out. Loop thread only.
+#pragma once
+
+#include "agent_settings.h"
+#include "job_table.h"
+#include "request.h"
+#include "request_ledger.h"
+
+namespace minisync::agent {
+
+// How a job goes on after an event of its request.
+enum class Verdict {
+    Continue,         // the request runs on
+    Done,             // the job ends
+    Requeue,          // the job ends and its path is queued again at once
+    RetryLater,       // the job ends and its path is queued again after RetryQueue's delay
+    RenameApplied,    // the rename ended applied: the state database follows it
+    RenameNotApplied, // the rename ended not applied: the old path is removed
+};
+
+class OutcomeJudge {
+public:
+    OutcomeJudge(const AgentSettings& settings, RequestLedger& ledger, JobTable& jobs)
+        : settings_{settings}, ledger_{ledger}, jobs_{jobs}
+    {
+    }
+
+    // May change what the job's item asks for next (hash first, a tree removal first).
+    Verdict judge(Job& job, Outcome outcome);
+
+private:
+    Verdict judge_rename(const Job& job, Outcome outcome);
+    Verdict judge_refusal(Job& job);
+
+    const AgentSettings& settings_;
+    RequestLedger& ledger_;
+    JobTable& jobs_;
+};
+
+} // namespace minisync::agent

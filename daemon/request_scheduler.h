@@ -1,0 +1,167 @@
+// Turns queued paths into requests to the server and runs them: many in flight on one connection, each
+// path's disk work on its own strand, a global cap on buffered bytes so memory stays bounded whatever the
+// file sizes, retries after a pause, and the order rules between renames, tree removals and the paths
+// below them. The requests themselves (their frames and states) are classes of their own: FileTransfer,
+// EntryRequest, RemovalRequest, RenameRequest.
+//
+// A job is one queued item on its way through the scheduler:
+//   Looking  (on the path's strand: open the file, or see whether a removed path is back)
+//     -> a request: FileTransfer for a file, EntryRequest for a directory or symlink, RemovalRequest,
+//        RenameRequest (sent at once, once nothing in flight touches either path)
+//     -> or ended without one: the path went (queued again as a removal), a removed path is back
+//        (queued again as an upload), or it could not be read (retried later)
+//   the request's outcome ends the job: Done, Requeue (at once) or RetryLater (RetryQueue)
+// A reply that the job's request cannot take in its state, a reply for a request id never sent, or a frame
+// that is not a reply is a protocol error: counted (minisync_errors_total{kind="protocol"}), logged with
+// the request id, and the connection is reset.
+// Losing the connection ends every job and requeues its path, with what the server confirmed as durable
+// so that an upload resumes there.
+#pragma once
+
+#include "agent_metrics.h"
+#include "agent_settings.h"
+#include "directory_settler.h"
+#include "folder_root.h"
+#include "job_table.h"
+#include "request_ledger.h"
+#include "loop_inbox.h"
+#include "outcome_judge.h"
+#include "outgoing_file.h"
+#include "request.h"
+#include "retry_queue.h"
+#include "server_link.h"
+#include "state_writer.h"
+#include "strand_disk.h"
+#include "sync_queue.h"
+#include "timer.h"
+#include "worker_pool.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace minisync::agent {
+
+class RequestScheduler final : public ServerLink::Listener, private StrandDisk::Results {
+public:
+    // Told when a rename has ended: applied on the server (its records must follow it) or not (the old
+    // path must be removed there). Either way the new path is then compared with the state database.
+    using RenameDone = std::function<void(const SyncItem& rename, bool applied)>;
+
+    // Enough requests in flight that one round trip per file does not limit small-file throughput, and
+    // that the server finds many files of one directory ready at once, to commit them as one group.
+    static constexpr std::size_t MaxJobs = 256;
+    // Bytes read but not yet written to the socket, across all uploads: the agent's memory bound.
+    static constexpr std::size_t MaxBufferedBytes = 8U << 20;
+
+    // folder_ids[i] is the state database's id of settings.folders[i], roots[i] its root as found at start.
+    RequestScheduler(TimerMaker& timers, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
+                     StateWriter& state, AgentMetrics& metrics, std::vector<std::int64_t> folder_ids,
+                     std::vector<FolderRoot> roots);
+    RequestScheduler(const RequestScheduler&) = delete;
+    RequestScheduler& operator=(const RequestScheduler&) = delete;
+    ~RequestScheduler();
+
+    // Must be called once, before any traffic: the link is created after the scheduler it reports to.
+    void attach(ServerLink& link) { link_ = &link; }
+    void on_rename_done(RenameDone done) { rename_done_ = std::move(done); }
+
+    void enqueue(SyncItem item);
+    // Shutting down: starts nothing new and reads no more, then calls done() once no commit or removal
+    // waits for the server's answer (or at once without a connection). Those answers reach the state
+    // database; uploads still streaming resume from their confirmed offsets next time.
+    void drain(std::function<void()> done);
+
+    // A paused folder's changes are kept, not sent; uploads of it in flight are suspended (their partial
+    // files stay on the server) and resume from their confirmed offsets once it is resumed.
+    void set_paused(std::size_t folder, bool paused);
+    // The folder just appended to the agent's list (a reload), with its state database id and root.
+    void add_folder(std::int64_t folder_id, FolderRoot root);
+    // Drops what is queued for the folder; requests in flight finish. Nothing is removed on the server.
+    void remove_folder(std::size_t folder);
+    // Events of the folder were lost: an upload in flight may have had its file deleted meanwhile, and
+    // the rescan cannot tell (the state database learns of the upload only when it ends). Each such
+    // path is looked at again once its upload ends; one that is gone is then removed on the server.
+    void recheck_in_flight(std::size_t folder);
+    void set_folder_id(std::size_t folder, std::int64_t folder_id) { ledger_.set_folder_id(folder, folder_id); }
+    [[nodiscard]] bool paused(std::size_t folder) const { return paused_.at(folder); }
+    // Paths of the folder waiting to be sent: queued, held while paused, or waiting to be retried.
+    [[nodiscard]] std::size_t pending(std::size_t folder) const;
+    // Nothing queued or in flight for any folder that is not paused (retries waiting aside).
+    [[nodiscard]] bool idle() const;
+    [[nodiscard]] std::size_t retries_waiting() const noexcept { return retries_.size(); }
+    // Called whenever the scheduler becomes idle.
+    void on_idle(std::function<void()> idle) { on_idle_ = std::move(idle); }
+
+    struct Transfer {
+        std::string path; // "<folder name>/<relative path>"
+        std::uint64_t offset = 0;
+        std::uint64_t size = 0;
+    };
+    [[nodiscard]] std::vector<Transfer> transfers() const;
+
+    [[nodiscard]] std::size_t queue_depth() const noexcept { return queue_.size() + held_.size(); }
+    [[nodiscard]] std::size_t in_flight() const noexcept { return jobs_.size(); }
+    [[nodiscard]] const UploadStats& stats() const noexcept { return ledger_.stats(); }
+    // The latest error a request met, or empty.
+    [[nodiscard]] const std::string& last_error() const noexcept { return ledger_.last_error(); }
+
+    void on_link_ready() override;
+    void on_link_lost() override;
+    void on_server_frame(const protocol::FrameHeader& header, ByteBuffer&& body) override;
+    void on_link_writable() override { pump(); }
+
+private:
+    // Ends a job; requeue sends its path again (now or, after a failure that may pass, a little later).
+    enum class Then { Done, Requeue, RetryLater };
+
+    void pump();
+    void check_drained();
+    void start_job(SyncItem item);
+    void start_removal(Job& job);
+    void start_rename(Job& job);
+    [[nodiscard]] std::uint32_t take_request_id();
+    void on_prepared(std::uint64_t job_id, OutgoingFile::Opened&& opened);
+    void on_removal_checked(std::uint64_t job_id, PathPresence presence);
+    void on_chunk(std::uint64_t job_id, std::uint64_t offset, std::size_t length,
+                  OutgoingFile::Chunk&& chunk) override;
+    void on_finished(std::uint64_t job_id, const OutgoingFile::Finished& finished) override;
+    // What the outcome of an event of the job's request means: records, counts, and how the job goes on.
+    void act_on(Job& job, Outcome outcome);
+    void finish_rename(std::uint64_t job_id, bool applied);
+    void note_change_during_job(Job& job, SyncItem::Kind latest);
+    void note_change_during_job(Job& job, const SyncItem& latest);
+    void end_job(std::uint64_t job_id, Then then);
+    // The server broke the protocol: counted, logged, and the connection reset (every job requeued).
+    void protocol_error(const std::string& what);
+    void update_gauges();
+    void issue_reads();
+    [[nodiscard]] std::size_t buffered_bytes() const;
+    [[nodiscard]] const std::string& folder_name(const Job& job) const;
+
+    LoopInbox& inbox_;
+    WorkerPool& pool_;
+    const AgentSettings& settings_;
+    AgentMetrics& metrics_;
+    std::vector<FolderRoot> roots_;
+    std::vector<bool> removed_;
+    ServerLink* link_ = nullptr;
+    SyncQueue queue_;
+    JobTable jobs_;
+    RequestLedger ledger_;
+    OutcomeJudge judge_;
+    RetryQueue retries_;
+    DirectorySettler settler_;
+    std::uint32_t next_request_id_ = 1;
+    std::size_t bytes_being_read_ = 0;
+    std::function<void()> on_drained_;
+    std::function<void()> on_idle_;
+    bool ever_connected_ = false;
+    std::vector<bool> paused_;
+    std::vector<SyncItem> held_; // items of paused folders, in queue order
+    RenameDone rename_done_;
+};
+
+} // namespace minisync::agent
