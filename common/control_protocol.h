@@ -1,6 +1,9 @@
 // The control protocol between minisyncctl and minisyncd: requests, replies, line framing, limits and the
 // default socket path. docs/CONTROL.md describes the exchange; this header is the single source of its
 // names and numbers. Everything here is pure except default_socket_path(), which reads the environment.
+// Implemented by job: control_commands.cc (command table, requests), control_replies.cc (building and
+// decoding replies), control_line_reader.cc (framing), control_socket_path.cc (where the socket is), over
+// the JSON-line helpers of control_codec.h.
 //
 // Transport: a Unix stream socket. Each request is one line (a JSON object and "\n"), answered by one
 // line; a connection may carry several requests in sequence.

@@ -2,6 +2,7 @@
 // (libevent 2.1 never sends close_notify itself; docs/ARCHITECTURE.md "Ownership and lifetimes").
 #include "frame_channel.h"
 
+#include "must_succeed.h"
 #include "protocol_codec.h"
 
 #include <event2/bufferevent_ssl.h>
@@ -18,7 +19,8 @@ void FrameChannel::Handler::on_data_frame(const protocol::FrameHeader& header, E
 {
     ByteBuffer copy(evbuffer_get_length(body.get()));
     if (!copy.empty()) {
-        evbuffer_remove(body.get(), copy.data(), copy.size());
+        must_succeed(evbuffer_remove(body.get(), copy.data(), copy.size()) == static_cast<int>(copy.size()),
+                     "evbuffer_remove");
     }
     on_frame(header, std::move(copy));
 }
@@ -28,7 +30,7 @@ FrameChannel::FrameChannel(BufferEventPtr bev, Handler& handler, std::size_t out
 {
     bufferevent_setcb(bev_.get(), &FrameChannel::on_read, &FrameChannel::on_write, &FrameChannel::on_event, this);
     bufferevent_setwatermark(bev_.get(), EV_WRITE, output_low_water, 0);
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    must_succeed(bufferevent_enable(bev_.get(), EV_READ | EV_WRITE) == 0, "bufferevent_enable");
 }
 
 SSL* FrameChannel::ssl() const
@@ -41,7 +43,7 @@ void FrameChannel::send(std::span<const std::uint8_t> frame)
     if (closed_) {
         return;
     }
-    evbuffer_add(bufferevent_get_output(bev_.get()), frame.data(), frame.size());
+    must_succeed(evbuffer_add(bufferevent_get_output(bev_.get()), frame.data(), frame.size()) == 0, "evbuffer_add");
 }
 
 void FrameChannel::send_data(const protocol::DataPrefix& prefix, ByteBuffer&& payload)
@@ -51,14 +53,15 @@ void FrameChannel::send_data(const protocol::DataPrefix& prefix, ByteBuffer&& pa
     }
     evbuffer* out = bufferevent_get_output(bev_.get());
     const protocol::DataFrameHead head = protocol::encode_data_head(prefix, payload.size());
-    evbuffer_add(out, head.data(), head.size());
+    must_succeed(evbuffer_add(out, head.data(), head.size()) == 0, "evbuffer_add");
     if (payload.empty()) {
         return;
     }
     auto* owned = new ByteBuffer(std::move(payload));
-    evbuffer_add_reference(
+    const int added = evbuffer_add_reference(
         out, owned->data(), owned->size(),
         [](const void*, size_t, void* extra) { delete static_cast<ByteBuffer*>(extra); }, owned);
+    must_succeed(added == 0, "evbuffer_add_reference");
 }
 
 std::size_t FrameChannel::output_size() const
@@ -68,14 +71,14 @@ std::size_t FrameChannel::output_size() const
 
 void FrameChannel::set_read_timeout(const timeval* timeout)
 {
-    bufferevent_set_timeouts(bev_.get(), timeout, nullptr);
+    must_succeed(bufferevent_set_timeouts(bev_.get(), timeout, nullptr) == 0, "bufferevent_set_timeouts");
 }
 
 void FrameChannel::pause_reading()
 {
     // Disabling EV_READ (rather than a read high-watermark) avoids libevent's busy loop on SSL bevs.
     reading_paused_ = true;
-    bufferevent_disable(bev_.get(), EV_READ);
+    must_succeed(bufferevent_disable(bev_.get(), EV_READ) == 0, "bufferevent_disable");
 }
 
 void FrameChannel::resume_reading()
@@ -84,7 +87,7 @@ void FrameChannel::resume_reading()
         return;
     }
     reading_paused_ = false;
-    bufferevent_enable(bev_.get(), EV_READ);
+    must_succeed(bufferevent_enable(bev_.get(), EV_READ) == 0, "bufferevent_enable");
     // Frames already buffered would otherwise wait for the next bytes from the socket.
     bufferevent_trigger(bev_.get(), EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
@@ -96,10 +99,10 @@ void FrameChannel::close_after_flush(std::string reason)
     }
     closing_ = true;
     close_reason_ = std::move(reason);
-    bufferevent_disable(bev_.get(), EV_READ);
+    must_succeed(bufferevent_disable(bev_.get(), EV_READ) == 0, "bufferevent_disable");
     // A peer that never reads must not keep a closing connection alive.
     constexpr timeval FlushTimeout{10, 0};
-    bufferevent_set_timeouts(bev_.get(), nullptr, &FlushTimeout);
+    must_succeed(bufferevent_set_timeouts(bev_.get(), nullptr, &FlushTimeout) == 0, "bufferevent_set_timeouts");
     bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
     // The write callback finishes the close; deferring it keeps on_closed out of the caller's stack.
     bufferevent_trigger(bev_.get(), EV_WRITE, static_cast<int>(BEV_TRIG_IGNORE_WATERMARKS) | static_cast<int>(BEV_TRIG_DEFER_CALLBACKS));
@@ -125,7 +128,7 @@ void FrameChannel::handle_read()
         if (evbuffer_get_length(input) < protocol::FrameHeaderSize + parsed.header.body_size) {
             return;
         }
-        evbuffer_drain(input, protocol::FrameHeaderSize);
+        must_succeed(evbuffer_drain(input, protocol::FrameHeaderSize) == 0, "evbuffer_drain");
         if (parsed.header.type == protocol::FrameType::Data) {
             // Whole chains change hands; only the part of the chain where the frame ends is copied.
             EvBufferPtr body{evbuffer_new()};
@@ -140,7 +143,8 @@ void FrameChannel::handle_read()
         }
         ByteBuffer body(parsed.header.body_size);
         if (!body.empty()) {
-            evbuffer_remove(input, body.data(), body.size());
+            must_succeed(evbuffer_remove(input, body.data(), body.size()) == static_cast<int>(body.size()),
+                         "evbuffer_remove");
         }
         handler_.on_frame(parsed.header, std::move(body));
     }
@@ -188,7 +192,7 @@ void FrameChannel::handle_event(short what)
 void FrameChannel::finish(const std::string& reason)
 {
     closed_ = true;
-    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    must_succeed(bufferevent_disable(bev_.get(), EV_READ | EV_WRITE) == 0, "bufferevent_disable");
     ERR_clear_error();
     handler_.on_closed(reason);
 }

@@ -1,6 +1,8 @@
 // The quiet-period timer: re-armed while progress moves, malloc_trim once it stands still.
 #include "idle_memory_release.h"
 
+#include "must_succeed.h"
+
 #include <malloc.h>
 
 #include <stdexcept>
@@ -31,7 +33,7 @@ void IdleMemoryRelease::arm()
     progress_when_armed_ = progress_();
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(quiet_period_).count();
     const timeval delay{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
-    evtimer_add(timer_.get(), &delay);
+    must_succeed(evtimer_add(timer_.get(), &delay) == 0, "evtimer_add");
 }
 
 void IdleMemoryRelease::check()

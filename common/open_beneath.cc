@@ -10,16 +10,16 @@
 
 namespace minisync {
 
-int open_beneath(int dir_fd, const char* relative_path, int flags) noexcept
+UniqueFd open_beneath(int dir_fd, const char* relative_path, int flags) noexcept
 {
-    const int fd = open_strictly_beneath(dir_fd, relative_path, flags);
-    if (fd < 0 && errno == ENOSYS) {
-        return ::openat(dir_fd, relative_path, flags | O_NOFOLLOW | O_CLOEXEC);
+    UniqueFd fd = open_strictly_beneath(dir_fd, relative_path, flags);
+    if (!fd && errno == ENOSYS) {
+        fd.reset(::openat(dir_fd, relative_path, flags | O_NOFOLLOW | O_CLOEXEC));
     }
     return fd;
 }
 
-int open_strictly_beneath(int dir_fd, const char* relative_path, int flags) noexcept
+UniqueFd open_strictly_beneath(int dir_fd, const char* relative_path, int flags) noexcept
 {
     open_how how{};
     how.flags = static_cast<unsigned long long>(flags | O_NOFOLLOW | O_CLOEXEC);
@@ -27,14 +27,14 @@ int open_strictly_beneath(int dir_fd, const char* relative_path, int flags) noex
     for (int attempt = 0; attempt < 8; ++attempt) {
         const long fd = ::syscall(SYS_openat2, dir_fd, relative_path, &how, sizeof how);
         if (fd >= 0) {
-            return static_cast<int>(fd);
+            return UniqueFd{static_cast<int>(fd)};
         }
         // EAGAIN: a concurrent rename somewhere on the filesystem; the lookup is simply retried.
         if (errno != EAGAIN) {
-            return -1;
+            return UniqueFd{};
         }
     }
-    return -1;
+    return UniqueFd{};
 }
 
 } // namespace minisync

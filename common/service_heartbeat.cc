@@ -1,6 +1,8 @@
 // sd_watchdog_enabled(3) decides the interval; the timer is persistent while it runs.
 #include "service_heartbeat.h"
 
+#include "must_succeed.h"
+
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
@@ -24,8 +26,9 @@ ServiceHeartbeat::ServiceHeartbeat(event_base* base, std::function<std::string()
     watchdog_ = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
     const std::uint64_t interval = watchdog_ ? std::min(watchdog_usec / 2, StatusIntervalUsec) : StatusIntervalUsec;
     timer_.reset(event_new(base, -1, EV_PERSIST, &ServiceHeartbeat::on_tick, this));
+    must_succeed(timer_ != nullptr, "event_new");
     const timeval tv{static_cast<time_t>(interval / 1'000'000), static_cast<suseconds_t>(interval % 1'000'000)};
-    event_add(timer_.get(), &tv);
+    must_succeed(event_add(timer_.get(), &tv) == 0, "event_add");
 }
 
 void ServiceHeartbeat::start()
@@ -38,7 +41,7 @@ void ServiceHeartbeat::start()
 void ServiceHeartbeat::stop()
 {
     if (timer_) {
-        event_del(timer_.get());
+        must_succeed(event_del(timer_.get()) == 0, "event_del");
     }
 }
 

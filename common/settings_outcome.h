@@ -2,10 +2,6 @@
 // at start (print what to print, give an exit code) and on a reload (nothing printed; the error text).
 #pragma once
 
-#include "config_file.h"
-
-#include <CLI/CLI.hpp>
-
 #include <iostream>
 #include <optional>
 #include <string>
@@ -24,14 +20,6 @@ struct ParseFailure {
 
 template <class Settings>
 using ParseOutcome = std::variant<Settings, ParseFailure>;
-
-// Runs app over the command line; after --help or a usage error, what to report.
-std::optional<ParseFailure> parse_command_line(CLI::App& app, int argc, const char* const* argv);
-
-// The file of --config when it was given (nothing when not); if it cannot be read or parsed, what to report.
-std::variant<std::optional<ConfigFile>, ParseFailure> load_config_if_given(const CLI::App& app,
-                                                                           const std::string& path,
-                                                                           std::string_view program);
 
 // At start: the settings, or the exit code after printing why there are none.
 template <class Settings>

@@ -1,6 +1,8 @@
 // The libevent implementation of Timer: one evtimer per timer, its callback a static trampoline.
 #include "timer.h"
 
+#include "must_succeed.h"
+
 #include <spdlog/spdlog.h>
 
 #include <exception>
@@ -13,11 +15,7 @@ public:
     EventTimer(event_base* base, std::function<void()> on_fire)
         : on_fire_{std::move(on_fire)}, event_{evtimer_new(base, &EventTimer::on_timer, this)}
     {
-        if (!event_) {
-            // Only out of memory makes this fail: not a condition to serve on in (docs/ARCHITECTURE.md "Errors").
-            SPDLOG_CRITICAL("evtimer_new failed");
-            std::terminate();
-        }
+        must_succeed(event_ != nullptr, "evtimer_new");
     }
 
     void arm(std::chrono::milliseconds delay) override
@@ -25,10 +23,7 @@ public:
         const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(delay);
         const timeval tv{static_cast<time_t>(seconds.count()),
                          static_cast<suseconds_t>((delay - seconds).count() * 1000)};
-        if (evtimer_add(event_.get(), &tv) != 0) {
-            SPDLOG_CRITICAL("evtimer_add failed");
-            std::terminate();
-        }
+        must_succeed(evtimer_add(event_.get(), &tv) == 0, "evtimer_add");
     }
 
     void cancel() override { evtimer_del(event_.get()); }

@@ -24,8 +24,12 @@ SslCtxPtr make_common_context(const SSL_METHOD* method, const TlsFiles& files)
     if (!ctx) {
         fail("SSL_CTX_new failed");
     }
-    SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
-    SSL_CTX_set_ciphersuites(ctx.get(), CipherSuites);
+    if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION) != 1) {
+        fail("cannot require TLS 1.3");
+    }
+    if (SSL_CTX_set_ciphersuites(ctx.get(), CipherSuites) != 1) {
+        fail("cannot set the TLS 1.3 cipher suites");
+    }
     // Our frames are self-delimiting, so a missing close_notify cannot truncate data unnoticed; without this
     // OpenSSL 3 reports a plain EOF as an error that libevent 2.1 cannot tell apart from a real one.
     SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
@@ -73,7 +77,9 @@ bool expect_server_name(SSL* ssl, const std::string& expected_name, const std::s
     }
     // SNI carries DNS names only (RFC 6066); an IP literal is not sent.
     if (!sni_host.empty() && sni_host.find_first_not_of("0123456789.:") != std::string::npos) {
-        SSL_set_tlsext_host_name(ssl, sni_host.c_str());
+        if (SSL_set_tlsext_host_name(ssl, sni_host.c_str()) != 1) {
+            return false;
+        }
     }
     return true;
 }

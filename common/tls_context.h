@@ -20,7 +20,8 @@ SslCtxPtr make_server_tls_context(const TlsFiles& files);
 // The client context verifies the server against the CA; the expected name is set per connection.
 SslCtxPtr make_client_tls_context(const TlsFiles& files);
 
-// Prepares a client SSL to accept only a server certificate carrying expected_name (SAN DNS/IP).
+// Prepares a client SSL to accept only a server certificate carrying expected_name (SAN DNS/IP), and
+// names sni_host in its hello. False when OpenSSL refuses either name; its error queue says why.
 bool expect_server_name(SSL* ssl, const std::string& expected_name, const std::string& sni_host);
 
 // The subject CN of a verified peer certificate; nothing when missing, repeated or containing NUL.

@@ -1,6 +1,7 @@
 // Wiring of minisyncd's components and its shutdown sequence.
 #include "agent.h"
 
+#include "must_succeed.h"
 #include "service_notify.h"
 
 #include <spdlog/spdlog.h>
@@ -147,11 +148,13 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
     scheduler_.on_rename_done([this](const SyncItem& rename, bool applied) { after_rename(rename, applied); });
     for (const int signal_number : {SIGTERM, SIGINT}) {
         EventPtr ev{evsignal_new(base_.get(), signal_number, &Agent::on_signal, this)};
-        event_add(ev.get(), nullptr);
+        must_succeed(ev != nullptr, "evsignal_new");
+        must_succeed(event_add(ev.get(), nullptr) == 0, "event_add");
         signal_events_.push_back(std::move(ev));
     }
     EventPtr hangup{evsignal_new(base_.get(), SIGHUP, &Agent::on_reload, this)};
-    event_add(hangup.get(), nullptr);
+    must_succeed(hangup != nullptr && shutdown_deadline_ != nullptr, "evsignal_new, evtimer_new");
+    must_succeed(event_add(hangup.get(), nullptr) == 0, "event_add");
     signal_events_.push_back(std::move(hangup));
 }
 
@@ -182,7 +185,7 @@ int Agent::run()
     notify_ready("watching " + std::to_string(settings_.folders.size()) + " folder(s), server " +
                  settings_.server.to_string());
     heartbeat_.start();
-    event_base_dispatch(base_.get());
+    must_succeed(event_base_dispatch(base_.get()) != -1, "event_base_dispatch");
     const UploadStats& stats = scheduler_.stats();
     SPDLOG_INFO("stopped: {} files synced, {} bytes sent, {} still queued", stats.files_synced, stats.bytes_sent,
                 scheduler_.queue_depth() + scheduler_.in_flight());
@@ -463,7 +466,7 @@ void Agent::begin_shutdown()
     heartbeat_.stop();
     SPDLOG_INFO("shutting down");
     watcher_.stop();
-    evtimer_add(shutdown_deadline_.get(), &ShutdownGrace);
+    must_succeed(evtimer_add(shutdown_deadline_.get(), &ShutdownGrace) == 0, "evtimer_add");
     scheduler_.drain([this] { link_.stop([this] { event_base_loopbreak(base_.get()); }); });
 }
 

@@ -3,8 +3,9 @@
 #include "agent_settings.h"
 
 #include "config_file.h"
-#include "settings_outcome.h"
 #include "path_rules.h"
+#include "settings_outcome.h"
+#include "settings_parser.h"
 
 #include <CLI/CLI.hpp>
 
@@ -61,13 +62,11 @@ constexpr std::int64_t MaxWorkers = 256;
 // Paths and folder names are shown whole in messages; only something absurd is cut.
 constexpr std::size_t MaxShownPath = 4096;
 
-using Failure = ParseFailure;
 using Outcome = ParseOutcome<AgentSettings>;
 
 // The command line as given. A value counts only when its flag was given (CLI::App::count()), so a
 // flag left out never hides the config file's value.
 struct CommandLine {
-    std::string config;
     std::string server;
     std::string server_name;
     std::string cert;
@@ -215,11 +214,9 @@ Outcome parse(int argc, const char* const* argv)
     cli.workers = std::to_string(settings.workers);
     cli.log_level = "info";
 
-    CLI::App app{"minisyncd: watches folders and pushes every change to a minisync-server", std::string{Program}};
-    app.add_option("--config", cli.config,
-                   "TOML file to read settings from; each flag is a key (--server-name: server_name), and flags "
-                   "given here override it")
-        ->type_name("FILE");
+    SettingsParser parser{Program, "minisyncd: watches folders and pushes every change to a minisync-server",
+                          "--server-name"};
+    CLI::App& app = parser.app();
     app.add_option("--server", cli.server, "HOST:PORT of the minisync-server")
         ->type_name("HOST:PORT")
         ->capture_default_str();
@@ -250,21 +247,12 @@ Outcome parse(int argc, const char* const* argv)
         ->capture_default_str();
     app.add_option("folders", cli.folders, "FOLDER[=NAME] to watch and sync, on top of the config file's")
         ->type_name("FOLDER[=NAME]");
-    if (auto failure = parse_command_line(app, argc, argv)) {
+    if (auto failure = parser.read(argc, argv)) {
         return std::move(*failure);
     }
-    auto loaded = load_config_if_given(app, cli.config, Program);
-    if (auto* failure = std::get_if<ParseFailure>(&loaded)) {
-        return std::move(*failure);
-    }
-    std::optional<ConfigFile>& config = std::get<std::optional<ConfigFile>>(loaded);
-    ConfigErrors errors;
-    std::optional<TableReader> top;
-    if (config) {
-        top.emplace(*config, config->root(), errors);
-    }
-    const SettingSources from{top ? &*top : nullptr,
-                              [&app](std::string_view flag) { return app.count(std::string{flag}) > 0; }, errors};
+    TableReader* const top = parser.file();
+    const SettingSources& from = parser.from();
+    ConfigErrors& errors = parser.errors();
 
     if (auto server = from.value("--server", cli.server, host_port_value(false))) {
         settings.server = *server;
@@ -331,12 +319,13 @@ Outcome parse(int argc, const char* const* argv)
         read_folder_argument(argument, names, settings.folders, errors);
     }
     if (!any_folder) {
+        const ConfigFile* const config = parser.config();
         errors.add(config ? "no folder to sync: add a [[folder]] table to " + config->path() +
                                 " or give FOLDER[=NAME] arguments"
                           : std::string{"no folder to sync; usage: minisyncd [options] FOLDER[=NAME]..."});
     }
-    if (!errors.empty()) {
-        return Failure{2, {}, errors.format(Program)};
+    if (auto failure = parser.failure()) {
+        return std::move(*failure);
     }
 
     if (settings.server_name.empty()) {

@@ -1,6 +1,8 @@
 // Socket setup with ownership checks, peer credential checks, and line-framed requests on bufferevents.
 #include "control_server.h"
 
+#include "must_succeed.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -183,10 +185,11 @@ void ControlServer::accept(evutil_socket_t fd)
     connection.bev = std::move(bev);
     bufferevent_setcb(connection.bev.get(), &ControlServer::on_read, &ControlServer::on_write,
                       &ControlServer::on_event, &connection);
-    bufferevent_set_timeouts(connection.bev.get(), &IdleTimeout, nullptr);
+    must_succeed(bufferevent_set_timeouts(connection.bev.get(), &IdleTimeout, nullptr) == 0,
+                 "bufferevent_set_timeouts");
     // Reading stops at the line limit (plus its newline) until a line is taken out.
     bufferevent_setwatermark(connection.bev.get(), EV_READ, 0, control::MaxRequestLine + 1);
-    bufferevent_enable(connection.bev.get(), EV_READ | EV_WRITE);
+    must_succeed(bufferevent_enable(connection.bev.get(), EV_READ | EV_WRITE) == 0, "bufferevent_enable");
 }
 
 void ControlServer::on_read(bufferevent*, void* connection)
@@ -241,7 +244,7 @@ void ControlServer::read_requests(std::uint64_t id)
             continue;
         }
         it->second.awaiting_reply = true;
-        bufferevent_disable(it->second.bev.get(), EV_READ);
+        must_succeed(bufferevent_disable(it->second.bev.get(), EV_READ) == 0, "bufferevent_disable");
         handler_(std::get<control::Request>(parsed), [this, id](std::string line) {
             const auto connection = connections_.find(id);
             if (connection == connections_.end()) {
@@ -249,7 +252,7 @@ void ControlServer::read_requests(std::uint64_t id)
             }
             connection->second.awaiting_reply = false;
             send(id, line, false);
-            bufferevent_enable(connection->second.bev.get(), EV_READ);
+            must_succeed(bufferevent_enable(connection->second.bev.get(), EV_READ) == 0, "bufferevent_enable");
             read_requests(id);
         });
     }
@@ -261,10 +264,10 @@ void ControlServer::send(std::uint64_t id, const std::string& line, bool then_cl
     if (it == connections_.end()) {
         return;
     }
-    bufferevent_write(it->second.bev.get(), line.data(), line.size());
+    must_succeed(bufferevent_write(it->second.bev.get(), line.data(), line.size()) == 0, "bufferevent_write");
     if (then_close) {
         it->second.closing = true;
-        bufferevent_disable(it->second.bev.get(), EV_READ);
+        must_succeed(bufferevent_disable(it->second.bev.get(), EV_READ) == 0, "bufferevent_disable");
     }
 }
 

@@ -35,7 +35,7 @@ PathPresence check_path(const FolderRoot& root, const std::string& relative_path
     if (!root_fd) {
         return PathPresence::Unknown;
     }
-    const UniqueFd fd{open_beneath(root_fd.get(), relative_path.c_str(), O_PATH)};
+    const UniqueFd fd = open_beneath(root_fd.get(), relative_path.c_str(), O_PATH);
     if (!fd) {
         const int err = errno;
         return (err == ENOENT || err == ENOTDIR || err == ELOOP || err == EXDEV) ? PathPresence::Absent

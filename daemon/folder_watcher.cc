@@ -1,6 +1,7 @@
 // inotify event decoding, rename pairing, deferred sends and the dispatch of subtree scans.
 #include "folder_watcher.h"
 
+#include "must_succeed.h"
 #include "reconcile.h"
 #include "tree_scanner.h"
 
@@ -109,7 +110,7 @@ void FolderWatcher::set_excludes(std::vector<std::string> global_excludes)
 
 void FolderWatcher::start(std::vector<std::shared_ptr<const FolderRecords>> known)
 {
-    event_add(read_event_.get(), nullptr);
+    must_succeed(event_add(read_event_.get(), nullptr) == 0, "event_add");
     for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
         scan(folder, "", true, folder < known.size() ? std::move(known[folder]) : nullptr);
     }
@@ -117,9 +118,9 @@ void FolderWatcher::start(std::vector<std::shared_ptr<const FolderRecords>> know
 
 void FolderWatcher::stop()
 {
-    event_del(read_event_.get());
-    evtimer_del(due_timer_.get());
-    evtimer_del(rescan_timer_.get());
+    must_succeed(event_del(read_event_.get()) == 0, "event_del");
+    must_succeed(evtimer_del(due_timer_.get()) == 0, "evtimer_del");
+    must_succeed(evtimer_del(rescan_timer_.get()) == 0, "evtimer_del");
 }
 
 void FolderWatcher::reconcile_subtree(std::size_t folder, std::string path)
@@ -236,7 +237,7 @@ void FolderWatcher::note_watch_limit(std::size_t folder, bool reached)
     }
     if (evtimer_pending(rescan_timer_.get(), nullptr) == 0) {
         const timeval delay = to_timeval(rescan_interval_);
-        evtimer_add(rescan_timer_.get(), &delay);
+        must_succeed(evtimer_add(rescan_timer_.get(), &delay) == 0, "evtimer_add");
     }
 }
 
@@ -513,7 +514,7 @@ void FolderWatcher::arm_due_timer()
     due_timer_at_ = earliest;
     const timeval delay =
         to_timeval(std::chrono::duration_cast<std::chrono::microseconds>(*earliest - Clock::now()));
-    evtimer_add(due_timer_.get(), &delay);
+    must_succeed(evtimer_add(due_timer_.get(), &delay) == 0, "evtimer_add");
 }
 
 } // namespace minisync::agent

@@ -104,7 +104,7 @@ OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<Res
         return opened;
     }
     // O_NONBLOCK: a FIFO put where a file was must not hang the worker.
-    fd_.reset(open_beneath(root.get(), relative_path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY));
+    fd_ = open_beneath(root.get(), relative_path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
     if (!fd_) {
         // ELOOP: the path is a symlink, or crosses one (then it is not this folder's entry any more).
         const int err = errno;
@@ -177,7 +177,7 @@ void OutgoingFile::describe_other_entry(int root_fd, Opened& opened)
     const std::string name = slash == std::string::npos ? relative_path_ : relative_path_.substr(slash + 1);
     UniqueFd parent;
     if (slash != std::string::npos) {
-        parent.reset(open_beneath(root_fd, relative_path_.substr(0, slash).c_str(), O_PATH | O_DIRECTORY));
+        parent = open_beneath(root_fd, relative_path_.substr(0, slash).c_str(), O_PATH | O_DIRECTORY);
         if (!parent) {
             return;
         }

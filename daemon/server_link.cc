@@ -1,6 +1,7 @@
 // Connection management for minisyncd: name resolution off the loop, TLS setup, HELLO, backoff.
 #include "server_link.h"
 
+#include "must_succeed.h"
 #include "tcp_tuning.h"
 #include "tls_context.h"
 
@@ -44,6 +45,7 @@ ServerLink::ServerLink(event_base* base, const AgentSettings& settings, Listener
     if (!dns_) {
         throw std::runtime_error("evdns_base_new failed");
     }
+    must_succeed(retry_timer_ && keepalive_timer_, "evtimer_new, event_new");
     set_bwlimit(settings.bwlimit);
 }
 
@@ -62,7 +64,8 @@ void ServerLink::set_bwlimit(std::optional<std::uint64_t> bytes_per_second)
     // one is freed.
     for (const auto* channel : {&channel_, &retired_channel_}) {
         if (*channel) {
-            bufferevent_set_rate_limit((*channel)->handle(), limit.get());
+            must_succeed(bufferevent_set_rate_limit((*channel)->handle(), limit.get()) == 0,
+                         "bufferevent_set_rate_limit");
         }
     }
     rate_limit_ = std::move(limit);
@@ -81,8 +84,8 @@ void ServerLink::start()
 void ServerLink::stop(std::function<void()> done)
 {
     const State previous = std::exchange(state_, State::Stopped);
-    evtimer_del(retry_timer_.get());
-    event_del(keepalive_timer_.get());
+    must_succeed(evtimer_del(retry_timer_.get()) == 0, "evtimer_del");
+    must_succeed(event_del(keepalive_timer_.get()) == 0, "event_del");
     if (channel_ && !channel_->closing() && previous != State::Waiting) {
         on_stopped_ = std::move(done);
         channel_->close_after_flush("agent shutting down");
@@ -174,7 +177,7 @@ void ServerLink::connect_next()
         return;
     }
     if (rate_limit_) {
-        bufferevent_set_rate_limit(bev.get(), rate_limit_.get());
+        must_succeed(bufferevent_set_rate_limit(bev.get(), rate_limit_.get()) == 0, "bufferevent_set_rate_limit");
     }
     state_ = State::Connecting;
     channel_ = std::make_unique<FrameChannel>(std::move(bev), *this, OutputLowWater);
@@ -256,7 +259,7 @@ void ServerLink::start_keepalives(std::chrono::seconds server_idle_timeout)
     }
     // A third of the timeout: one keepalive may be late or queued behind data and the next still arrives.
     const timeval interval = to_timeval(std::chrono::duration_cast<std::chrono::milliseconds>(server_idle_timeout) / 3);
-    event_add(keepalive_timer_.get(), &interval);
+    must_succeed(event_add(keepalive_timer_.get(), &interval) == 0, "event_add");
 }
 
 void ServerLink::on_keepalive(evutil_socket_t /*fd*/, short /*what*/, void* self)
@@ -269,7 +272,7 @@ void ServerLink::on_keepalive(evutil_socket_t /*fd*/, short /*what*/, void* self
 
 void ServerLink::on_closed(const std::string& reason)
 {
-    event_del(keepalive_timer_.get());
+    must_succeed(event_del(keepalive_timer_.get()) == 0, "event_del");
     const bool was_ready = state_ == State::Ready;
     retired_channel_ = std::move(channel_);
     if (was_ready) {
@@ -305,7 +308,7 @@ void ServerLink::fail(const std::string& reason)
     SPDLOG_WARN("server={}: connection failed, retrying in {} ms err={}", settings_.server.to_string(),
                 delay.count(), reason);
     const timeval tv = to_timeval(delay);
-    evtimer_add(retry_timer_.get(), &tv);
+    must_succeed(evtimer_add(retry_timer_.get(), &tv) == 0, "evtimer_add");
     backoff_ = std::min(backoff_ * 2, MaxBackoff);
 }
 

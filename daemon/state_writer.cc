@@ -1,6 +1,8 @@
 // Time- and size-bounded batching of state writes.
 #include "state_writer.h"
 
+#include "must_succeed.h"
+
 #include <spdlog/spdlog.h>
 
 namespace minisync::agent {
@@ -20,6 +22,7 @@ StateWriter::StateWriter(event_base* base, LoopInbox& inbox, WorkerPool& pool, s
       strand_{Strand::create(pool)},
       timer_{evtimer_new(base, &StateWriter::on_timer, this)}
 {
+    must_succeed(timer_ != nullptr, "evtimer_new");
 }
 
 void StateWriter::record(StateChange change)
@@ -28,13 +31,13 @@ void StateWriter::record(StateChange change)
     if (pending_.size() >= MaxBatch) {
         flush();
     } else if (evtimer_pending(timer_.get(), nullptr) == 0) {
-        evtimer_add(timer_.get(), &FlushDelay);
+        must_succeed(evtimer_add(timer_.get(), &FlushDelay) == 0, "evtimer_add");
     }
 }
 
 void StateWriter::flush()
 {
-    evtimer_del(timer_.get());
+    must_succeed(evtimer_del(timer_.get()) == 0, "evtimer_del");
     if (pending_.empty()) {
         return;
     }

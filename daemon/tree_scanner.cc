@@ -1,21 +1,20 @@
 // Depth-first directory walk with openat/fdopendir, adding an inotify watch to each directory first.
 #include "tree_scanner.h"
 
+#include "dir_stream.h"
+#include "unique_fd.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
-#include <memory>
 #include <optional>
+#include <utility>
 
 namespace minisync::agent {
 namespace {
-
-struct DirClose {
-    void operator()(DIR* dir) const noexcept { ::closedir(dir); }
-};
 
 std::string join(const std::string& dir, const char* name)
 {
@@ -97,17 +96,16 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
             result.errors.push_back("cannot watch '" + absolute + "': " + std::strerror(errno));
             break;
         }
-        const int fd = ::open(absolute.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
+        UniqueFd fd{::open(absolute.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+        if (!fd) {
             if (errno != ENOENT && errno != ENOTDIR) {
                 result.errors.push_back("cannot open directory '" + absolute + "': " + std::strerror(errno));
                 result.scan.failed_dirs.insert(relative);
             }
             continue;
         }
-        const std::unique_ptr<DIR, DirClose> dir{::fdopendir(fd)};
+        const DirStream dir = open_dir_stream(std::move(fd));
         if (!dir) {
-            ::close(fd);
             result.scan.failed_dirs.insert(relative);
             continue;
         }

@@ -2,6 +2,7 @@
 // whatever the depth) and unlinkat of old partial files.
 #include "partial_sweeper.h"
 
+#include "dir_stream.h"
 #include "open_beneath.h"
 #include "path_rules.h"
 
@@ -13,17 +14,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <memory>
+#include <utility>
 
 namespace minisync::server {
-namespace {
-
-struct DirClose {
-    void operator()(DIR* dir) const noexcept { ::closedir(dir); }
-};
-
-} // namespace
-
 SweepResult sweep_stale_partials(int root_fd, std::chrono::seconds max_age, const std::atomic<bool>& stop)
 {
     SweepResult result;
@@ -33,16 +26,15 @@ SweepResult sweep_stale_partials(int root_fd, std::chrono::seconds max_age, cons
     while (!pending.empty() && !stop) {
         const std::string relative = std::move(pending.back());
         pending.pop_back();
-        const int fd = open_beneath(root_fd, relative.c_str(), O_RDONLY | O_DIRECTORY);
-        if (fd < 0) {
+        UniqueFd fd = open_beneath(root_fd, relative.c_str(), O_RDONLY | O_DIRECTORY);
+        if (!fd) {
             if (errno != ENOENT) {
                 result.errors.push_back("cannot open '" + relative + "': " + std::strerror(errno));
             }
             continue;
         }
-        const std::unique_ptr<DIR, DirClose> dir{::fdopendir(fd)};
+        const DirStream dir = open_dir_stream(std::move(fd));
         if (!dir) {
-            ::close(fd);
             continue;
         }
         const bool is_root = relative == ".";

@@ -3,6 +3,7 @@
 #include "removal.h"
 
 #include "beneath.h"
+#include "dir_stream.h"
 #include "open_beneath.h"
 #include "path_rules.h"
 
@@ -13,15 +14,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <memory>
+#include <utility>
 #include <vector>
 
 namespace minisync::server {
 namespace {
-
-struct DirClose {
-    void operator()(DIR* dir) const noexcept { ::closedir(dir); }
-};
 
 // Empties the directory `name` in parent_fd, deepest directories first, then removes it.
 std::optional<FsError> remove_tree(int parent_fd, const std::string& name, const std::string& display,
@@ -38,13 +35,12 @@ std::optional<FsError> remove_tree(int parent_fd, const std::string& name, const
         if (stop) {
             return stopped;
         }
-        const int fd = open_beneath(top.get(), dirs[i].c_str(), O_RDONLY | O_DIRECTORY);
-        if (fd < 0) {
+        UniqueFd fd = open_beneath(top.get(), dirs[i].c_str(), O_RDONLY | O_DIRECTORY);
+        if (!fd) {
             return fs_error_from_errno(errno, "open '" + display + "/" + dirs[i] + "'");
         }
-        const std::unique_ptr<DIR, DirClose> dir{::fdopendir(fd)};
+        const DirStream dir = open_dir_stream(std::move(fd));
         if (!dir) {
-            ::close(fd);
             return fs_error_from_errno(errno, "read '" + display + "/" + dirs[i] + "'");
         }
         while (const dirent* entry = ::readdir(dir.get())) {
@@ -70,7 +66,7 @@ std::optional<FsError> remove_tree(int parent_fd, const std::string& name, const
         const std::string& relative = dirs[i];
         const std::size_t slash = relative.rfind('/');
         const std::string parent = slash == std::string::npos ? "." : relative.substr(0, slash);
-        const UniqueFd parent_fd{open_beneath(top.get(), parent.c_str(), O_RDONLY | O_DIRECTORY)};
+        const UniqueFd parent_fd = open_beneath(top.get(), parent.c_str(), O_RDONLY | O_DIRECTORY);
         const std::string leaf = relative.substr(slash == std::string::npos ? 0 : slash + 1);
         if (!parent_fd || (::unlinkat(parent_fd.get(), leaf.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)) {
             return fs_error_from_errno(errno, "remove directory '" + display + "/" + relative + "'");

@@ -1,6 +1,7 @@
 // Listener, accept path, session bookkeeping and orderly shutdown of minisync-server.
 #include "server.h"
 
+#include "must_succeed.h"
 #include "partial_sweeper.h"
 #include "service_notify.h"
 #include "tcp_tuning.h"
@@ -89,9 +90,11 @@ Server::Server(ServerSettings settings)
     accept_resume_.reset(evtimer_new(base_.get(), &Server::on_accept_resume, this));
     shutdown_deadline_.reset(evtimer_new(base_.get(), &Server::on_shutdown_deadline, this));
     sweep_timer_.reset(evtimer_new(base_.get(), &Server::on_sweep, this));
+    must_succeed(reap_event_ && accept_resume_ && shutdown_deadline_ && sweep_timer_, "event_new");
     for (const int signal_number : {SIGTERM, SIGINT}) {
         EventPtr ev{evsignal_new(base_.get(), signal_number, &Server::on_signal, this)};
-        event_add(ev.get(), nullptr);
+        must_succeed(ev != nullptr, "evsignal_new");
+        must_succeed(event_add(ev.get(), nullptr) == 0, "event_add");
         signal_events_.push_back(std::move(ev));
     }
     bind_listener();
@@ -147,7 +150,7 @@ int Server::run()
     notify_ready("listening on " + settings_.listen.host + ":" + std::to_string(bound_port_));
     sweep_partials();
     heartbeat_.start();
-    event_base_dispatch(base_.get());
+    must_succeed(event_base_dispatch(base_.get()) != -1, "event_base_dispatch");
     SPDLOG_INFO("stopped: {} files committed, {} bytes received", metrics_.files_committed.Value(),
                 metrics_.bytes_received.Value());
     return 0;
@@ -193,8 +196,8 @@ void Server::handle_accept_error()
     SPDLOG_ERROR("accept failed: {} ({}); pausing accepts for {} s", evutil_socket_error_to_string(err), err,
                  AcceptRetryDelay.tv_sec);
     // Out of descriptors: accepting again at once would spin on the same error.
-    evconnlistener_disable(listener_.get());
-    evtimer_add(accept_resume_.get(), &AcceptRetryDelay);
+    must_succeed(evconnlistener_disable(listener_.get()) == 0, "evconnlistener_disable");
+    must_succeed(evtimer_add(accept_resume_.get(), &AcceptRetryDelay) == 0, "evtimer_add");
 }
 
 void Server::begin_shutdown()
@@ -206,7 +209,7 @@ void Server::begin_shutdown()
     notify_stopping();
     heartbeat_.stop();
     SPDLOG_INFO("shutting down: {} connections open", sessions_.size());
-    evconnlistener_disable(listener_.get());
+    must_succeed(evconnlistener_disable(listener_.get()) == 0, "evconnlistener_disable");
     for (const auto& [id, session] : sessions_) {
         session->shutdown("server shutting down");
     }
@@ -214,13 +217,13 @@ void Server::begin_shutdown()
         event_base_loopbreak(base_.get());
         return;
     }
-    evtimer_add(shutdown_deadline_.get(), &ShutdownGrace);
+    must_succeed(evtimer_add(shutdown_deadline_.get(), &ShutdownGrace) == 0, "evtimer_add");
 }
 
 void Server::sweep_partials()
 {
     constexpr timeval SweepInterval{24 * 3600, 0};
-    evtimer_add(sweep_timer_.get(), &SweepInterval);
+    must_succeed(evtimer_add(sweep_timer_.get(), &SweepInterval) == 0, "evtimer_add");
     pool_.post([&inbox = inbox_, &stop = pool_.stop_requested(), root = root_fd_.get(),
                 max_age = settings_.partial_max_age] {
         SweepResult result = sweep_stale_partials(root, max_age, stop);

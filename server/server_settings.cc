@@ -3,8 +3,9 @@
 #include "server_settings.h"
 
 #include "config_file.h"
-#include "settings_outcome.h"
 #include "path_rules.h"
+#include "settings_outcome.h"
+#include "settings_parser.h"
 
 #include <CLI/CLI.hpp>
 
@@ -26,12 +27,10 @@ constexpr std::chrono::seconds MinHandshakeTimeout{1};
 // at once, dropping every connection. A week is already no timeout in practice.
 constexpr std::chrono::seconds MaxTimeout = std::chrono::hours{24 * 7};
 
-using Failure = ParseFailure;
 using Outcome = ParseOutcome<ServerSettings>;
 
 // The command line as given; a value counts only when its flag was given (CLI::App::count()).
 struct CommandLine {
-    std::string config;
     std::string listen;
     std::string root;
     std::string cert;
@@ -73,11 +72,9 @@ Outcome parse(int argc, const char* const* argv)
     cli.partial_max_age = "7d";
     cli.log_level = "info";
 
-    CLI::App app{"minisync-server: receives files from minisyncd agents over mutual TLS", std::string{Program}};
-    app.add_option("--config", cli.config,
-                   "TOML file to read settings from; each flag is a key (--allow-cn: allow_cn), and flags given "
-                   "here override it")
-        ->type_name("FILE");
+    SettingsParser parser{Program, "minisync-server: receives files from minisyncd agents over mutual TLS",
+                          "--allow-cn"};
+    CLI::App& app = parser.app();
     app.add_option("--listen", cli.listen, "ADDR:PORT to accept agents on")
         ->type_name("ADDR:PORT")
         ->capture_default_str();
@@ -123,21 +120,12 @@ Outcome parse(int argc, const char* const* argv)
     app.add_option("--log-level", cli.log_level, "trace|debug|info|warn|error")
         ->type_name("LEVEL")
         ->capture_default_str();
-    if (auto failure = parse_command_line(app, argc, argv)) {
+    if (auto failure = parser.read(argc, argv)) {
         return std::move(*failure);
     }
-    auto loaded = load_config_if_given(app, cli.config, Program);
-    if (auto* failure = std::get_if<ParseFailure>(&loaded)) {
-        return std::move(*failure);
-    }
-    std::optional<ConfigFile>& config = std::get<std::optional<ConfigFile>>(loaded);
-    ConfigErrors errors;
-    std::optional<TableReader> top;
-    if (config) {
-        top.emplace(*config, config->root(), errors);
-    }
-    const SettingSources from{top ? &*top : nullptr,
-                              [&app](std::string_view flag) { return app.count(std::string{flag}) > 0; }, errors};
+    TableReader* const top = parser.file();
+    const SettingSources& from = parser.from();
+    ConfigErrors& errors = parser.errors();
 
     if (auto listen = from.value("--listen", cli.listen, host_port_value(true))) {
         settings.listen = *listen;
@@ -203,8 +191,8 @@ Outcome parse(int argc, const char* const* argv)
     if (top) {
         top->report_unknown_keys();
     }
-    if (!errors.empty()) {
-        return Failure{2, {}, errors.format(Program)};
+    if (auto failure = parser.failure()) {
+        return std::move(*failure);
     }
     return settings;
 }

@@ -1,6 +1,7 @@
 // lstat-based recursive listing of a directory tree and content hashing of its files.
 #include "tree_walk.h"
 
+#include "dir_stream.h"
 #include "path_rules.h"
 
 #include <dirent.h>
@@ -11,15 +12,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <stdexcept>
 
 namespace minisync::test {
 namespace {
-
-struct DirClose {
-    void operator()(DIR* dir) const noexcept { ::closedir(dir); }
-};
 
 EntryKind kind_of(mode_t mode)
 {
@@ -31,7 +27,7 @@ EntryKind kind_of(mode_t mode)
 
 void walk(const std::filesystem::path& dir, const std::string& relative, TreeListing& out)
 {
-    const std::unique_ptr<DIR, DirClose> handle{::opendir(dir.c_str())};
+    const DirStream handle{::opendir(dir.c_str())};
     if (!handle) {
         return;
     }

@@ -1,13 +1,8 @@
-// Control protocol codecs: request validation, reply encoding and decoding, line framing, socket path rule.
+// Control replies: building the daemon's reply lines and decoding them in the client, field by field.
+#include "control_codec.h"
 #include "control_protocol.h"
 
-#include <sys/stat.h>
-
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdlib>
-#include <set>
 #include <utility>
 
 namespace minisync::control {
@@ -15,54 +10,7 @@ namespace {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
-
-// The one place JSON becomes text. error_handler_t::replace turns each invalid UTF-8 sequence into
-// U+FFFD instead of throwing: paths are bytes, and the daemon must answer whatever a folder holds.
-// Control characters are escaped by dump(), so the text never contains a raw "\n".
-std::string to_line(const ordered_json& object)
-{
-    std::string line = object.dump(-1, ' ', false, json::error_handler_t::replace);
-    line.push_back('\n');
-    return line;
-}
-
-std::string_view without_newline(std::string_view line) noexcept
-{
-    if (!line.empty() && line.back() == '\n') {
-        line.remove_suffix(1);
-    }
-    return line;
-}
-
-bool is_blank(std::string_view text) noexcept
-{
-    return std::all_of(text.begin(), text.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
-}
-
-// At most max_bytes of text for an error message, cut on a UTF-8 sequence boundary, with "..." when cut.
-std::string excerpt(std::string_view text, std::size_t max_bytes)
-{
-    if (text.size() <= max_bytes) {
-        return std::string{text};
-    }
-    std::size_t end = max_bytes;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
-        --end; // text[end] continues a sequence: cut before the sequence starts
-    }
-    return std::string{text.substr(0, end)} + "...";
-}
-
-// nlohmann's messages start with "[json.exception.parse_error.101] "; the reader needs only the rest.
-std::string json_error_text(const json::exception& e)
-{
-    std::string_view what = e.what();
-    if (const std::size_t close = what.find("] "); !what.empty() && what.front() == '[' && close != std::string_view::npos) {
-        what.remove_prefix(close + 2);
-    }
-    return excerpt(what, 200);
-}
-
-constexpr std::size_t MaxQuoted = 64;
+using codec::to_line;
 
 // Field-by-field checks over a JSON object, keeping the first error, with field names qualified by where
 // the object sits ("folders[2].pending").
@@ -165,93 +113,10 @@ private:
     std::string& error_;
 };
 
-std::variant<Request, std::string> validate_request(const json& object)
-{
-    if (!object.is_object()) {
-        return std::string{"a request must be a JSON object"};
-    }
-    // Unknown fields first: {"comand":"status"} is better answered by the typo than by a missing command.
-    for (const auto& [key, value] : object.items()) {
-        if (key != "command" && key != "folder" && key != "wait") {
-            return "unknown field '" + excerpt(key, MaxQuoted) + "' (known: command, folder, wait)";
-        }
-    }
-    const auto command_field = object.find("command");
-    if (command_field == object.end()) {
-        return std::string{"missing field 'command'"};
-    }
-    if (!command_field->is_string()) {
-        return std::string{"field 'command' must be a string"};
-    }
-    const std::string& name = command_field->get_ref<const std::string&>();
-    const std::optional<Command> command = command_from_string(name);
-    if (!command) {
-        return "unknown command '" + excerpt(name, MaxQuoted) + "' (known: status, pause, resume, resync)";
-    }
-    Request request;
-    request.command = *command;
-    if (const auto folder = object.find("folder"); folder != object.end()) {
-        if (*command == Command::Status) {
-            return std::string{"status takes no 'folder'"};
-        }
-        if (!folder->is_string()) {
-            return std::string{"field 'folder' must be a string"};
-        }
-        request.folder = folder->get<std::string>();
-    }
-    if (const auto wait = object.find("wait"); wait != object.end()) {
-        if (*command != Command::Resync) {
-            return std::string{"field 'wait' is only valid for resync"};
-        }
-        if (!wait->is_boolean()) {
-            return std::string{"field 'wait' must be true or false"};
-        }
-        request.wait = wait->get<bool>();
-    }
-    return request;
-}
-
-std::variant<Request, std::string> parse_request_unchecked(std::string_view line)
-{
-    line = without_newline(line);
-    if (line.size() > MaxRequestLine) {
-        return std::string{LineTooLongError};
-    }
-    if (is_blank(line)) {
-        return std::string{"empty request"};
-    }
-    // nlohmann's lexer takes a NUL byte for the end of the input and would ignore whatever follows it.
-    if (line.find('\0') != std::string_view::npos) {
-        return std::string{"invalid JSON: NUL byte in the request"};
-    }
-    // nlohmann keeps the last of duplicate keys silently; a request saying two things is refused instead.
-    // The parser is iterative (an explicit stack), so deep nesting costs memory bounded by the line
-    // length, never the call stack.
-    std::set<std::string> keys;
-    std::string duplicate;
-    const json::parser_callback_t note_keys = [&](int depth, json::parse_event_t event, json& parsed) {
-        if (event == json::parse_event_t::key && depth == 1 && duplicate.empty() &&
-            !keys.insert(parsed.get<std::string>()).second) {
-            duplicate = parsed.get<std::string>();
-        }
-        return true;
-    };
-    json object;
-    try {
-        object = json::parse(line, note_keys);
-    } catch (const json::exception& e) {
-        return "invalid JSON: " + json_error_text(e);
-    }
-    if (!duplicate.empty()) {
-        return "duplicate field '" + excerpt(duplicate, MaxQuoted) + "'";
-    }
-    return validate_request(object);
-}
-
 std::variant<Reply, std::string> decode_reply_unchecked(std::string_view line)
 {
-    line = without_newline(line);
-    if (is_blank(line)) {
+    line = codec::without_newline(line);
+    if (codec::is_blank(line)) {
         return std::string{"empty reply"};
     }
     if (line.find('\0') != std::string_view::npos) {
@@ -261,7 +126,7 @@ std::variant<Reply, std::string> decode_reply_unchecked(std::string_view line)
     try {
         object = json::parse(line);
     } catch (const json::exception& e) {
-        return "reply is not JSON: " + json_error_text(e);
+        return "reply is not JSON: " + codec::json_error_text(e);
     }
     if (!object.is_object()) {
         return std::string{"reply is not a JSON object"};
@@ -394,27 +259,6 @@ std::variant<Result, std::string> decode_line(std::string_view line,
 
 } // namespace
 
-const char* to_string(Command command) noexcept
-{
-    switch (command) {
-    case Command::Status: return "status";
-    case Command::Pause: return "pause";
-    case Command::Resume: return "resume";
-    case Command::Resync: return "resync";
-    }
-    return "?";
-}
-
-std::optional<Command> command_from_string(std::string_view name) noexcept
-{
-    for (const Command command : {Command::Status, Command::Pause, Command::Resume, Command::Resync}) {
-        if (name == to_string(command)) {
-            return command;
-        }
-    }
-    return std::nullopt;
-}
-
 const char* to_string(DaemonState state) noexcept
 {
     switch (state) {
@@ -422,26 +266,6 @@ const char* to_string(DaemonState state) noexcept
     case DaemonState::Paused: return "paused";
     }
     return "?";
-}
-
-// noexcept: the only exception left after the JSON ones is std::bad_alloc, and running out of memory
-// stops the process (docs/ARCHITECTURE.md "Errors").
-std::variant<Request, std::string> parse_request(std::string_view line) noexcept
-{
-    return parse_request_unchecked(line);
-}
-
-std::string encode_request(const Request& request)
-{
-    ordered_json object;
-    object["command"] = to_string(request.command);
-    if (request.folder) {
-        object["folder"] = *request.folder;
-    }
-    if (request.wait) {
-        object["wait"] = true;
-    }
-    return to_line(object);
 }
 
 std::string error_reply(std::string_view message)
@@ -455,7 +279,7 @@ std::string error_reply(std::string_view message)
 std::string unknown_folder_error(std::string_view name)
 {
     // 255 bytes: no folder name is longer, so the rest would only bloat the reply.
-    return "no folder named '" + excerpt(name, 255) + "'";
+    return "no folder named '" + codec::excerpt(name, 255) + "'";
 }
 
 DaemonState overall_state(const std::vector<FolderStatus>& folders) noexcept
@@ -515,6 +339,8 @@ std::string encode_folders(const FoldersReply& reply)
     return to_line(object);
 }
 
+// noexcept: the only exception left after the JSON ones is std::bad_alloc, and running out of memory
+// stops the process (docs/ARCHITECTURE.md "Errors").
 std::variant<Reply, std::string> decode_reply(std::string_view line) noexcept
 {
     return decode_reply_unchecked(line);
@@ -538,76 +364,6 @@ std::variant<StatusReply, std::string> decode_status(std::string_view line) noex
 std::variant<FoldersReply, std::string> decode_folders(std::string_view line) noexcept
 {
     return decode_line<FoldersReply>(line, decode_folders_unchecked);
-}
-
-LineReader::Result LineReader::next(std::string* line)
-{
-    const std::size_t newline = buffer_.find('\n', scanned_);
-    if (newline == std::string::npos) {
-        scanned_ = buffer_.size();
-        return buffered() > max_line_ ? Result::TooLong : Result::NeedMore;
-    }
-    if (newline - start_ > max_line_) {
-        return Result::TooLong;
-    }
-    line->assign(buffer_, start_, newline - start_);
-    start_ = newline + 1;
-    scanned_ = start_;
-    if (start_ == buffer_.size()) {
-        buffer_.clear();
-        start_ = scanned_ = 0;
-    } else if (start_ > 64 * 1024 && start_ > buffer_.size() / 2) {
-        // Drop what was returned once it is most of the buffer, so a long stream keeps a small buffer
-        // without moving the tail after every line.
-        buffer_.erase(0, start_);
-        start_ = scanned_ = 0;
-    }
-    return Result::Line;
-}
-
-std::string socket_path_for(std::optional<std::string_view> runtime_directory,
-                            std::optional<std::string_view> xdg_runtime_dir, uid_t uid)
-{
-    const auto trimmed = [](std::string_view dir) {
-        while (!dir.empty() && dir.back() == '/') {
-            dir.remove_suffix(1);
-        }
-        return std::string{dir};
-    };
-    if (runtime_directory) {
-        // systemd sets one entry per RuntimeDirectory= name, ':'-separated; ours is the first.
-        const std::string_view first = runtime_directory->substr(0, runtime_directory->find(':'));
-        if (!first.empty()) {
-            return trimmed(first) + "/minisyncd.sock";
-        }
-    }
-    // The XDG base directory spec says a relative XDG_RUNTIME_DIR is invalid and must be ignored.
-    if (xdg_runtime_dir && !xdg_runtime_dir->empty() && xdg_runtime_dir->front() == '/') {
-        return trimmed(*xdg_runtime_dir) + "/minisync/minisyncd.sock";
-    }
-    return "/tmp/minisync-" + std::to_string(uid) + "/minisyncd.sock";
-}
-
-std::string default_socket_path()
-{
-    const auto env = [](const char* name) -> std::optional<std::string_view> {
-        const char* value = std::getenv(name);
-        return value != nullptr ? std::optional<std::string_view>{value} : std::nullopt;
-    };
-    return socket_path_for(env("RUNTIME_DIRECTORY"), env("XDG_RUNTIME_DIR"), ::getuid());
-}
-
-std::string client_socket_path()
-{
-    const std::string preferred = default_socket_path();
-    struct stat st{};
-    if (::stat(preferred.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-        return preferred;
-    }
-    if (::stat(SystemAgentSocket, &st) == 0 && S_ISSOCK(st.st_mode)) {
-        return SystemAgentSocket;
-    }
-    return preferred;
 }
 
 } // namespace minisync::control

@@ -1,0 +1,141 @@
+// The control commands: the command table (wire names) and validating and encoding request lines.
+#include "control_codec.h"
+#include "control_protocol.h"
+
+#include <set>
+
+namespace minisync::control {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+using codec::excerpt;
+using codec::MaxQuoted;
+
+std::variant<Request, std::string> validate_request(const json& object)
+{
+    if (!object.is_object()) {
+        return std::string{"a request must be a JSON object"};
+    }
+    // Unknown fields first: {"comand":"status"} is better answered by the typo than by a missing command.
+    for (const auto& [key, value] : object.items()) {
+        if (key != "command" && key != "folder" && key != "wait") {
+            return "unknown field '" + excerpt(key, MaxQuoted) + "' (known: command, folder, wait)";
+        }
+    }
+    const auto command_field = object.find("command");
+    if (command_field == object.end()) {
+        return std::string{"missing field 'command'"};
+    }
+    if (!command_field->is_string()) {
+        return std::string{"field 'command' must be a string"};
+    }
+    const std::string& name = command_field->get_ref<const std::string&>();
+    const std::optional<Command> command = command_from_string(name);
+    if (!command) {
+        return "unknown command '" + excerpt(name, MaxQuoted) + "' (known: status, pause, resume, resync)";
+    }
+    Request request;
+    request.command = *command;
+    if (const auto folder = object.find("folder"); folder != object.end()) {
+        if (*command == Command::Status) {
+            return std::string{"status takes no 'folder'"};
+        }
+        if (!folder->is_string()) {
+            return std::string{"field 'folder' must be a string"};
+        }
+        request.folder = folder->get<std::string>();
+    }
+    if (const auto wait = object.find("wait"); wait != object.end()) {
+        if (*command != Command::Resync) {
+            return std::string{"field 'wait' is only valid for resync"};
+        }
+        if (!wait->is_boolean()) {
+            return std::string{"field 'wait' must be true or false"};
+        }
+        request.wait = wait->get<bool>();
+    }
+    return request;
+}
+
+std::variant<Request, std::string> parse_request_unchecked(std::string_view line)
+{
+    line = codec::without_newline(line);
+    if (line.size() > MaxRequestLine) {
+        return std::string{LineTooLongError};
+    }
+    if (codec::is_blank(line)) {
+        return std::string{"empty request"};
+    }
+    // nlohmann's lexer takes a NUL byte for the end of the input and would ignore whatever follows it.
+    if (line.find('\0') != std::string_view::npos) {
+        return std::string{"invalid JSON: NUL byte in the request"};
+    }
+    // nlohmann keeps the last of duplicate keys silently; a request saying two things is refused instead.
+    // The parser is iterative (an explicit stack), so deep nesting costs memory bounded by the line
+    // length, never the call stack.
+    std::set<std::string> keys;
+    std::string duplicate;
+    const json::parser_callback_t note_keys = [&](int depth, json::parse_event_t event, json& parsed) {
+        if (event == json::parse_event_t::key && depth == 1 && duplicate.empty() &&
+            !keys.insert(parsed.get<std::string>()).second) {
+            duplicate = parsed.get<std::string>();
+        }
+        return true;
+    };
+    json object;
+    try {
+        object = json::parse(line, note_keys);
+    } catch (const json::exception& e) {
+        return "invalid JSON: " + codec::json_error_text(e);
+    }
+    if (!duplicate.empty()) {
+        return "duplicate field '" + excerpt(duplicate, MaxQuoted) + "'";
+    }
+    return validate_request(object);
+}
+
+} // namespace
+
+const char* to_string(Command command) noexcept
+{
+    switch (command) {
+    case Command::Status: return "status";
+    case Command::Pause: return "pause";
+    case Command::Resume: return "resume";
+    case Command::Resync: return "resync";
+    }
+    return "?";
+}
+
+std::optional<Command> command_from_string(std::string_view name) noexcept
+{
+    for (const Command command : {Command::Status, Command::Pause, Command::Resume, Command::Resync}) {
+        if (name == to_string(command)) {
+            return command;
+        }
+    }
+    return std::nullopt;
+}
+
+// noexcept: the only exception left after the JSON ones is std::bad_alloc, and running out of memory
+// stops the process (docs/ARCHITECTURE.md "Errors").
+std::variant<Request, std::string> parse_request(std::string_view line) noexcept
+{
+    return parse_request_unchecked(line);
+}
+
+std::string encode_request(const Request& request)
+{
+    ordered_json object;
+    object["command"] = to_string(request.command);
+    if (request.folder) {
+        object["folder"] = *request.folder;
+    }
+    if (request.wait) {
+        object["wait"] = true;
+    }
+    return codec::to_line(object);
+}
+
+} // namespace minisync::control
