@@ -29,11 +29,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-struct CtlResult {
-    int exit_code = -1;
-    std::string output; // stdout and stderr together
-};
-
 // A raw connection to the control socket, for what minisyncctl never sends.
 class ControlConnection {
 public:
@@ -89,57 +84,21 @@ private:
 
 class ControlTest : public FolderTest {
 protected:
-    // The agent's control socket, as the fixture passes it.
-    [[nodiscard]] fs::path socket_of(std::size_t agent_number = 1) const
+    // The agent, started once its probe file has arrived and its control socket is there; minisyncctl and
+    // the tests' own connections talk to it.
+    ChildProcess& start_and_sync(std::vector<std::string> extra_args = {})
     {
-        return sandbox() / ("agent-" + std::to_string(agent_number) + ".sock");
+        extra_args.insert(extra_args.end(), MetricsArgs.begin(), MetricsArgs.end());
+        agent_ = &FolderTest::start_and_sync({.agent_args = std::move(extra_args), .await = Await::Probe});
+        wait_for_control_socket(*agent_);
+        return *agent_;
     }
 
-    ChildProcess& start_and_sync(const std::vector<std::string>& extra_args = {})
-    {
-        start_server();
-        write_file(src_ / "probe.txt", "probe\n");
-        ChildProcess& agent = start_agent({src_.string()}, extra_args);
-        if (!wait_for([&] { return fs::exists(dst_ / "probe.txt"); }, 20s) || !wait_for([&] {
-                return fs::exists(socket_of());
-            }, 10s)) {
-            throw std::runtime_error("the agent never synced or never made its control socket:\n" + agent.log_text());
-        }
-        return agent;
-    }
-
-    CtlResult ctl(const std::vector<std::string>& args, const std::vector<std::string>& prefix = {})
-    {
-        std::vector<std::string> argv = prefix;
-        std::string binary = MINISYNCCTL_BIN;
-        if (!prefix.empty()) {
-            argv.push_back(MINISYNCCTL_BIN);
-            binary = prefix.front();
-            argv.erase(argv.begin());
-        }
-        argv.push_back("--socket");
-        argv.push_back(socket_of().string());
-        argv.insert(argv.end(), args.begin(), args.end());
-        const fs::path log = sandbox() / ("ctl-" + std::to_string(++ctl_runs_) + ".log");
-        ChildProcess child{binary, argv, log};
-        CtlResult result;
-        result.exit_code = child.wait_for_exit(120s).value_or(-1);
-        result.output = child.log_text();
-        return result;
-    }
-
-    nlohmann::json status_json()
-    {
-        const CtlResult result = ctl({"--json", "status"});
-        if (result.exit_code != 0) {
-            throw std::runtime_error("minisyncctl status failed (" + std::to_string(result.exit_code) +
-                                     "): " + result.output);
-        }
-        return nlohmann::json::parse(result.output);
-    }
+    CtlResult ctl(const std::vector<std::string>& args) { return MinisyncTest::ctl(*agent_, args); }
+    nlohmann::json status_json() { return MinisyncTest::status_json(*agent_); }
 
 private:
-    int ctl_runs_ = 0;
+    ChildProcess* agent_ = nullptr;
 };
 
 TEST_F(ControlTest, StatusReportsEveryFieldWithItsType)
@@ -204,7 +163,7 @@ TEST_F(ControlTest, PauseSuspendsAnUploadInFlightWhichResumesFromItsOffset)
     ASSERT_EQ(ctl({"resume"}).exit_code, 0);
     ASSERT_TRUE(wait_until_synced(src_, dst_, 60s));
     // It went on from what the server had kept, not from byte 0.
-    EXPECT_TRUE(agent.log_contains("path=big.bin: resuming at byte")) << agent.log_text();
+    EXPECT_GE(sample(agent, "minisync_resumed_bytes_total"), static_cast<double>(8U << 20));
 }
 
 TEST_F(ControlTest, ResyncRestoresFilesAlteredOrDeletedOnTheServer)
@@ -250,7 +209,7 @@ TEST_F(ControlTest, MalformedAndOversizedRequestsAreAnsweredAndTheDaemonKeepsSer
 {
     ChildProcess& agent = start_and_sync();
     {
-        ControlConnection connection{socket_of()};
+        ControlConnection connection{control_socket(agent)};
         const std::vector<std::string> malformed{"garbage", "{\"command\":\"explode\"}", "[1,2,3]",
                                                  "{\"command\":\"status\",\"x\":1}", "{\"command\":\"st\xff\"}"};
         for (const std::string& bad : malformed) {
@@ -268,7 +227,7 @@ TEST_F(ControlTest, MalformedAndOversizedRequestsAreAnsweredAndTheDaemonKeepsSer
         EXPECT_EQ(nlohmann::json::parse(*reply)["ok"], true);
     }
     {
-        ControlConnection connection{socket_of()};
+        ControlConnection connection{control_socket(agent)};
         connection.send(std::string(control::MaxRequestLine + 10, 'x'));
         const std::optional<std::string> reply = connection.read_line();
         ASSERT_TRUE(reply.has_value());
@@ -287,21 +246,17 @@ TEST_F(ControlTest, AnotherUserIsRefusedEvenWhenTheSocketFileLetsThemIn)
     ChildProcess& agent = start_and_sync();
     // The socket's directory opened to all and the file too, so that only the daemon's own check of the
     // peer's credentials stands in the way.
-    const fs::path socket = socket_of();
+    const fs::path socket = control_socket(agent);
     ASSERT_EQ(::chmod(sandbox().c_str(), 0755), 0);
     ASSERT_EQ(::chmod(socket.c_str(), 0666), 0);
 
-    const fs::path log = sandbox() / "ctl-nobody.log";
-    ChildProcess child{"/usr/bin/setpriv",
-                       {"--reuid=nobody", "--regid=nogroup", "--clear-groups", MINISYNCCTL_BIN,
-                        "--socket", socket.string(), "status"},
-                       log};
-    const std::optional<int> code = child.wait_for_exit(20s);
-    ASSERT_TRUE(code.has_value());
-    EXPECT_NE(*code, 0) << child.log_text();
-    EXPECT_NE(child.log_text().find("permission denied"), std::string::npos) << child.log_text();
+    const CtlResult refused = run_ctl({"--socket", socket.string(), "status"}, sandbox() / "ctl-nobody.log", 20s,
+                                      {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"});
+    ASSERT_NE(refused.exit_code, -1) << "minisyncctl did not exit";
+    EXPECT_NE(refused.exit_code, 0) << refused.output;
+    EXPECT_NE(refused.output.find("permission denied"), std::string::npos) << refused.output;
     EXPECT_TRUE(agent.running());
-    EXPECT_TRUE(wait_for([&] { return agent.log_contains("control: refused a connection"); }, 5s));
+    EXPECT_TRUE(wait_for_sample(agent, "minisync_errors_total{kind=\"control\"}", [](double n) { return n >= 1; }, 5s));
 }
 
 } // namespace

@@ -1,7 +1,7 @@
 // The real minisyncctl binary against no daemon, and against a scripted stand-in on a Unix socket: exit
 // codes, what it prints, and the request lines it sends. Tests against a live minisyncd live elsewhere.
-#include "child_process.h"
 #include "control_protocol.h"
+#include "ctl_runner.h"
 #include "sandbox.h"
 #include "unique_fd.h"
 
@@ -157,30 +157,24 @@ private:
     std::optional<std::string> old_;
 };
 
-struct CtlRun {
-    int exit_code = -1;
-    std::string output; // stdout and stderr together
-};
-
 class CtlClientTest : public ::testing::Test {
 protected:
     // Runs minisyncctl with args and waits for it to exit.
-    CtlRun run_ctl(const std::vector<std::string>& args)
+    CtlResult run_ctl(const std::vector<std::string>& args)
     {
-        ChildProcess child{MINISYNCCTL_BIN, args, sandbox() / ("ctl-" + std::to_string(++runs_) + ".log")};
-        const std::optional<int> code = child.wait_for_exit(30s);
-        EXPECT_TRUE(code.has_value()) << "minisyncctl did not exit";
-        return CtlRun{code.value_or(-1), child.log_text()};
+        CtlResult result = test::run_ctl(args, sandbox() / ("ctl-" + std::to_string(++runs_) + ".log"), 30s);
+        EXPECT_NE(result.exit_code, -1) << "minisyncctl did not exit";
+        return result;
     }
 
     // Runs minisyncctl --socket <the fake's socket> args against a fake daemon answering reply.
-    CtlRun run_against(const std::string& reply, const std::vector<std::string>& args, std::string* request = nullptr)
+    CtlResult run_against(const std::string& reply, const std::vector<std::string>& args, std::string* request = nullptr)
     {
         const fs::path path = sandbox() / ("fake-" + std::to_string(runs_ + 1) + ".sock");
         FakeDaemon daemon{path, reply};
         std::vector<std::string> full{"--socket", path.string()};
         full.insert(full.end(), args.begin(), args.end());
-        CtlRun result = run_ctl(full);
+        CtlResult result = run_ctl(full);
         if (request != nullptr) {
             *request = daemon.request().value_or("(none)");
         }
@@ -216,7 +210,7 @@ TEST_F(CtlClientTest, MissingSocketExits3NamingThePath)
     for (const std::vector<std::string>& args :
          {std::vector<std::string>{"--socket", path, "status"}, {"status", "--socket", path, "--json"},
           {"--socket", path, "pause", "docs"}, {"--socket", path, "resync", "--wait"}}) {
-        const CtlRun run = run_ctl(args);
+        const CtlResult run = run_ctl(args);
         EXPECT_EQ(run.exit_code, 3) << run.output;
         EXPECT_NE(run.output.find("'" + path + "'"), std::string::npos) << run.output;
     }
@@ -227,7 +221,7 @@ TEST_F(CtlClientTest, StaleSocketExits3)
     // Bound but not listening, as a socket left behind by a daemon that died: connect is refused.
     const fs::path path = sandbox() / "stale.sock";
     const UniqueFd stale = bound_socket(path);
-    const CtlRun run = run_ctl({"--socket", path.string(), "status"});
+    const CtlResult run = run_ctl({"--socket", path.string(), "status"});
     EXPECT_EQ(run.exit_code, 3) << run.output;
     EXPECT_NE(run.output.find("refused"), std::string::npos) << run.output;
 }
@@ -248,7 +242,7 @@ TEST_F(CtlClientTest, UsageErrorsExit2)
              {"--socket", "", "status"},
              {"status", "--socket"},
          }) {
-        const CtlRun run = run_ctl(args);
+        const CtlResult run = run_ctl(args);
         std::string joined;
         for (const std::string& arg : args) {
             joined += " '" + arg + "'";
@@ -260,7 +254,7 @@ TEST_F(CtlClientTest, UsageErrorsExit2)
 
 TEST_F(CtlClientTest, HelpExits0)
 {
-    const CtlRun run = run_ctl({"--help"});
+    const CtlResult run = run_ctl({"--help"});
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_NE(run.output.find("resync"), std::string::npos) << run.output;
 }
@@ -268,7 +262,7 @@ TEST_F(CtlClientTest, HelpExits0)
 TEST_F(CtlClientTest, StatusIsHumanReadable)
 {
     std::string request;
-    const CtlRun run = run_against(control::encode_status(sample_status()), {"status"}, &request);
+    const CtlResult run = run_against(control::encode_status(sample_status()), {"status"}, &request);
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_EQ(request, R"({"command":"status"})");
     EXPECT_EQ(run.output, "minisyncd 0.1.0 \u2014 running, connected to backup.example.org:7443 (up 3h12m)\n"
@@ -282,10 +276,10 @@ TEST_F(CtlClientTest, StatusIsHumanReadable)
 TEST_F(CtlClientTest, StatusJsonPrintsTheReplyAsItCame)
 {
     const std::string reply = control::encode_status(sample_status());
-    const CtlRun before = run_against(reply, {"--json", "status"});
+    const CtlResult before = run_against(reply, {"--json", "status"});
     EXPECT_EQ(before.exit_code, 0) << before.output;
     EXPECT_EQ(before.output, reply);
-    const CtlRun after = run_against(reply, {"status", "--json"});
+    const CtlResult after = run_against(reply, {"status", "--json"});
     EXPECT_EQ(after.exit_code, 0) << after.output;
     EXPECT_EQ(after.output, reply);
 }
@@ -293,7 +287,7 @@ TEST_F(CtlClientTest, StatusJsonPrintsTheReplyAsItCame)
 TEST_F(CtlClientTest, PauseResumeResyncSendTheirRequests)
 {
     std::string request;
-    CtlRun run = run_against(control::encode_folders({{"photos", "docs"}, std::nullopt}), {"pause"}, &request);
+    CtlResult run = run_against(control::encode_folders({{"photos", "docs"}, std::nullopt}), {"pause"}, &request);
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_EQ(request, R"({"command":"pause"})");
     EXPECT_EQ(run.output, "paused: photos, docs\n");
@@ -314,7 +308,7 @@ TEST_F(CtlClientTest, PauseResumeResyncSendTheirRequests)
 
 TEST_F(CtlClientTest, DaemonErrorsExit1)
 {
-    CtlRun run = run_against(control::error_reply(control::unknown_folder_error("nope")), {"pause", "nope"});
+    CtlResult run = run_against(control::error_reply(control::unknown_folder_error("nope")), {"pause", "nope"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_NE(run.output.find("no folder named 'nope'"), std::string::npos) << run.output;
 
@@ -331,11 +325,11 @@ TEST_F(CtlClientTest, BrokenRepliesExit3)
 {
     for (const std::string& reply : {std::string{"not json\n"}, std::string{"{\"ok\":true}\n"}, // no status fields
                                      std::string{"[1,2]\n"}, std::string{"{\"ok\":true,\"folders\":[]"}}) {
-        const CtlRun run = run_against(reply, {"status"});
+        const CtlResult run = run_against(reply, {"status"});
         EXPECT_EQ(run.exit_code, 3) << reply << run.output;
         EXPECT_NE(run.output.find(".sock'"), std::string::npos) << run.output;
     }
-    const CtlRun closed = run_against("", {"status"}); // closes without a reply
+    const CtlResult closed = run_against("", {"status"}); // closes without a reply
     EXPECT_EQ(closed.exit_code, 3) << closed.output;
     EXPECT_NE(closed.output.find("without a reply"), std::string::npos) << closed.output;
 }
@@ -345,7 +339,7 @@ TEST_F(CtlClientTest, RefusalIsReadEvenWhenTheRequestCannotBeSent)
     // Whether the daemon has closed before the request goes out or not, its error line is what is shown.
     const fs::path path = sandbox() / "refusing.sock";
     const FakeDaemon daemon{path, control::error_reply("too many control connections"), FakeDaemon::Mode::Refuse};
-    const CtlRun run = run_ctl({"--socket", path.string(), "status"});
+    const CtlResult run = run_ctl({"--socket", path.string(), "status"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_NE(run.output.find("too many control connections"), std::string::npos) << run.output;
 }
@@ -355,7 +349,7 @@ TEST_F(CtlClientTest, FindsTheSocketLikeTheDaemon)
     // Without --socket, minisyncctl looks where default_socket_path() says: $RUNTIME_DIRECTORY first.
     const ScopedEnv runtime{"RUNTIME_DIRECTORY", sandbox().c_str()};
     const FakeDaemon daemon{sandbox() / "minisyncd.sock", control::encode_folders({{"docs"}, std::nullopt})};
-    const CtlRun run = run_ctl({"pause", "docs"});
+    const CtlResult run = run_ctl({"pause", "docs"});
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_EQ(daemon.request(), R"({"command":"pause","folder":"docs"})");
 }

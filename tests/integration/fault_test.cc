@@ -63,12 +63,6 @@ TreeListing only(TreeListing listing, const std::string& path)
     return listing;
 }
 
-// The daemon's metrics, once it has logged where it serves them.
-Samples scrape(const ChildProcess& daemon)
-{
-    return parse_samples(scrape_text(daemon));
-}
-
 // Versions that identify themselves: version v of file f is lines of 64 bytes, each naming f, v and its own
 // number, cut at a length that depends on (f, v). A reader can tell a complete version from a truncated one
 // or from a mix of two, and say which versions a torn file was made of.
@@ -393,11 +387,11 @@ TEST_F(FaultTest, ServerDiskFullRefusesAnUploadThatCannotFitRetriesItAndTakesItO
         std::cout << "[ note ] " << mount_error_ << "; the server's RLIMIT_FSIZE stands in for a full disk\n";
     }
     write_random_file(src_ / "first.bin", 1 * MiB, 1);
-    start_server({"--metrics", "127.0.0.1:0"});
+    start_server(MetricsArgs);
     if (!on_tmpfs) {
         ASSERT_TRUE(set_file_size_limit(server(), DiskSize));
     }
-    ChildProcess& agent = start_agent({src_.string()}, {"--metrics", "127.0.0.1:0"});
+    ChildProcess& agent = start_agent({src_.string()}, MetricsArgs);
     ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
     const fs::path first = dst_ / "first.bin";
     const Sha256Digest first_digest = file_sha256(first);
@@ -514,7 +508,7 @@ TEST_F(FaultTest, ServerKilledWhileCommittingNeverLeavesATornFinalFile)
     RoundWriter writer{files, src_, make_dir("staging")};
     writer.write_round();
 
-    start_server();
+    start_server(MetricsArgs);
     start_agent({src_.string()});
     writer.start(250ms);
 
@@ -527,11 +521,12 @@ TEST_F(FaultTest, ServerKilledWhileCommittingNeverLeavesATornFinalFile)
         const std::size_t commits = std::uniform_int_distribution<std::size_t>{1, 30}(random);
         ASSERT_TRUE(wait_for(
             [&] {
-                return running.log_count(": committed ") >= commits &&
+                return sample(running, "minisync_server_files_committed_total") >= static_cast<double>(commits) &&
                        !compare_listings(list_tree(src_), list_tree(dst_)).empty();
             },
             30s))
-            << "the server committed " << running.log_count(": committed ") << " files in 30 s, not " << commits
+            << "the server committed " << sample(running, "minisync_server_files_committed_total")
+            << " files in 30 s, not " << commits
             << " while behind";
         ASSERT_TRUE(running.send_signal(SIGKILL));
         ASSERT_EQ(running.wait_for_exit(5s), 128 + SIGKILL);

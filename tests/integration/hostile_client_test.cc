@@ -151,13 +151,7 @@ protected:
         write_file(outside_ / "secret.txt", "outside the root\n");
         fs::create_directory(outside_ / "dir");
         outside_before_ = list_tree(outside_);
-        start_server({"--metrics", "127.0.0.1:0"});
-    }
-
-    // minisync_server_rejected_total{reason}: every refusal of a hostile client is counted.
-    double rejected(const std::string& reason)
-    {
-        return sample_value(server(), "minisync_server_rejected_total{reason=\"" + reason + "\"}");
+        start_server(MetricsArgs);
     }
 
     std::unique_ptr<RawClient> connect(const TlsFiles& tls)

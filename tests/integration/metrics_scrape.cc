@@ -83,9 +83,14 @@ std::string scrape_text(const ChildProcess& daemon)
     return *body;
 }
 
+Samples scrape(const ChildProcess& daemon)
+{
+    return parse_samples(scrape_text(daemon));
+}
+
 double sample_value(const ChildProcess& daemon, const std::string& name)
 {
-    const Samples samples = parse_samples(scrape_text(daemon));
+    const Samples samples = scrape(daemon);
     const auto it = samples.find(name);
     return it == samples.end() ? 0.0 : it->second;
 }

@@ -25,6 +25,9 @@ std::optional<std::uint16_t> logged_metrics_port(const ChildProcess& daemon);
 // endpoint or does not answer.
 std::string scrape_text(const ChildProcess& daemon);
 
+// Every sample of one scrape_text().
+Samples scrape(const ChildProcess& daemon);
+
 // One sample's value, 0 when it is absent (a labelled counter appears only once it has counted).
 double sample_value(const ChildProcess& daemon, const std::string& name);
 

@@ -47,10 +47,8 @@ protected:
 
 TEST_F(MetricsTest, BothEndpointsServeTheNamedMetricsAndCountersMove)
 {
-    start_server({"--metrics", "127.0.0.1:0"});
     write_file(src_ / "one.txt", std::string(1000, 'a'));
-    ChildProcess& agent = start_agent({src_.string()}, {"--metrics", "127.0.0.1:0"});
-    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+    ChildProcess& agent = start_and_sync({.agent_args = MetricsArgs, .server_args = MetricsArgs, .probe = false});
     write_file(src_ / "two.txt", std::string(500, 'b'));
     ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
 

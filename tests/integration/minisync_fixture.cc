@@ -1,9 +1,13 @@
-// Starting the daemons for a test, finding the server's port, and waiting for a mirror to match.
+// Starting the daemons for a test, finding the server's port, waiting for a mirror to match, and reading
+// what the daemons report (metrics, minisyncctl status).
 #include "minisync_fixture.h"
 
+#include "test_files.h"
 #include "tree_compare.h"
+#include "tree_walk.h"
 #include "wait_for.h"
 
+#include <csignal>
 #include <iostream>
 #include <regex>
 #include <stdexcept>
@@ -32,6 +36,8 @@ std::vector<std::string> tls_args(const TlsFiles& tls)
 }
 
 } // namespace
+
+const std::vector<std::string> MinisyncTest::MetricsArgs{"--metrics", "127.0.0.1:0"};
 
 void MinisyncTest::SetUp()
 {
@@ -171,6 +177,7 @@ ChildProcess& MinisyncTest::start_agent_for(std::uint16_t server_port, const std
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     args.insert(args.end(), folders.begin(), folders.end());
     agents_.push_back(std::make_unique<ChildProcess>(MINISYNCD_BIN, args, sandbox() / ("agent-" + number + ".log")));
+    control_sockets_[agents_.back().get()] = sandbox() / ("agent-" + number + ".sock");
     return *agents_.back();
 }
 
@@ -194,6 +201,140 @@ ChildProcess& MinisyncTest::start_agent_for(std::uint16_t server_port, const std
         return ::testing::AssertionSuccess();
     }
     return ::testing::AssertionFailure() << "the agent did not connect within " << deadline.count() << " ms";
+}
+
+void MinisyncTest::stop(ChildProcess& child)
+{
+    ASSERT_TRUE(child.send_signal(SIGTERM));
+    ASSERT_EQ(child.wait_for_exit(5s), 0) << child.binary() << " did not exit 0 within 5 s of SIGTERM";
+}
+
+::testing::AssertionResult MinisyncTest::wait_for_log(const ChildProcess& child, const std::string& text,
+                                                      std::chrono::milliseconds deadline)
+{
+    if (wait_for([&] { return child.log_contains(text); }, deadline)) {
+        return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << "'" << text << "' never appeared in " << child.log_path().string() << ":\n"
+                                         << child.log_text();
+}
+
+double MinisyncTest::rejected(const std::string& reason) const
+{
+    return sample(server(), "minisync_server_rejected_total{reason=\"" + reason + "\"}");
+}
+
+::testing::AssertionResult MinisyncTest::wait_for_sample(const ChildProcess& daemon, const std::string& name,
+                                                         const std::function<bool(double)>& holds,
+                                                         std::chrono::milliseconds deadline)
+{
+    std::string text;
+    const bool held = wait_for(
+        [&] {
+            text = scrape_text(daemon);
+            const Samples samples = parse_samples(text);
+            const auto it = samples.find(name);
+            return holds(it == samples.end() ? 0.0 : it->second);
+        },
+        deadline);
+    if (held) {
+        return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << name << " never reached the value wanted within " << deadline.count()
+                                         << " ms; last scrape of " << daemon.log_path().filename().string() << ":\n"
+                                         << text;
+}
+
+::testing::AssertionResult MinisyncTest::wait_until_idle(const ChildProcess& agent, std::chrono::milliseconds deadline)
+{
+    std::string text;
+    const bool idle = wait_for(
+        [&] {
+            text = scrape_text(agent);
+            Samples samples = parse_samples(text);
+            return samples["minisync_queue_depth"] == 0 && samples["minisync_inflight_transfers"] == 0;
+        },
+        deadline);
+    if (idle) {
+        return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << "the agent still had work queued or in flight after " << deadline.count()
+                                         << " ms; last scrape:\n"
+                                         << text;
+}
+
+std::filesystem::path MinisyncTest::control_socket(const ChildProcess& agent) const
+{
+    const auto it = control_sockets_.find(&agent);
+    if (it == control_sockets_.end()) {
+        throw std::logic_error("control_socket(): not an agent start_agent() started");
+    }
+    return it->second;
+}
+
+void MinisyncTest::wait_for_control_socket(const ChildProcess& agent) const
+{
+    const std::filesystem::path socket = control_socket(agent);
+    if (!wait_for([&] { return std::filesystem::exists(socket); }, 10s)) {
+        throw std::runtime_error("the agent never made its control socket '" + socket.string() + "':\n" +
+                                 agent.log_text());
+    }
+}
+
+CtlResult MinisyncTest::ctl(const ChildProcess& agent, const std::vector<std::string>& args)
+{
+    wait_for_control_socket(agent);
+    std::vector<std::string> full{"--socket", control_socket(agent).string()};
+    full.insert(full.end(), args.begin(), args.end());
+    return run_ctl(full, sandbox() / ("ctl-" + std::to_string(++ctl_runs_) + ".log"), 120s);
+}
+
+nlohmann::json MinisyncTest::status_json(const ChildProcess& agent)
+{
+    const CtlResult result = ctl(agent, {"--json", "status"});
+    if (result.exit_code != 0) {
+        throw std::runtime_error("minisyncctl status failed (" + std::to_string(result.exit_code) +
+                                 "): " + result.output);
+    }
+    return nlohmann::json::parse(result.output);
+}
+
+ChildProcess& FolderTest::start_and_sync(const StartOptions& options)
+{
+    if (server_runs().empty()) {
+        start_server(options.server_args);
+    } else if (!options.server_args.empty()) {
+        throw std::logic_error("start_and_sync(): server_args given, but the test started the server itself");
+    }
+    ChildProcess& agent = start_agent(options.folders.value_or(std::vector<std::string>{src_.string()}),
+                                      options.agent_args);
+    if (options.probe) {
+        write_file(src_ / "probe.txt", "probe\n");
+    }
+    std::vector<std::string> differences;
+    const auto arrived = [&] {
+        switch (options.await) {
+        case Await::Probe:
+            differences = {"probe.txt is not on the server"};
+            return std::filesystem::exists(std::filesystem::symlink_status(dst_ / "probe.txt"));
+        case Await::Files:
+            differences = compare_listings(files_only(list_tree(src_)), files_only(list_tree(dst_)));
+            return differences.empty();
+        case Await::Tree: differences = compare_trees(src_, dst_); return differences.empty();
+        }
+        return false;
+    };
+    if (!wait_for([&] { return arrived() || !agent.running(); }, options.deadline) || !agent.running()) {
+        throw std::runtime_error("the agent's first sync did not complete" +
+                                 std::string{agent.running() ? "" : " (the agent exited)"} + ":\n" +
+                                 join_lines(differences) + "\nagent log:\n" + agent.log_text());
+    }
+    return agent;
+}
+
+bool FolderTest::metadata_matches() const
+{
+    return compare_listings(list_tree(src_), list_tree(dst_)).empty();
 }
 
 } // namespace minisync::test

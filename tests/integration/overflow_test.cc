@@ -56,15 +56,17 @@ private:
 class OverflowTest : public FolderTest {
 protected:
     // Starts the agent with an inotify queue of 16 events; other processes get the old limit back.
-    ChildProcess* start_agent_with_small_queue(const std::vector<std::string>& extra_args = {})
+    ChildProcess* start_agent_with_small_queue(std::vector<std::string> extra_args = {})
     {
         QueueLimit limit{16};
         if (!limit.lowered()) {
             return nullptr;
         }
+        extra_args.insert(extra_args.end(), MetricsArgs.begin(), MetricsArgs.end());
         ChildProcess& agent = start_agent({src_.string()}, extra_args);
-        // The agent's inotify instance exists once it logs its folders.
-        EXPECT_TRUE(wait_for([&] { return agent.log_contains("watching folder=src"); }, 10s)) << agent.log_text();
+        // The agent makes its inotify instance before its metrics endpoint: once that answers, the instance
+        // exists, with the lowered limit.
+        EXPECT_NO_THROW(scrape_text(agent)) << agent.log_text();
         return &agent;
     }
 
@@ -78,7 +80,7 @@ protected:
         }
         change();
         ASSERT_TRUE(agent.send_signal(SIGCONT));
-        ASSERT_TRUE(wait_for([&] { return agent.log_contains("inotify queue overflowed"); }, 20s)) << agent.log_text();
+        ASSERT_TRUE(wait_for_sample(agent, "minisync_inotify_overflows_total", [](double n) { return n >= 1; }));
     }
 };
 

@@ -97,8 +97,7 @@ TEST_F(ServiceNotifyTest, DaemonsReportReadyStatusWatchdogAndStopping)
     EXPECT_TRUE(wait_for([&] { return notify_->received("WATCHDOG=1"); }, 10s)) << notify_->all();
 
     write_file(src_ / "a.txt", "a\n");
-    ChildProcess& agent = start_agent({src_.string()});
-    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+    ChildProcess& agent = start_and_sync({.probe = false});
     EXPECT_TRUE(wait_for([&] { return notify_->received("STATUS=connected to 127.0.0.1:"); }, 10s)) << notify_->all();
     EXPECT_TRUE(wait_for([&] { return notify_->received("1 synced"); }, 10s)) << notify_->all();
 

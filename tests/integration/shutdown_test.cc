@@ -20,17 +20,12 @@ namespace fs = std::filesystem;
 // README.md: "both daemons exit 0 within 5 s of SIGTERM or Ctrl-C".
 constexpr std::chrono::milliseconds ExitDeadline = 5s;
 
-class ShutdownTest : public FolderTest {
-protected:
-
-};
+class ShutdownTest : public FolderTest {};
 
 TEST_F(ShutdownTest, ConnectedAgentThenIdleServerExitZero)
 {
     write_file(src_ / "f.txt", "content\n");
-    start_server();
-    ChildProcess& agent = start_agent({src_.string()});
-    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+    ChildProcess& agent = start_and_sync({.probe = false});
 
     ASSERT_TRUE(agent.send_signal(SIGTERM));
     EXPECT_EQ(agent.wait_for_exit(ExitDeadline), 0);
@@ -41,14 +36,13 @@ TEST_F(ShutdownTest, ConnectedAgentThenIdleServerExitZero)
 TEST_F(ShutdownTest, ServerWithConnectedAgentThenReconnectingAgentExitZero)
 {
     write_file(src_ / "f.txt", "content\n");
-    start_server();
-    ChildProcess& agent = start_agent({src_.string()});
-    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
+    ChildProcess& agent = start_and_sync({.agent_args = MetricsArgs, .probe = false});
 
     ASSERT_TRUE(server().send_signal(SIGTERM));
     EXPECT_EQ(server().wait_for_exit(ExitDeadline), 0);
     // The agent has lost its server and is backing off between reconnection attempts.
-    ASSERT_TRUE(wait_for([&] { return agent.log_contains("connection failed"); }, 5s));
+    ASSERT_TRUE(wait_for_sample(agent, "minisync_errors_total{kind=\"connection\"}", [](double n) { return n >= 1; },
+                                5s));
     ASSERT_TRUE(agent.send_signal(SIGTERM));
     EXPECT_EQ(agent.wait_for_exit(ExitDeadline), 0);
 }

@@ -490,21 +490,7 @@ private:
     std::array<std::size_t, OperationCount> refused_{};
 };
 
-class StormTest : public FolderTest {
-protected:
-    // Starts the server and an agent on src and waits for a probe written after the start to arrive: from
-    // then on the connection is up and the folder is watched.
-    ChildProcess& start_and_sync()
-    {
-        start_server();
-        ChildProcess& agent = start_agent({src_.string()});
-        write_file(src_ / "probe.txt", "probe\n");
-        if (const ::testing::AssertionResult synced = wait_until_synced(src_, dst_, 20s); !synced) {
-            throw std::runtime_error(std::string{"the first sync did not complete: "} + synced.message());
-        }
-        return agent;
-    }
-};
+class StormTest : public FolderTest {};
 
 TEST_F(StormTest, RandomChurnConvergesToAnIdenticalMirror)
 {

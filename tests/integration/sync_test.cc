@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -38,30 +37,11 @@ void print_timing(const std::string& what, Clock::duration elapsed)
 
 class SyncTest : public FolderTest {
 protected:
-    // Starts the server and an agent on src, then waits for a probe file written after the start to
-    // arrive. From then on the connection is up and the folder's root is watched: the probe was found
-    // either by inotify or by the start-up scan, which adds each directory's watch before reading it.
-    ChildProcess& start_and_prime()
-    {
-        start_server();
-        ChildProcess& agent = start_agent({src_.string()});
-        write_file(src_ / "probe.txt", "probe\n");
-        // A helper returning a value cannot ASSERT; gtest turns the exception into a failure that ends the test.
-        if (const ::testing::AssertionResult primed = wait_until_synced(src_, dst_, 20s); !primed) {
-            throw std::runtime_error(std::string{"the probe file never arrived: "} + primed.message());
-        }
-        return agent;
-    }
-
-    // Size and mtime of every file match: with atomic renames on the server, that means every file has
-    // landed. Much cheaper than hashing, so timings measure the sync, not the test.
-    bool metadata_matches() const { return compare_listings(list_tree(src_), list_tree(dst_)).empty(); }
-
 };
 
 TEST_F(SyncTest, OneFileArrivesWithSameContentModeAndMtime)
 {
-    start_and_prime();
+    start_and_sync();
     const fs::path staging = make_dir("staging");
     const std::vector<std::uint8_t> content = random_bytes(300 * 1024 + 7, 1);
     write_file(staging / "report.bin", content);
@@ -83,7 +63,7 @@ TEST_F(SyncTest, OneFileArrivesWithSameContentModeAndMtime)
 
 TEST_F(SyncTest, FilesWrittenIntoJustCreatedNestedDirectoriesArrive)
 {
-    start_and_prime();
+    start_and_sync();
     for (int i = 0; i < 20; ++i) {
         const fs::path deepest = src_ / ("tree" + std::to_string(i)) / "a" / "b" / "c" / "d";
         fs::create_directories(deepest);
@@ -96,7 +76,7 @@ TEST_F(SyncTest, FilesWrittenIntoJustCreatedNestedDirectoriesArrive)
 
 TEST_F(SyncTest, DirectoryTreeMovedInArrivesAndIsWatched)
 {
-    start_and_prime();
+    start_and_sync();
     const fs::path outside = make_dir("elsewhere/moved/inner");
     write_file(outside / "before-move.txt", "written before the move\n");
     write_file(outside.parent_path() / "top.txt", "top\n");
@@ -135,22 +115,22 @@ TEST_F(SyncTest, StartupScanSyncsExistingFilesAndRestartRewritesNothing)
     set_mtime(src_ / "docs" / "readme.md", timespec{1'234'567'890, 987'654'321});
     constexpr std::size_t FileCount = 4;
 
-    start_server();
-    ChildProcess& first = start_agent({src_.string()});
-    ASSERT_TRUE(wait_until_synced(src_, dst_, 30s));
+    ChildProcess& first = start_and_sync({.agent_args = MetricsArgs, .probe = false, .deadline = 30s});
     const TreeListing before = files_only(list_tree(dst_));
     ASSERT_EQ(before.size(), FileCount);
-    ASSERT_TRUE(first.send_signal(SIGTERM));
-    ASSERT_EQ(first.wait_for_exit(5s), 0);
+    // The server makes missing directories itself, so the tree can match before the agent's own requests
+    // for them (and the mtimes it restores afterwards) are answered and recorded.
+    ASSERT_TRUE(wait_until_idle(first));
+    stop(first);
 
-    ChildProcess& second = start_agent({src_.string()});
+    ChildProcess& second = start_agent({src_.string()}, MetricsArgs);
     // The state database remembers every committed version: the rescan compares stat data only, and
-    // neither hashes nor offers anything to the server.
-    ASSERT_TRUE(wait_for([&] { return second.log_contains("7 unchanged, 0 to send, 0 to remove"); }, 20s))
-        << second.log_text();
+    // neither hashes nor offers anything to the server. (No metric reports what the scan found: its line is
+    // the record.)
+    ASSERT_TRUE(wait_for_log(second, "7 unchanged, 0 to send, 0 to remove"));
     ASSERT_TRUE(wait_until_connected(second, 10s));
-    EXPECT_EQ(second.log_count("synced ("), 0U) << second.log_text();
-    EXPECT_EQ(second.log_count("server already has it"), 0U) << second.log_text();
+    // Every answer the server gives (COMMITTED, ALREADY_HAVE, DONE) counts as an entry synced.
+    EXPECT_EQ(sample(second, "minisync_files_synced_total"), 0);
     const TreeListing after = files_only(list_tree(dst_));
     // Same inode and ctime: not rewritten, not replaced by a rename, not even touched.
     EXPECT_EQ(join_lines(compare_listings(before, after, CompareOptions{.identity = true})), "");
@@ -160,11 +140,8 @@ TEST_F(SyncTest, StartupScanSyncsExistingFilesAndRestartRewritesNothing)
 TEST_F(SyncTest, RestartAfterModeAndMtimeOnlyChangesSyncsThem)
 {
     write_file(src_ / "same.txt", "same content\n");
-    start_server();
-    ChildProcess& first = start_agent({src_.string()});
-    ASSERT_TRUE(wait_until_synced(src_, dst_, 20s));
-    ASSERT_TRUE(first.send_signal(SIGTERM));
-    ASSERT_EQ(first.wait_for_exit(5s), 0);
+    ChildProcess& first = start_and_sync({.probe = false});
+    stop(first);
 
     // Changed while no agent ran: same bytes, new mode and mtime. On start every file that changed (README.md
     // "Agent") is synced, mode and mtime included.
@@ -176,7 +153,7 @@ TEST_F(SyncTest, RestartAfterModeAndMtimeOnlyChangesSyncsThem)
 
 TEST_F(SyncTest, UnusualFileNamesArrive)
 {
-    start_and_prime();
+    start_and_sync();
     const std::vector<std::string> names{
         "with space.txt", "ünïcödé-名前.txt", "new\nline", "tab\tname",
         "back\\slash", "-leading-dash", "trailing.", "...", ".hidden", "a=b", "#%*?[]",
@@ -224,12 +201,14 @@ TEST_F(SyncTest, InitialSyncReadsANewFileOnceAndDoesNotHashItFirst)
     constexpr std::uint64_t Size = 48ULL << 20;
     write_random_file(src_ / "new.bin", Size, 48);
     start_server();
-    ChildProcess& agent = start_agent({src_.string()});
+    ChildProcess& agent = start_agent({src_.string()}, MetricsArgs);
     ASSERT_TRUE(wait_for([&] { return metadata_matches(); }, 60s)) << join_lines(compare_trees(src_, dst_));
-    ASSERT_TRUE(wait_for([&] { return agent.log_count("path=new.bin: synced (") == 1; }, 10s)) << agent.log_text();
+    // Its COMMITTED came back: the agent has done all it will do with it.
+    ASSERT_TRUE(wait_for_sample(agent, "minisync_files_synced_total", [](double synced) { return synced == 1; }, 10s));
     const std::uint64_t read = bytes_read_by(agent.pid());
     EXPECT_GE(read, Size);
     EXPECT_LT(read, Size + Size / 4) << "the agent read the file more than once";
+    // No metric counts HASH_WANTED: the agent's line for it is the only trace.
     EXPECT_EQ(agent.log_count("offering the hash"), 0U) << agent.log_text();
 }
 
@@ -242,7 +221,7 @@ TEST_F(SyncTest, ManySmallFilesInOneDirectoryShareDirectoryFsyncs)
     for (int f = 0; f < Files; ++f) {
         write_file(src_ / "many" / ("file" + std::to_string(f)), random_bytes(2048, 7000 + static_cast<std::uint64_t>(f)));
     }
-    start_server({"--metrics", "127.0.0.1:0"});
+    start_server(MetricsArgs);
     start_agent({src_.string()});
     ASSERT_TRUE(wait_for([&] { return metadata_matches(); }, 60s)) << join_lines(compare_trees(src_, dst_));
     EXPECT_EQ(join_lines(compare_trees(src_, dst_)), "");
@@ -256,7 +235,7 @@ TEST_F(SyncTest, ManySmallFilesInOneDirectoryShareDirectoryFsyncs)
 
 TEST_F(SyncTest, ThousandSmallFilesCreatedWhileRunningArrive)
 {
-    start_and_prime();
+    start_and_sync();
     const Clock::time_point started = Clock::now();
     std::uint64_t seed = 1000;
     for (int d = 0; d < 10; ++d) {
@@ -275,7 +254,7 @@ TEST_F(SyncTest, ThousandSmallFilesCreatedWhileRunningArrive)
 
 TEST_F(SyncTest, RapidRewritesEndWithTheFinalContent)
 {
-    ChildProcess& agent = start_and_prime();
+    ChildProcess& agent = start_and_sync();
     // Same size every time, several rewrites per mtime tick: only content tells the versions apart,
     // and the agent reads while the file is being truncated and rewritten under it.
     constexpr std::size_t Size = 512 * 1024;
@@ -292,8 +271,7 @@ TEST_F(SyncTest, RapidRewritesEndWithTheFinalContent)
     EXPECT_TRUE(wait_for([&] { return find_partials(server_root()).empty(); }, 10s))
         << join_lines(find_partials(server_root()));
     // Whatever was still in flight when the trees first matched must not replace the final version.
-    ASSERT_TRUE(agent.send_signal(SIGTERM));
-    EXPECT_EQ(agent.wait_for_exit(5s), 0);
+    stop(agent);
     EXPECT_EQ(join_lines(compare_trees(src_, dst_)), "");
     EXPECT_EQ(file_sha256(dst_ / "hot.bin"), expected);
 }
@@ -343,7 +321,8 @@ TEST_F(SyncTest, FileKeptBusyIsRetriedAfterAPauseNotInALoop)
         const char byte = static_cast<char>(i);
         ASSERT_EQ(::pwrite(fd, &byte, 1, static_cast<off_t>((i * 7919) % (4 << 20))), 1);
     }
-    // An upload of 4 MiB takes milliseconds here: retried at once, it would have failed dozens of times.
+    // An upload of 4 MiB takes milliseconds here: retried at once, it would have failed dozens of times. No
+    // metric counts uploads given up on a change, so the agent's line for each is what is counted.
     EXPECT_LE(agent.log_count("changed while being sent"), 2U) << agent.log_text();
     ASSERT_EQ(::close(fd), 0);
     // The close-write that finally comes sends it at once.

@@ -103,6 +103,7 @@ TEST_F(WatchLimitTest, FilesInDirectoriesThatCouldNotBeWatchedStillArrive)
             GTEST_SKIP() << "cannot write " << MaxUserWatches;
         }
         ChildProcess& agent = start_agent({src_.string()});
+        // docs/OPERATIONS.md promises an error naming the sysctl to raise: the line is the contract.
         const bool reported = wait_for(
             [&] {
                 std::istringstream lines{agent.log_text()};
