@@ -9,12 +9,12 @@
 // In any state a malformed or misplaced frame is answered with ERROR, and the connection closes once
 // that is flushed, as on shutdown; an error, EOF or the idle timeout (Ready) close it. A closed
 // connection is reported to the server and reaped on a later loop pass.
-// Request states are in upload_request.h, put_file_request.h and entry_request.h. A connection that
+// Request states are in upload_request.h, put_file_request.h and entry_change.h. A connection that
 // closes keeps its partial files for the agent to resume; ABORT and errors discard them.
 #pragma once
 
 #include "frame_channel.h"
-#include "frame_sink.h"
+#include "reply_sink.h"
 #include "libevent_handles.h"
 #include "protocol_codec.h"
 #include "session_context.h"
@@ -27,7 +27,7 @@
 
 namespace minisync::server {
 
-class ClientSession final : public FrameChannel::Handler, private FrameSink {
+class ClientSession final : public FrameChannel::Handler, private ReplySink {
 public:
     ClientSession(std::uint64_t id, SessionContext& context, BufferEventPtr bev, std::string peer);
     ClientSession(const ClientSession&) = delete;
@@ -54,7 +54,7 @@ private:
     }
     void handle_handshake_deadline();
 
-    // FrameSink, for the requests.
+    // ReplySink, for the requests.
     void send(std::span<const std::uint8_t> frame) override { channel_.send(frame); }
     [[nodiscard]] bool closing() const override { return channel_.closing(); }
     void reject_connection(protocol::ErrorCode code, const std::string& message, RejectReason reason) override;

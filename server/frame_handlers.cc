@@ -2,7 +2,7 @@
 #include "frame_handlers.h"
 
 #include "entry_ops.h"
-#include "entry_request.h"
+#include "entry_change.h"
 #include "path_rules.h"
 #include "protocol_codec.h"
 #include "put_file_request.h"
@@ -31,7 +31,7 @@ void reject_malformed(SessionRequests& requests, FrameType type)
 UploadRequest* live_upload(SessionRequests& requests, std::uint32_t request_id, FrameType frame,
                            const char* out_of_place)
 {
-    Request* request = requests.live(request_id, frame);
+    ClientRequest* request = requests.live(request_id, frame);
     if (request == nullptr) {
         return nullptr;
     }
@@ -127,7 +127,7 @@ void handle_abort(SessionRequests& requests, protocol::RequestOnly&& abort, Byte
 }
 
 // Runs a removal, directory, symlink or rename on the request's strand and answers with reply or ERROR.
-void apply(SessionRequests& requests, std::uint32_t request_id, EntryRequest& entry, EntryRequest::Work work,
+void apply(SessionRequests& requests, std::uint32_t request_id, EntryChange& entry, EntryChange::Work work,
            FrameType reply)
 {
     entry.apply(std::move(work), requests.completion().reporter<std::optional<FsError>>(
@@ -139,7 +139,7 @@ void apply(SessionRequests& requests, std::uint32_t request_id, EntryRequest& en
 void handle_remove(SessionRequests& requests, protocol::RemoveMsg&& remove, ByteBuffer&& /*body*/)
 {
     const std::uint32_t request_id = remove.request_id;
-    auto* entry = requests.admit<EntryRequest>(
+    auto* entry = requests.admit<EntryChange>(
         {request_id, remove.folder, remove.path, remove.kind == protocol::RemoveKind::Tree});
     if (entry == nullptr) {
         return;
@@ -154,7 +154,7 @@ void handle_remove(SessionRequests& requests, protocol::RemoveMsg&& remove, Byte
 
 void handle_make_dir(SessionRequests& requests, protocol::MakeDirMsg&& msg, ByteBuffer&& /*body*/)
 {
-    auto* entry = requests.admit<EntryRequest>({msg.request_id, msg.folder, msg.path});
+    auto* entry = requests.admit<EntryChange>({msg.request_id, msg.folder, msg.path});
     if (entry == nullptr) {
         return;
     }
@@ -169,7 +169,7 @@ void handle_make_dir(SessionRequests& requests, protocol::MakeDirMsg&& msg, Byte
 
 void handle_make_symlink(SessionRequests& requests, protocol::MakeSymlinkMsg&& msg, ByteBuffer&& /*body*/)
 {
-    auto* entry = requests.admit<EntryRequest>({msg.request_id, msg.folder, msg.path});
+    auto* entry = requests.admit<EntryChange>({msg.request_id, msg.folder, msg.path});
     if (entry == nullptr) {
         return;
     }
@@ -187,7 +187,7 @@ void handle_make_symlink(SessionRequests& requests, protocol::MakeSymlinkMsg&& m
 
 void handle_rename(SessionRequests& requests, protocol::RenameMsg&& msg, ByteBuffer&& /*body*/)
 {
-    auto* entry = requests.admit<EntryRequest>({msg.request_id, msg.folder, msg.from, true, &msg.to});
+    auto* entry = requests.admit<EntryChange>({msg.request_id, msg.folder, msg.from, true, &msg.to});
     if (entry == nullptr) {
         return;
     }

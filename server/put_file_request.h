@@ -12,7 +12,7 @@
 #include "byte_buffer.h"
 #include "group_commit.h"
 #include "incoming_upload.h"
-#include "request.h"
+#include "client_request.h"
 
 #include <atomic>
 #include <cstddef>
@@ -21,12 +21,12 @@
 
 namespace minisync::server {
 
-class PutFileRequest final : public Request {
+class PutFileRequest final : public ClientRequest {
 public:
     enum class State { Admitted, Committing };
     using PutReport = std::function<void(IncomingUpload::PutResult)>;
 
-    explicit PutFileRequest(Admission&& admission) : Request{std::move(admission.path)} {}
+    explicit PutFileRequest(Admission&& admission) : ClientRequest{std::move(admission.path)} {}
 
     [[nodiscard]] State state() const noexcept { return state_; }
     // After put().

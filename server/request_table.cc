@@ -15,14 +15,14 @@ bool RequestTable::claim_id(std::uint32_t request_id) noexcept
     return true;
 }
 
-void RequestTable::insert(std::uint32_t request_id, RequestPtr request)
+void RequestTable::insert(std::uint32_t request_id, ClientRequestPtr request)
 {
     assert(request_id != 0 && request_id <= highest_id_);
     [[maybe_unused]] const bool inserted = requests_.emplace(request_id, std::move(request)).second;
     assert(inserted);
 }
 
-Request* RequestTable::find(std::uint32_t request_id) const noexcept
+ClientRequest* RequestTable::find(std::uint32_t request_id) const noexcept
 {
     const auto it = requests_.find(request_id);
     return it == requests_.end() ? nullptr : it->second.get();
@@ -33,13 +33,13 @@ bool RequestTable::is_stale(std::uint32_t request_id) const noexcept
     return request_id != 0 && request_id <= highest_id_ && !requests_.contains(request_id);
 }
 
-RequestPtr RequestTable::remove(std::uint32_t request_id)
+ClientRequestPtr RequestTable::remove(std::uint32_t request_id)
 {
     const auto it = requests_.find(request_id);
     if (it == requests_.end()) {
         return nullptr;
     }
-    RequestPtr request = std::move(it->second);
+    ClientRequestPtr request = std::move(it->second);
     requests_.erase(it);
     return request;
 }

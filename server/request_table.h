@@ -5,7 +5,7 @@
 // and frames for it that were already on the way (DATA behind an ERROR, say) are dropped, not refused.
 #pragma once
 
-#include "request.h"
+#include "client_request.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -23,19 +23,19 @@ public:
     [[nodiscard]] bool claim_id(std::uint32_t request_id) noexcept;
     [[nodiscard]] bool full() const noexcept { return requests_.size() >= MaxRequests; }
     // The id must have been claimed and not be in the table.
-    void insert(std::uint32_t request_id, RequestPtr request);
+    void insert(std::uint32_t request_id, ClientRequestPtr request);
 
-    [[nodiscard]] Request* find(std::uint32_t request_id) const noexcept;
+    [[nodiscard]] ClientRequest* find(std::uint32_t request_id) const noexcept;
     [[nodiscard]] bool contains(std::uint32_t request_id) const noexcept { return requests_.contains(request_id); }
     // Used before and finished.
     [[nodiscard]] bool is_stale(std::uint32_t request_id) const noexcept;
     // Hands the request to the caller, which decides what happens as it ends; nothing when it is not live.
-    RequestPtr remove(std::uint32_t request_id);
+    ClientRequestPtr remove(std::uint32_t request_id);
     [[nodiscard]] std::size_t size() const noexcept { return requests_.size(); }
 
 private:
     std::uint32_t highest_id_ = 0;
-    std::unordered_map<std::uint32_t, RequestPtr> requests_;
+    std::unordered_map<std::uint32_t, ClientRequestPtr> requests_;
 };
 
 } // namespace minisync::server

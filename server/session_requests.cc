@@ -92,9 +92,9 @@ bool SessionRequests::refused_as_too_large(std::uint32_t request_id, const std::
     return true;
 }
 
-Request* SessionRequests::live(std::uint32_t request_id, FrameType frame)
+ClientRequest* SessionRequests::live(std::uint32_t request_id, FrameType frame)
 {
-    if (Request* request = requests_.find(request_id)) {
+    if (ClientRequest* request = requests_.find(request_id)) {
         return request;
     }
     if (!requests_.is_stale(request_id)) {
@@ -117,7 +117,7 @@ void SessionRequests::fail(std::uint32_t request_id, ErrorCode code, const std::
 
 void SessionRequests::end(std::uint32_t request_id, bool discard_partial)
 {
-    RequestPtr request = requests_.remove(request_id);
+    ClientRequestPtr request = requests_.remove(request_id);
     if (!request) {
         return;
     }

@@ -1,13 +1,13 @@
 // One connection's requests on the server: admitting them (id, names, paths, limits, path locks), how
 // each ends, and the worker results that end them. What each frame does to a request is in
-// frame_handlers; the request kinds and their states are UploadRequest, PutFileRequest and EntryRequest.
+// frame_handlers; the request kinds and their states are UploadRequest, PutFileRequest and EntryChange.
 // Loop thread only.
 #pragma once
 
-#include "frame_sink.h"
+#include "reply_sink.h"
 #include "incoming_upload.h"
 #include "protocol.h"
-#include "request.h"
+#include "client_request.h"
 #include "request_table.h"
 #include "session_completion.h"
 #include "session_context.h"
@@ -25,7 +25,7 @@ class SessionRequests {
 public:
     // client is the connection's client name, set before the first request (after the TLS handshake).
     SessionRequests(SessionContext& context, std::uint64_t session_id, const std::string& client,
-                    FrameSink& connection)
+                    ReplySink& connection)
         : context_{context}, completion_{context, session_id}, client_{client}, connection_{connection}
     {
     }
@@ -60,7 +60,7 @@ public:
                               std::uint64_t size);
     // The live request. Nothing for a stale id (the frame is dropped) or an unknown one (the connection is
     // refused as well).
-    Request* live(std::uint32_t request_id, protocol::FrameType frame);
+    ClientRequest* live(std::uint32_t request_id, protocol::FrameType frame);
     // ERROR for the request, which ends and discards what it wrote.
     void fail(std::uint32_t request_id, protocol::ErrorCode code, const std::string& message);
     // ABORT and errors discard the partial file; SUSPEND and success keep it (or have none).
@@ -80,7 +80,7 @@ public:
     [[nodiscard]] SessionContext& context() const noexcept { return context_; }
     [[nodiscard]] const SessionCompletion& completion() const noexcept { return completion_; }
     [[nodiscard]] const std::string& client() const noexcept { return client_; }
-    [[nodiscard]] FrameSink& connection() const noexcept { return connection_; }
+    [[nodiscard]] ReplySink& connection() const noexcept { return connection_; }
 
 private:
     // admit() without the type: the checks and the locks.
@@ -98,7 +98,7 @@ private:
     SessionContext& context_;
     const SessionCompletion completion_;
     const std::string& client_;
-    FrameSink& connection_;
+    ReplySink& connection_;
     RequestTable requests_;
     std::size_t bytes_queued_to_disk_ = 0;
 };

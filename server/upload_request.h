@@ -15,7 +15,7 @@
 #include "group_commit.h"
 #include "incoming_upload.h"
 #include "libevent_handles.h"
-#include "request.h"
+#include "client_request.h"
 #include "sha256.h"
 
 #include <atomic>
@@ -27,7 +27,7 @@
 
 namespace minisync::server {
 
-class UploadRequest final : public Request {
+class UploadRequest final : public ClientRequest {
 public:
     enum class State { Admitted, Opening, Receiving, Committing };
     // What a DATA or COMMIT frame means for this upload. OutOfPlace breaks the protocol (DATA before
@@ -39,7 +39,7 @@ public:
     using WriteReport = std::function<void(IncomingUpload::WriteResult)>;
     using CommitReport = std::function<void(std::optional<FsError>)>;
 
-    UploadRequest(Admission&& admission, std::uint64_t size) : Request{std::move(admission.path)}, size_{size} {}
+    UploadRequest(Admission&& admission, std::uint64_t size) : ClientRequest{std::move(admission.path)}, size_{size} {}
 
     [[nodiscard]] State state() const noexcept { return state_; }
     [[nodiscard]] std::uint64_t size() const noexcept { return size_; }

@@ -7,7 +7,7 @@
 #include "loop_inbox.h"
 #include "path_locks.h"
 #include "process_setup.h"
-#include "request.h"
+#include "client_request.h"
 #include "sandbox.h"
 #include "unique_fd.h"
 #include "worker_pool.h"

@@ -14,7 +14,7 @@ namespace {
 
 class RequestTableTest : public test::RequestFixture {
 protected:
-    RequestPtr request_on(const std::string& path) { return std::make_unique<Request>(admission(path).path); }
+    ClientRequestPtr request_on(const std::string& path) { return std::make_unique<ClientRequest>(admission(path).path); }
     // Claims the id and adds a request on a path of its own.
     void add(std::uint32_t request_id)
     {
@@ -52,13 +52,13 @@ TEST_F(RequestTableTest, LookupAndRemoval)
     add(1);
     add(2);
     EXPECT_EQ(table_.size(), 2U);
-    Request* first = table_.find(1);
+    ClientRequest* first = table_.find(1);
     ASSERT_NE(first, nullptr);
     EXPECT_EQ(first->lock_key(), key_of("file-1"));
     EXPECT_TRUE(table_.contains(2));
     EXPECT_EQ(table_.find(3), nullptr);
 
-    const RequestPtr removed = table_.remove(1);
+    const ClientRequestPtr removed = table_.remove(1);
     EXPECT_EQ(removed.get(), first) << "the caller gets the request itself";
     EXPECT_EQ(table_.find(1), nullptr);
     EXPECT_FALSE(table_.contains(1));

@@ -18,12 +18,12 @@ struct Admission {
     std::optional<HeldPath> destination; // RENAME only
 };
 
-class Request {
+class ClientRequest {
 public:
-    explicit Request(HeldPath&& path) : path_{std::move(path)} {}
-    Request(const Request&) = delete;
-    Request& operator=(const Request&) = delete;
-    virtual ~Request() = default;
+    explicit ClientRequest(HeldPath&& path) : path_{std::move(path)} {}
+    ClientRequest(const ClientRequest&) = delete;
+    ClientRequest& operator=(const ClientRequest&) = delete;
+    virtual ~ClientRequest() = default;
 
     [[nodiscard]] const std::shared_ptr<Strand>& strand() const noexcept { return path_.strand(); }
     [[nodiscard]] const std::string& lock_key() const noexcept { return path_.key(); }
@@ -35,6 +35,6 @@ private:
     HeldPath path_;
 };
 
-using RequestPtr = std::unique_ptr<Request>;
+using ClientRequestPtr = std::unique_ptr<ClientRequest>;
 
 } // namespace minisync::server

@@ -1,6 +1,6 @@
 // Tests for a directory-entry request (REMOVE, MAKE_DIR, MAKE_SYMLINK, RENAME): its state, its report,
 // and that its work waits for the strands it must run after.
-#include "entry_request.h"
+#include "entry_change.h"
 
 #include "request_fixture.h"
 
@@ -19,7 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class EntryRequestTest : public test::RequestFixture {
+class EntryChangeTest : public test::RequestFixture {
 protected:
     void TearDown() override
     {
@@ -30,21 +30,21 @@ protected:
     std::promise<void> gate_;
 };
 
-TEST_F(EntryRequestTest, ApplyRunsTheWorkAndReportsItsResult)
+TEST_F(EntryChangeTest, ApplyRunsTheWorkAndReportsItsResult)
 {
-    EntryRequest entry{admission("dir")};
-    EXPECT_EQ(entry.state(), EntryRequest::State::Admitted);
+    EntryChange entry{admission("dir")};
+    EXPECT_EQ(entry.state(), EntryChange::State::Admitted);
     test::Reported<std::optional<FsError>> applied;
     entry.apply([] { return std::optional<FsError>{FsError{protocol::ErrorCode::NotFound, "gone"}}; },
                 applied.reporter());
-    EXPECT_EQ(entry.state(), EntryRequest::State::Applying);
+    EXPECT_EQ(entry.state(), EntryChange::State::Applying);
     const auto error = applied.wait();
     ASSERT_TRUE(error) << "no report";
     ASSERT_TRUE(*error);
     EXPECT_EQ((*error)->code, protocol::ErrorCode::NotFound);
 }
 
-TEST_F(EntryRequestTest, TheWorkWaitsForTheStrandsItRunsAfter)
+TEST_F(EntryChangeTest, TheWorkWaitsForTheStrandsItRunsAfter)
 {
     std::optional<HeldPath> below = HeldPath::acquire(locks_, key_of("dir/file"), false);
     ASSERT_TRUE(below);
@@ -54,7 +54,7 @@ TEST_F(EntryRequestTest, TheWorkWaitsForTheStrandsItRunsAfter)
         earlier_done = true;
     });
 
-    EntryRequest entry{admission("dir")};
+    EntryChange entry{admission("dir")};
     entry.run_after({below->strand()});
     test::Reported<bool> applied;
     auto report = applied.reporter();

@@ -12,7 +12,7 @@
 
 namespace minisync::server {
 
-class FrameSink {
+class ReplySink {
 public:
     virtual void send(std::span<const std::uint8_t> frame) = 0;
     // Closing or closed: answers are no longer sent and worker results are dropped.
@@ -23,7 +23,7 @@ public:
     virtual void disk_caught_up() = 0;
 
 protected:
-    ~FrameSink() = default;
+    ~ReplySink() = default;
 };
 
 } // namespace minisync::server

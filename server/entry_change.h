@@ -11,7 +11,7 @@
 #pragma once
 
 #include "fs_error.h"
-#include "request.h"
+#include "client_request.h"
 #include "worker_pool.h"
 
 #include <functional>
@@ -21,14 +21,14 @@
 
 namespace minisync::server {
 
-class EntryRequest final : public Request {
+class EntryChange final : public ClientRequest {
 public:
     enum class State { Admitted, Applying };
     using Work = std::function<std::optional<FsError>()>;
     using AppliedReport = std::function<void(std::optional<FsError>)>;
 
     // A rename's destination lock comes with the admission, and its strand's work runs first.
-    explicit EntryRequest(Admission&& admission);
+    explicit EntryChange(Admission&& admission);
 
     [[nodiscard]] State state() const noexcept { return state_; }
     // Before apply(): the work waits, too, for what is queued on these strands now.

@@ -1,5 +1,5 @@
 // The one strand task of a removal, directory, symlink or rename, and the strands it waits behind.
-#include "entry_request.h"
+#include "entry_change.h"
 
 #include <cassert>
 #include <iterator>
@@ -7,21 +7,21 @@
 
 namespace minisync::server {
 
-EntryRequest::EntryRequest(Admission&& admission)
-    : Request{std::move(admission.path)}, destination_{std::move(admission.destination)}
+EntryChange::EntryChange(Admission&& admission)
+    : ClientRequest{std::move(admission.path)}, destination_{std::move(admission.destination)}
 {
     if (destination_) {
         run_after_.push_back(destination_->strand());
     }
 }
 
-void EntryRequest::run_after(std::vector<std::shared_ptr<Strand>>&& strands)
+void EntryChange::run_after(std::vector<std::shared_ptr<Strand>>&& strands)
 {
     assert(state_ == State::Admitted);
     run_after_.insert(run_after_.end(), std::make_move_iterator(strands.begin()), std::make_move_iterator(strands.end()));
 }
 
-void EntryRequest::apply(Work work, AppliedReport report)
+void EntryChange::apply(Work work, AppliedReport report)
 {
     assert(state_ == State::Admitted);
     state_ = State::Applying;
