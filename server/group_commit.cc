@@ -5,6 +5,21 @@
 
 namespace minisync::server {
 
+void commit_or_report(GroupCommitter& commits, std::shared_ptr<IncomingUpload> upload, std::optional<FsError> error,
+                      GroupCommitter::Done report, Strand::Resume resume)
+{
+    if (error) {
+        report(std::move(error));
+        resume();
+        return;
+    }
+    commits.submit(std::move(upload), [report = std::move(report), resume = std::move(resume)](
+                                          std::optional<FsError> commit_error) {
+        report(std::move(commit_error));
+        resume();
+    });
+}
+
 void GroupCommitter::submit(std::shared_ptr<IncomingUpload> upload, Done done)
 {
     const IncomingUpload::DirectoryId directory = upload->directory();

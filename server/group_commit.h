@@ -52,4 +52,10 @@ private:
     std::map<IncomingUpload::DirectoryId, std::vector<Waiting>> directories_;
 };
 
+// The end of a held strand task whose upload went through prepare_commit() (with error, if it failed):
+// the group commit takes it, or the error is reported at once; either way the strand resumes once the
+// report is made.
+void commit_or_report(GroupCommitter& commits, std::shared_ptr<IncomingUpload> upload, std::optional<FsError> error,
+                      GroupCommitter::Done report, Strand::Resume resume);
+
 } // namespace minisync::server

@@ -1,0 +1,42 @@
+// What every connection shares with the server that owns it: the loop, the workers, the settings, the
+// metrics and the locks that span connections.
+#pragma once
+
+#include "group_commit.h"
+#include "idle_memory_release.h"
+#include "loop_inbox.h"
+#include "path_locks.h"
+#include "server_metrics.h"
+#include "server_settings.h"
+#include "worker_pool.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+namespace minisync::server {
+
+class ClientSession;
+
+struct SessionContext {
+    LoopInbox& inbox;
+    WorkerPool& pool;
+    const ServerSettings& settings;
+    int root_fd;
+    ServerMetrics& metrics;
+    // Paths being uploaded by any session, so two requests never write the same partial file.
+    PathLocks& path_locks;
+    GroupCommitter& commits;
+    // Told as each request ends, so the buffers of a finished transfer are handed back once all is quiet.
+    IdleMemoryRelease& memory_release;
+    // Completions from workers find their session by id, since it may have closed meanwhile
+    // (session_completion.h).
+    std::function<ClientSession*(std::uint64_t)> find_session;
+    std::function<void(std::uint64_t)> session_closed;
+    // Open connections per client CN, against settings.max_connections_per_client.
+    std::map<std::string, std::size_t>& connections_per_client;
+};
+
+} // namespace minisync::server
