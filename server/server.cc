@@ -163,11 +163,12 @@ void Server::handle_accept(evutil_socket_t fd, sockaddr* addr, int)
         return;
     }
     if (sessions_.size() >= settings_.max_connections) {
-        // Closed before any TLS work: a flood costs an accept and a close each.
-        evutil_closesocket(fd);
+        // Closed before any TLS work: a flood costs an accept and a close each. Counted first, so that
+        // whoever sees the close finds it counted.
         metrics_.rejected(RejectReason::TooManyConnections);
         SPDLOG_WARN("connection peer={}: refused err=already {} connections open (--max-connections)",
                     describe_peer(addr), sessions_.size());
+        evutil_closesocket(fd);
         return;
     }
     tune_tcp_socket(fd);
