@@ -18,8 +18,6 @@ namespace minisync::agent {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr std::chrono::milliseconds FirstBackoff = 250ms;
-constexpr std::chrono::milliseconds MaxBackoff = 30s;
 constexpr std::size_t OutputLowWater = 1U << 20;
 constexpr timeval ConnectTimeout{15, 0};
 const char* const AgentVersion = "minisyncd " MINISYNC_VERSION;
@@ -39,8 +37,7 @@ ServerLink::ServerLink(event_base* base, const AgentSettings& settings, Listener
       tls_{make_client_tls_context(settings.tls)},
       retry_timer_{evtimer_new(base, &ServerLink::on_retry, this)},
       keepalive_timer_{event_new(base, -1, EV_PERSIST, &ServerLink::on_keepalive, this)},
-      dns_{evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)},
-      backoff_{FirstBackoff}
+      dns_{evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)}
 {
     if (!dns_) {
         throw std::runtime_error("evdns_base_new failed");
@@ -219,7 +216,7 @@ void ServerLink::on_frame(const protocol::FrameHeader& header, ByteBuffer&& body
             return;
         }
         state_ = State::Ready;
-        backoff_ = FirstBackoff;
+        backoff_.reset();
         last_error_.clear();
         channel_->set_read_timeout(nullptr);
         start_keepalives(std::chrono::seconds{hello->idle_timeout_seconds});
@@ -302,14 +299,11 @@ void ServerLink::fail(const std::string& reason)
     }
     state_ = State::Waiting;
     metrics_.error(ErrorKind::Connection);
-    // Full jitter between half and all of the backoff keeps a fleet of agents from reconnecting in step.
-    std::uniform_int_distribution<long> spread{backoff_.count() / 2, backoff_.count()};
-    const std::chrono::milliseconds delay{spread(jitter_)};
+    const std::chrono::milliseconds delay = backoff_.next();
     SPDLOG_WARN("server={}: connection failed, retrying in {} ms err={}", settings_.server.to_string(),
                 delay.count(), reason);
     const timeval tv = to_timeval(delay);
     must_succeed(evtimer_add(retry_timer_.get(), &tv) == 0, "evtimer_add");
-    backoff_ = std::min(backoff_ * 2, MaxBackoff);
 }
 
 } // namespace minisync::agent

@@ -13,6 +13,7 @@
 #include "libevent_handles.h"
 #include "openssl_handles.h"
 #include "protocol_codec.h"
+#include "reconnect_backoff.h"
 
 #include <event2/bufferevent_ssl.h>
 
@@ -20,7 +21,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -108,8 +108,7 @@ private:
     // A closed channel waits here until the next connection attempt: never freed in its own callback.
     std::unique_ptr<FrameChannel> retired_channel_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-    std::chrono::milliseconds backoff_;
-    std::minstd_rand jitter_{std::random_device{}()};
+    ReconnectBackoff backoff_;
     std::string last_error_;
     std::function<void()> on_stopped_;
 };

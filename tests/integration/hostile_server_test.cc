@@ -41,18 +41,27 @@ protected:
     {
         return sample_value(agent, "minisync_errors_total{kind=\"protocol\"}");
     }
+
+    // An agent with one small file to send, greeted by the stand-in server: the PUT_FILE it sends first.
+    protocol::PutFile start_with_a_file(RawServer& server, std::unique_ptr<RawAgentConnection>& connection)
+    {
+        write_file(src_ / "small.txt", "hello\n");
+        agent_ = &start_agent_for(server.port(), {src_.string()}, {"--metrics", "127.0.0.1:0"});
+        connection = server.accept(10s);
+        connection->greet();
+        return next_put(*connection, put_body_);
+    }
+
+    ChildProcess* agent_ = nullptr;
+    std::vector<std::uint8_t> put_body_; // what the latest PUT_FILE decoded from
 };
 
 TEST_F(HostileServerTest, AReplyTheRequestCannotTakeInItsStateResetsTheConnectionAndTheRequestIsSentAgain)
 {
-    write_file(src_ / "small.txt", "hello\n");
     RawServer server{pki().server()};
-    ChildProcess& agent = start_agent_for(server.port(), {src_.string()}, {"--metrics", "127.0.0.1:0"});
-
-    auto first = server.accept(10s);
-    first->greet();
-    std::vector<std::uint8_t> body;
-    const protocol::PutFile put = next_put(*first, body);
+    std::unique_ptr<RawAgentConnection> first;
+    const protocol::PutFile put = start_with_a_file(server, first);
+    ChildProcess& agent = *agent_;
     EXPECT_EQ(put.path, "small.txt");
     // UPLOAD_READY answers UPLOAD_BEGIN, never a PUT_FILE.
     ASSERT_TRUE(first->send(protocol::encode(protocol::UploadReady{put.request_id, 0})));
@@ -61,7 +70,7 @@ TEST_F(HostileServerTest, AReplyTheRequestCannotTakeInItsStateResetsTheConnectio
 
     auto second = server.accept(15s);
     second->greet();
-    const protocol::PutFile again = next_put(*second, body);
+    const protocol::PutFile again = next_put(*second, put_body_);
     EXPECT_EQ(again.path, "small.txt");
     ASSERT_TRUE(second->send(protocol::encode_request_only(FrameType::Committed, again.request_id)));
     EXPECT_TRUE(wait_for([&] { return sample_value(agent, "minisync_files_synced_total") == 1; }, 10s))
@@ -71,14 +80,10 @@ TEST_F(HostileServerTest, AReplyTheRequestCannotTakeInItsStateResetsTheConnectio
 
 TEST_F(HostileServerTest, AReplyToARequestNeverSentResetsTheConnection)
 {
-    write_file(src_ / "small.txt", "hello\n");
     RawServer server{pki().server()};
-    ChildProcess& agent = start_agent_for(server.port(), {src_.string()}, {"--metrics", "127.0.0.1:0"});
-
-    auto first = server.accept(10s);
-    first->greet();
-    std::vector<std::uint8_t> body;
-    const protocol::PutFile put = next_put(*first, body);
+    std::unique_ptr<RawAgentConnection> first;
+    const protocol::PutFile put = start_with_a_file(server, first);
+    ChildProcess& agent = *agent_;
     ASSERT_TRUE(first->send(protocol::encode_request_only(FrameType::Committed, put.request_id + 1000)));
     EXPECT_TRUE(first->wait_closed(10s)) << "the agent kept a connection that broke the protocol";
     EXPECT_TRUE(wait_for([&] { return protocol_errors(agent) == 1; }, 10s)) << agent.log_text();
