@@ -10,7 +10,8 @@
 //        RenameRequest (sent at once, once nothing in flight touches either path)
 //     -> or ended without one: the path went (queued again as a removal), a removed path is back
 //        (queued again as an upload), or it could not be read (retried later)
-//   the request's outcome ends the job: Done, Requeue (at once) or RetryLater (RetryQueue)
+//   the request's outcomes are judged by OutcomeJudge (recorded and counted in RequestLedger), and the
+//   verdict ends the job: Done, Requeue (at once) or RetryLater (RetryQueue)
 // A reply that the job's request cannot take in its state, a reply for a request id never sent, or a frame
 // that is not a reply is a protocol error: counted (minisync_errors_total{kind="protocol"}), logged with
 // the request id, and the connection is reset.
@@ -23,11 +24,11 @@
 #include "directory_settler.h"
 #include "folder_root.h"
 #include "job_table.h"
-#include "request_ledger.h"
 #include "loop_inbox.h"
 #include "outcome_judge.h"
 #include "outgoing_file.h"
 #include "request.h"
+#include "request_ledger.h"
 #include "retry_queue.h"
 #include "server_link.h"
 #include "state_writer.h"
