@@ -56,26 +56,22 @@ std::shared_ptr<StateStore> open_state(const std::string& path)
     throw std::runtime_error(std::get<StateOpenError>(fresh).message);
 }
 
-std::vector<std::int64_t> resolve_folder_ids(StateStore& store, const std::vector<FolderSpec>& folders)
+// The configured folders with their state database ids and their roots as they are now.
+FolderTable initial_folders(StateStore& store, std::vector<FolderSpec> specs)
 {
-    std::vector<std::int64_t> ids;
-    for (const FolderSpec& folder : folders) {
-        ids.push_back(store.folder_id(folder.name));
-    }
-    return ids;
-}
-
-std::vector<FolderRoot> identify_roots(const std::vector<FolderSpec>& folders)
-{
-    std::vector<FolderRoot> roots;
-    for (const FolderSpec& folder : folders) {
-        auto root = identify_folder_root(folder.path);
+    FolderTable folders;
+    for (FolderSpec& spec : specs) {
+        Folder folder;
+        folder.state_id = store.folder_id(spec.name);
+        auto root = identify_folder_root(spec.path);
         if (!root) {
-            throw std::runtime_error("folder '" + folder.path + "' is not a directory");
+            throw std::runtime_error("folder '" + spec.path + "' is not a directory");
         }
-        roots.push_back(std::move(*root));
+        folder.root = std::move(*root);
+        folder.spec = std::move(spec);
+        folders.append(std::move(folder));
     }
-    return roots;
+    return folders;
 }
 
 // The group whose members may use the control socket; the settings checked that it exists.
@@ -107,24 +103,22 @@ EvBasePtr make_base()
 Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
     : settings_{std::move(settings)},
       argv_{std::move(argv)},
-      folder_removed_(settings_.folders.size(), false),
       store_{open_state(settings_.state_path)},
-      folder_ids_{resolve_folder_ids(*store_, settings_.folders)},
+      folders_{initial_folders(*store_, std::exchange(settings_.folders, {}))},
       base_{make_base()},
       inbox_{base_.get()},
       pool_{settings_.workers},
       state_writer_{base_.get(), inbox_, pool_, store_, metrics_},
-      scheduler_{timers_, inbox_, pool_, settings_, state_writer_, metrics_, folder_ids_,
-                identify_roots(settings_.folders)},
+      scheduler_{timers_, inbox_, pool_, settings_, folders_, state_writer_, metrics_},
       link_{base_.get(), settings_, scheduler_, metrics_},
-      watcher_{base_.get(), inbox_, pool_, settings_.folders,
+      watcher_{base_.get(), inbox_, pool_, folders_,
                settings_.excludes, metrics_,
                [this](SyncItem item) { scheduler_.enqueue(std::move(item)); },
                [this](std::size_t folder, std::optional<std::string> subtree, FolderWatcher::RecordsReady done) {
                    if (subtree) {
-                       state_writer_.load_subtree(folder_ids_[folder], std::move(*subtree), std::move(done));
+                       state_writer_.load_subtree(folders_[folder].state_id, std::move(*subtree), std::move(done));
                    } else {
-                       state_writer_.load_folder(folder_ids_[folder], std::move(done));
+                       state_writer_.load_folder(folders_[folder].state_id, std::move(done));
                    }
                }},
       shutdown_deadline_{evtimer_new(base_.get(), &Agent::on_deadline, this)}
@@ -167,22 +161,22 @@ Agent::~Agent()
 
 int Agent::run()
 {
-    for (const FolderSpec& folder : settings_.folders) {
-        SPDLOG_INFO("watching folder={} path={}", folder.name, folder.path);
+    for (const Folder& folder : folders_) {
+        SPDLOG_INFO("watching folder={} path={}", folder.spec.name, folder.spec.path);
     }
     SPDLOG_INFO("server={} expecting certificate name '{}', state in '{}', control socket '{}'",
                 settings_.server.to_string(), settings_.server_name, settings_.state_path, control_->path());
     // Loaded before the loop runs: reconciliation compares every scanned file with these records.
     std::vector<std::shared_ptr<const FolderRecords>> known;
-    for (const std::int64_t id : folder_ids_) {
-        known.push_back(std::make_shared<const FolderRecords>(store_->load_folder(id)));
+    for (const Folder& folder : folders_) {
+        known.push_back(std::make_shared<const FolderRecords>(store_->load_folder(folder.state_id)));
     }
     if (metrics_endpoint_) {
         SPDLOG_INFO("metrics on http://{}:{}/metrics", settings_.metrics->host, metrics_endpoint_->port());
     }
     watcher_.start(std::move(known));
     link_.start();
-    notify_ready("watching " + std::to_string(settings_.folders.size()) + " folder(s), server " +
+    notify_ready("watching " + std::to_string(folders_.size()) + " folder(s), server " +
                  settings_.server.to_string());
     heartbeat_.start();
     must_succeed(event_base_dispatch(base_.get()) != -1, "event_base_dispatch");
@@ -198,7 +192,7 @@ void Agent::after_rename(const SyncItem& rename, bool applied)
         // Recorded before the comparison loads the records, so it finds them under the new path.
         StateChange change;
         change.kind = StateChange::Kind::Renamed;
-        change.folder_id = folder_ids_[rename.folder];
+        change.folder_id = folders_[rename.folder].state_id;
         change.path = rename.path;
         change.from = rename.from;
         state_writer_.record(std::move(change));
@@ -208,65 +202,41 @@ void Agent::after_rename(const SyncItem& rename, bool applied)
     watcher_.reconcile_subtree(rename.folder, rename.path);
 }
 
-std::vector<std::size_t> Agent::select_folders(const std::optional<std::string>& name) const
-{
-    std::vector<std::size_t> selected;
-    for (std::size_t folder = 0; folder < settings_.folders.size(); ++folder) {
-        if (!folder_removed_[folder] && (!name || settings_.folders[folder].name == *name)) {
-            selected.push_back(folder);
-        }
-    }
-    return selected;
-}
-
-std::vector<std::string> Agent::names_of(const std::vector<std::size_t>& folders) const
-{
-    std::vector<std::string> names;
-    for (const std::size_t folder : folders) {
-        names.push_back(settings_.folders[folder].name);
-    }
-    return names;
-}
-
 void Agent::handle_control(const control::Request& request, ControlServer::Reply reply)
 {
     if (request.command == control::Command::Status) {
         reply(control::encode_status(status()));
         return;
     }
-    const std::vector<std::size_t> folders = select_folders(request.folder);
+    const std::vector<std::size_t> folders = folders_.select(request.folder);
     if (folders.empty()) {
         reply(control::error_reply(control::unknown_folder_error(request.folder.value_or(""))));
         return;
     }
     control::FoldersReply answer;
-    answer.folders = names_of(folders);
+    answer.folders = folders_.names_of(folders);
     switch (request.command) {
     case control::Command::Pause:
     case control::Command::Resume: {
         const bool pause = request.command == control::Command::Pause;
         for (const std::size_t folder : folders) {
             scheduler_.set_paused(folder, pause);
-            SPDLOG_INFO("folder={}: {}", settings_.folders[folder].name,
+            SPDLOG_INFO("folder={}: {}", folders_[folder].spec.name,
                         pause ? "paused; changes are recorded and sent on resume" : "resumed");
         }
-        bool all_paused = true;
-        for (std::size_t folder = 0; folder < settings_.folders.size(); ++folder) {
-            all_paused = all_paused && (folder_removed_[folder] || scheduler_.paused(folder));
-        }
-        metrics_.paused.Set(all_paused ? 1 : 0);
+        metrics_.paused.Set(folders_.all_paused() ? 1 : 0);
         reply(control::encode_folders(answer));
         check_waiters();
         return;
     }
     case control::Command::Resync: {
         if (request.wait && std::any_of(folders.begin(), folders.end(),
-                                        [this](std::size_t folder) { return scheduler_.paused(folder); })) {
+                                        [this](std::size_t folder) { return folders_[folder].paused; })) {
             reply(control::error_reply(control::PausedError));
             return;
         }
         for (const std::size_t folder : folders) {
-            SPDLOG_INFO("folder={}: resync: every entry is offered to the server again", settings_.folders[folder].name);
+            SPDLOG_INFO("folder={}: resync: every entry is offered to the server again", folders_[folder].spec.name);
             watcher_.resync(folder);
         }
         if (!request.wait) {
@@ -287,12 +257,12 @@ void Agent::check_waiters()
     }
     for (Waiter& waiter : std::exchange(waiters_, {})) {
         if (std::any_of(waiter.folders.begin(), waiter.folders.end(),
-                        [this](std::size_t folder) { return scheduler_.paused(folder); })) {
+                        [this](std::size_t folder) { return folders_[folder].paused; })) {
             waiter.reply(control::error_reply(control::PausedError));
             continue;
         }
         control::FoldersReply answer;
-        answer.folders = names_of(waiter.folders);
+        answer.folders = folders_.names_of(waiter.folders);
         // Queued and in flight are empty by now: what is left waits for a retry, having failed.
         std::uint64_t failed = 0;
         for (const std::size_t folder : waiter.folders) {
@@ -336,17 +306,18 @@ control::StatusReply Agent::status() const
     } else if (!scheduler_.last_error().empty()) {
         status.last_error = scheduler_.last_error();
     }
-    for (std::size_t folder = 0; folder < settings_.folders.size(); ++folder) {
-        if (folder_removed_[folder]) {
+    for (std::size_t index = 0; index < folders_.size(); ++index) {
+        const Folder& folder = folders_[index];
+        if (folder.removed) {
             continue;
         }
         control::FolderStatus entry;
-        entry.name = settings_.folders[folder].name;
-        entry.path = settings_.folders[folder].path;
-        entry.paused = scheduler_.paused(folder);
-        entry.pending = scheduler_.pending(folder);
-        if (const std::string& error = watcher_.folder_errors()[folder]; !error.empty()) {
-            entry.error = error;
+        entry.name = folder.spec.name;
+        entry.path = folder.spec.path;
+        entry.paused = folder.paused;
+        entry.pending = scheduler_.pending(index);
+        if (!folder.error.empty()) {
+            entry.error = folder.error;
         }
         status.folders.push_back(std::move(entry));
     }
@@ -376,11 +347,11 @@ void Agent::reload()
         SPDLOG_INFO("bwlimit: {}", next.bwlimit ? std::to_string(*next.bwlimit) + " bytes/s" : "none");
     }
     // A folder is kept when its name and path are the same; anything else is a removal and an addition.
-    for (std::size_t folder = 0; folder < settings_.folders.size(); ++folder) {
-        if (folder_removed_[folder]) {
+    for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
+        if (folders_[folder].removed) {
             continue;
         }
-        const FolderSpec& current = settings_.folders[folder];
+        const FolderSpec& current = folders_[folder].spec;
         const bool kept = std::any_of(next.folders.begin(), next.folders.end(), [&](const FolderSpec& wanted) {
             return wanted.name == current.name && wanted.path == current.path;
         });
@@ -390,17 +361,11 @@ void Agent::reload()
     }
     bool excludes_changed = next.excludes != settings_.excludes;
     for (FolderSpec& wanted : next.folders) {
-        std::optional<std::size_t> running;
-        for (std::size_t folder = 0; folder < settings_.folders.size() && !running; ++folder) {
-            const FolderSpec& current = settings_.folders[folder];
-            if (!folder_removed_[folder] && current.name == wanted.name && current.path == wanted.path) {
-                running = folder;
-            }
-        }
+        const std::optional<std::size_t> running = folders_.find_running(wanted.name, wanted.path);
         if (!running) {
             add_folder(std::move(wanted));
-        } else if (settings_.folders[*running].excludes != wanted.excludes) {
-            settings_.folders[*running].excludes = wanted.excludes;
+        } else if (folders_[*running].spec.excludes != wanted.excludes) {
+            folders_[*running].spec.excludes = wanted.excludes;
             excludes_changed = true;
         }
     }
@@ -424,24 +389,20 @@ void Agent::add_folder(FolderSpec folder)
         return;
     }
     SPDLOG_INFO("watching folder={} path={} (added by a reload)", folder.name, folder.path);
-    const std::size_t index = settings_.folders.size();
     const std::string name = folder.name;
-    settings_.folders.push_back(std::move(folder));
-    folder_removed_.push_back(false);
-    // Placeholders until the state database has given the folder its id; nothing is sent before that.
-    folder_ids_.push_back(0);
-    scheduler_.add_folder(0, *root);
+    Folder added;
+    added.spec = std::move(folder);
+    added.root = *root;
+    // The state id stays 0 until the state database has given the folder one; nothing is sent before that.
+    const std::size_t index = folders_.append(std::move(added));
     scheduler_.set_paused(index, true);
-    state_writer_.folder_id(name, [this, index, root = *root](std::int64_t id) {
-        folder_ids_[index] = id;
-        scheduler_.set_folder_id(index, id);
+    state_writer_.folder_id(name, [this, index](std::int64_t id) {
+        folders_[index].state_id = id;
         state_writer_.load_folder(id, [this, index](std::shared_ptr<const FolderRecords> records) {
-            // Added in order whatever happened meanwhile, so the watcher's index is the agent's.
-            watcher_.add_folder(std::move(records));
-            if (folder_removed_[index]) {
-                watcher_.remove_folder(index);
-                return;
+            if (folders_[index].removed) {
+                return; // removed by a later reload before it was ever watched
             }
+            watcher_.add_folder(index, std::move(records));
             scheduler_.set_paused(index, false);
         });
     });
@@ -450,8 +411,8 @@ void Agent::add_folder(FolderSpec folder)
 void Agent::remove_folder(std::size_t folder)
 {
     SPDLOG_INFO("folder={}: no longer watched (removed by a reload); the server keeps its copy",
-                settings_.folders[folder].name);
-    folder_removed_[folder] = true;
+                folders_[folder].spec.name);
+    folders_[folder].removed = true;
     watcher_.remove_folder(folder);
     scheduler_.remove_folder(folder);
 }

@@ -6,6 +6,7 @@
 #include "agent_settings.h"
 #include "control_server.h"
 #include "exclude_filter.h"
+#include "folder_table.h"
 #include "folder_watcher.h"
 #include "idle_memory_release.h"
 #include "libevent_handles.h"
@@ -69,13 +70,11 @@ private:
 
     // Declaration order is destruction order reversed: the pool joins before the inbox and base go,
     // and everything holding an event is freed before the base.
-    // Folders are only ever appended (a reload adds them at the end; a removed one keeps its place), so a
-    // folder's index stays valid in every component for the agent's lifetime.
+    // settings_.folders is moved into folders_ at start: the table is the one list of folders.
     AgentSettings settings_;
     const std::vector<std::string> argv_;
-    std::vector<bool> folder_removed_;
     const std::shared_ptr<StateStore> store_;
-    std::vector<std::int64_t> folder_ids_;
+    FolderTable folders_;
     const std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
     AgentMetrics metrics_{*registry_};
     EvBasePtr base_;
