@@ -128,15 +128,15 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
     }
     scheduler_.attach(link_);
     scheduler_.on_idle([this] {
-        check_waiters();
+        control_handler_.check_waiters();
         memory_release_.note_work();
     });
-    watcher_.on_scans_done([this] { check_waiters(); });
+    watcher_.on_scans_done([this] { control_handler_.check_waiters(); });
     watcher_.on_events_lost([this](std::size_t folder) { scheduler_.recheck_in_flight(folder); });
     control_ = std::make_unique<ControlServer>(
         base_.get(), settings_.control_socket.empty() ? control::default_socket_path() : settings_.control_socket,
         resolve_group(settings_.control_group), [this](const control::Request& request, ControlServer::Reply reply) {
-            handle_control(request, std::move(reply));
+            control_handler_.handle(request, std::move(reply));
         },
         [this] { metrics_.error(ErrorKind::Control); });
     scheduler_.on_rename_done([this](const SyncItem& rename, bool applied) { after_rename(rename, applied); });
@@ -200,129 +200,6 @@ void Agent::after_rename(const SyncItem& rename, bool applied)
         scheduler_.enqueue(removal_item(rename.folder, rename.from, rename.tree));
     }
     watcher_.reconcile_subtree(rename.folder, rename.path);
-}
-
-void Agent::handle_control(const control::Request& request, ControlServer::Reply reply)
-{
-    if (request.command == control::Command::Status) {
-        reply(control::encode_status(status()));
-        return;
-    }
-    const std::vector<std::size_t> folders = folders_.select(request.folder);
-    if (folders.empty()) {
-        reply(control::error_reply(control::unknown_folder_error(request.folder.value_or(""))));
-        return;
-    }
-    control::FoldersReply answer;
-    answer.folders = folders_.names_of(folders);
-    switch (request.command) {
-    case control::Command::Pause:
-    case control::Command::Resume: {
-        const bool pause = request.command == control::Command::Pause;
-        for (const std::size_t folder : folders) {
-            scheduler_.set_paused(folder, pause);
-            SPDLOG_INFO("folder={}: {}", folders_[folder].spec.name,
-                        pause ? "paused; changes are recorded and sent on resume" : "resumed");
-        }
-        metrics_.paused.Set(folders_.all_paused() ? 1 : 0);
-        reply(control::encode_folders(answer));
-        check_waiters();
-        return;
-    }
-    case control::Command::Resync: {
-        if (request.wait && std::any_of(folders.begin(), folders.end(),
-                                        [this](std::size_t folder) { return folders_[folder].paused; })) {
-            reply(control::error_reply(control::PausedError));
-            return;
-        }
-        for (const std::size_t folder : folders) {
-            SPDLOG_INFO("folder={}: resync: every entry is offered to the server again", folders_[folder].spec.name);
-            watcher_.resync(folder);
-        }
-        if (!request.wait) {
-            reply(control::encode_folders(answer));
-            return;
-        }
-        waiters_.push_back(Waiter{folders, std::move(reply)});
-        return;
-    }
-    case control::Command::Status: break;
-    }
-}
-
-void Agent::check_waiters()
-{
-    if (waiters_.empty() || !scheduler_.idle() || watcher_.scans_running() > 0) {
-        return;
-    }
-    for (Waiter& waiter : std::exchange(waiters_, {})) {
-        if (std::any_of(waiter.folders.begin(), waiter.folders.end(),
-                        [this](std::size_t folder) { return folders_[folder].paused; })) {
-            waiter.reply(control::error_reply(control::PausedError));
-            continue;
-        }
-        control::FoldersReply answer;
-        answer.folders = folders_.names_of(waiter.folders);
-        // Queued and in flight are empty by now: what is left waits for a retry, having failed.
-        std::uint64_t failed = 0;
-        for (const std::size_t folder : waiter.folders) {
-            failed += scheduler_.pending(folder);
-        }
-        answer.failed = failed;
-        waiter.reply(control::encode_folders(answer));
-    }
-}
-
-std::string Agent::service_status() const
-{
-    std::string text = link_.ready() ? "connected to " + settings_.server.to_string()
-                                     : "not connected to " + settings_.server.to_string() +
-                                           (link_.last_error().empty() ? "" : " (" + link_.last_error() + ")");
-    text += "; " + std::to_string(scheduler_.queue_depth() + scheduler_.retries_waiting()) + " queued, " +
-            std::to_string(scheduler_.in_flight()) + " in flight, " + std::to_string(scheduler_.stats().files_synced) +
-            " synced";
-    if (metrics_.paused.Value() > 0) {
-        text += "; paused";
-    }
-    return text;
-}
-
-control::StatusReply Agent::status() const
-{
-    control::StatusReply status;
-    status.version = MINISYNC_VERSION;
-    status.uptime_seconds = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count());
-    status.connected = link_.ready();
-    status.server = settings_.server.to_string();
-    status.queue_depth = scheduler_.queue_depth() + scheduler_.retries_waiting();
-    for (const RequestScheduler::Transfer& transfer : scheduler_.transfers()) {
-        status.inflight.push_back(control::InflightTransfer{transfer.path, transfer.offset, transfer.size});
-    }
-    status.files_synced = scheduler_.stats().files_synced;
-    status.bytes_sent = scheduler_.stats().bytes_sent;
-    if (!status.connected && !link_.last_error().empty()) {
-        status.last_error = link_.last_error();
-    } else if (!scheduler_.last_error().empty()) {
-        status.last_error = scheduler_.last_error();
-    }
-    for (std::size_t index = 0; index < folders_.size(); ++index) {
-        const Folder& folder = folders_[index];
-        if (folder.removed) {
-            continue;
-        }
-        control::FolderStatus entry;
-        entry.name = folder.spec.name;
-        entry.path = folder.spec.path;
-        entry.paused = folder.paused;
-        entry.pending = scheduler_.pending(index);
-        if (!folder.error.empty()) {
-            entry.error = folder.error;
-        }
-        status.folders.push_back(std::move(entry));
-    }
-    status.state = control::overall_state(status.folders);
-    return status;
 }
 
 void Agent::reload()

@@ -4,6 +4,7 @@
 
 #include "agent_metrics.h"
 #include "agent_settings.h"
+#include "control_handler.h"
 #include "control_server.h"
 #include "exclude_filter.h"
 #include "folder_table.h"
@@ -57,17 +58,6 @@ private:
     // compared with the database, which sends whatever the rename did not carry.
     void after_rename(const SyncItem& rename, bool applied);
 
-    // minisyncctl's requests (docs/CONTROL.md).
-    void handle_control(const control::Request& request, ControlServer::Reply reply);
-    [[nodiscard]] control::StatusReply status() const;
-    // The folders a request names: the one given, or all. Empty when the name is unknown.
-    [[nodiscard]] std::vector<std::size_t> select_folders(const std::optional<std::string>& name) const;
-    [[nodiscard]] std::vector<std::string> names_of(const std::vector<std::size_t>& folders) const;
-    // Answers every resync that waits once nothing is queued, in flight or being scanned.
-    void check_waiters();
-    // The one-line state systemd shows (STATUS=).
-    [[nodiscard]] std::string service_status() const;
-
     // Declaration order is destruction order reversed: the pool joins before the inbox and base go,
     // and everything holding an event is freed before the base.
     // settings_.folders is moved into folders_ at start: the table is the one list of folders.
@@ -92,13 +82,8 @@ private:
     FolderWatcher watcher_;
     EventPtr shutdown_deadline_;
     std::unique_ptr<ControlServer> control_;
-    ServiceHeartbeat heartbeat_{base_.get(), [this] { return service_status(); }};
-    struct Waiter {
-        std::vector<std::size_t> folders;
-        ControlServer::Reply reply;
-    };
-    std::vector<Waiter> waiters_;
-    const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    ControlHandler control_handler_{settings_, folders_, scheduler_, watcher_, link_, metrics_};
+    ServiceHeartbeat heartbeat_{base_.get(), [this] { return control_handler_.service_status(); }};
     // Serving GET /metrics when --metrics is given.
     std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
     std::vector<EventPtr> signal_events_;
