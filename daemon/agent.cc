@@ -6,12 +6,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <csignal>
 #include <grp.h>
 #include <ctime>
 #include <filesystem>
 #include <stdexcept>
+#include <utility>
 
 namespace minisync::agent {
 namespace {
@@ -102,7 +102,6 @@ EvBasePtr make_base()
 
 Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
     : settings_{std::move(settings)},
-      argv_{std::move(argv)},
       store_{open_state(settings_.state_path)},
       folders_{initial_folders(*store_, std::exchange(settings_.folders, {}))},
       base_{make_base()},
@@ -121,7 +120,8 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
                        state_writer_.load_folder(folders_[folder].state_id, std::move(done));
                    }
                }},
-      shutdown_deadline_{evtimer_new(base_.get(), &Agent::on_deadline, this)}
+      shutdown_deadline_{evtimer_new(base_.get(), &Agent::on_deadline, this)},
+      config_reload_{std::move(argv), settings_, folders_, scheduler_, watcher_, link_, state_writer_}
 {
     if (settings_.metrics) {
         metrics_endpoint_ = std::make_unique<MetricsEndpoint>(*settings_.metrics, registry_);
@@ -204,94 +204,9 @@ void Agent::after_rename(const SyncItem& rename, bool applied)
 
 void Agent::reload()
 {
-    if (shutting_down_) {
-        return;
+    if (!shutting_down_) {
+        config_reload_.reload();
     }
-    auto reloaded = reload_agent_settings(argv_);
-    if (auto* error = std::get_if<std::string>(&reloaded)) {
-        SPDLOG_ERROR("reload refused, the running configuration stays: {}", *error);
-        return;
-    }
-    AgentSettings next = std::move(std::get<AgentSettings>(reloaded));
-    SPDLOG_INFO("reloading the configuration");
-    if (next.log_level != settings_.log_level) {
-        spdlog::set_level(next.log_level);
-        settings_.log_level = next.log_level;
-    }
-    if (next.bwlimit != settings_.bwlimit) {
-        link_.set_bwlimit(next.bwlimit);
-        settings_.bwlimit = next.bwlimit;
-        SPDLOG_INFO("bwlimit: {}", next.bwlimit ? std::to_string(*next.bwlimit) + " bytes/s" : "none");
-    }
-    // A folder is kept when its name and path are the same; anything else is a removal and an addition.
-    for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
-        if (folders_[folder].removed) {
-            continue;
-        }
-        const FolderSpec& current = folders_[folder].spec;
-        const bool kept = std::any_of(next.folders.begin(), next.folders.end(), [&](const FolderSpec& wanted) {
-            return wanted.name == current.name && wanted.path == current.path;
-        });
-        if (!kept) {
-            remove_folder(folder);
-        }
-    }
-    bool excludes_changed = next.excludes != settings_.excludes;
-    for (FolderSpec& wanted : next.folders) {
-        const std::optional<std::size_t> running = folders_.find_running(wanted.name, wanted.path);
-        if (!running) {
-            add_folder(std::move(wanted));
-        } else if (folders_[*running].spec.excludes != wanted.excludes) {
-            folders_[*running].spec.excludes = wanted.excludes;
-            excludes_changed = true;
-        }
-    }
-    if (excludes_changed) {
-        settings_.excludes = next.excludes;
-        watcher_.set_excludes(settings_.excludes);
-    }
-    const std::string unchanged_note = "changes to server, certificates, state, control and workers take a restart";
-    if (next.server.to_string() != settings_.server.to_string() || next.tls.cert != settings_.tls.cert ||
-        next.tls.key != settings_.tls.key || next.tls.ca != settings_.tls.ca || next.state_path != settings_.state_path ||
-        next.workers != settings_.workers) {
-        SPDLOG_WARN("reload: {}", unchanged_note);
-    }
-}
-
-void Agent::add_folder(FolderSpec folder)
-{
-    const auto root = identify_folder_root(folder.path);
-    if (!root) {
-        SPDLOG_ERROR("reload: folder '{}' is not a directory; not added", folder.path);
-        return;
-    }
-    SPDLOG_INFO("watching folder={} path={} (added by a reload)", folder.name, folder.path);
-    const std::string name = folder.name;
-    Folder added;
-    added.spec = std::move(folder);
-    added.root = *root;
-    // The state id stays 0 until the state database has given the folder one; nothing is sent before that.
-    const std::size_t index = folders_.append(std::move(added));
-    scheduler_.set_paused(index, true);
-    state_writer_.folder_id(name, [this, index](std::int64_t id) {
-        folders_[index].state_id = id;
-        state_writer_.load_folder(id, [this, index](std::shared_ptr<const FolderRecords> records) {
-            if (folders_[index].removed) {
-                return; // removed by a later reload before it was ever watched
-            }
-            watcher_.add_folder(index, std::move(records));
-            scheduler_.set_paused(index, false);
-        });
-    });
-}
-
-void Agent::remove_folder(std::size_t folder)
-{
-    SPDLOG_INFO("folder={}: no longer watched (removed by a reload); the server keeps its copy",
-                folders_[folder].spec.name);
-    folders_[folder].removed = true;
-    watcher_.remove_folder(folder);
-    scheduler_.remove_folder(folder);
 }
 
 void Agent::begin_shutdown()

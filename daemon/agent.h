@@ -1,12 +1,12 @@
-// minisyncd's top level: the event loop and the pieces on it (watcher, request scheduler, server link), the
-// worker pool behind them, and orderly shutdown on SIGTERM/SIGINT.
+// minisyncd's top level: the event loop and the pieces on it (watcher, request scheduler, server link,
+// control socket, reload), the worker pool behind them, the start, and orderly shutdown on SIGTERM/SIGINT.
 #pragma once
 
 #include "agent_metrics.h"
 #include "agent_settings.h"
+#include "config_reload.h"
 #include "control_handler.h"
 #include "control_server.h"
-#include "exclude_filter.h"
 #include "folder_table.h"
 #include "folder_watcher.h"
 #include "idle_memory_release.h"
@@ -21,9 +21,7 @@
 #include "timer.h"
 #include "worker_pool.h"
 
-#include <chrono>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,11 +47,8 @@ private:
         event_base_loopbreak(static_cast<Agent*>(self)->base_.get());
     }
     void begin_shutdown();
-    // SIGHUP: reads the configuration again and applies what can change while running (folders,
-    // excludes, bwlimit, log level); a configuration with errors is refused and the running one kept.
+    // SIGHUP: the configuration is read again and applied (ConfigReload), unless shutting down.
     void reload();
-    void add_folder(FolderSpec folder);
-    void remove_folder(std::size_t folder);
     // A rename ended: the state database follows it, or the old path is removed; then the new path is
     // compared with the database, which sends whatever the rename did not carry.
     void after_rename(const SyncItem& rename, bool applied);
@@ -62,7 +57,6 @@ private:
     // and everything holding an event is freed before the base.
     // settings_.folders is moved into folders_ at start: the table is the one list of folders.
     AgentSettings settings_;
-    const std::vector<std::string> argv_;
     const std::shared_ptr<StateStore> store_;
     FolderTable folders_;
     const std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
@@ -83,6 +77,7 @@ private:
     EventPtr shutdown_deadline_;
     std::unique_ptr<ControlServer> control_;
     ControlHandler control_handler_{settings_, folders_, scheduler_, watcher_, link_, metrics_};
+    ConfigReload config_reload_;
     ServiceHeartbeat heartbeat_{base_.get(), [this] { return control_handler_.service_status(); }};
     // Serving GET /metrics when --metrics is given.
     std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
