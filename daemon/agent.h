@@ -1,11 +1,13 @@
-// minisyncd's top level: the event loop and the pieces on it (watcher, request scheduler, server link), the
-// worker pool behind them, and orderly shutdown on SIGTERM/SIGINT.
+// minisyncd's top level: the event loop and the pieces on it (watcher, request scheduler, server link,
+// control socket, reload), the worker pool behind them, the start, and orderly shutdown on SIGTERM/SIGINT.
 #pragma once
 
 #include "agent_metrics.h"
 #include "agent_settings.h"
+#include "config_reload.h"
+#include "control_handler.h"
 #include "control_server.h"
-#include "exclude_filter.h"
+#include "folder_table.h"
 #include "folder_watcher.h"
 #include "idle_memory_release.h"
 #include "libevent_handles.h"
@@ -19,9 +21,7 @@
 #include "timer.h"
 #include "worker_pool.h"
 
-#include <chrono>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,35 +47,18 @@ private:
         event_base_loopbreak(static_cast<Agent*>(self)->base_.get());
     }
     void begin_shutdown();
-    // SIGHUP: reads the configuration again and applies what can change while running (folders,
-    // excludes, bwlimit, log level); a configuration with errors is refused and the running one kept.
+    // SIGHUP: the configuration is read again and applied (ConfigReload), unless shutting down.
     void reload();
-    void add_folder(FolderSpec folder);
-    void remove_folder(std::size_t folder);
     // A rename ended: the state database follows it, or the old path is removed; then the new path is
     // compared with the database, which sends whatever the rename did not carry.
     void after_rename(const SyncItem& rename, bool applied);
 
-    // minisyncctl's requests (docs/CONTROL.md).
-    void handle_control(const control::Request& request, ControlServer::Reply reply);
-    [[nodiscard]] control::StatusReply status() const;
-    // The folders a request names: the one given, or all. Empty when the name is unknown.
-    [[nodiscard]] std::vector<std::size_t> select_folders(const std::optional<std::string>& name) const;
-    [[nodiscard]] std::vector<std::string> names_of(const std::vector<std::size_t>& folders) const;
-    // Answers every resync that waits once nothing is queued, in flight or being scanned.
-    void check_waiters();
-    // The one-line state systemd shows (STATUS=).
-    [[nodiscard]] std::string service_status() const;
-
     // Declaration order is destruction order reversed: the pool joins before the inbox and base go,
     // and everything holding an event is freed before the base.
-    // Folders are only ever appended (a reload adds them at the end; a removed one keeps its place), so a
-    // folder's index stays valid in every component for the agent's lifetime.
+    // settings_.folders is moved into folders_ at start: the table is the one list of folders.
     AgentSettings settings_;
-    const std::vector<std::string> argv_;
-    std::vector<bool> folder_removed_;
     const std::shared_ptr<StateStore> store_;
-    std::vector<std::int64_t> folder_ids_;
+    FolderTable folders_;
     const std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
     AgentMetrics metrics_{*registry_};
     EvBasePtr base_;
@@ -93,13 +76,9 @@ private:
     FolderWatcher watcher_;
     EventPtr shutdown_deadline_;
     std::unique_ptr<ControlServer> control_;
-    ServiceHeartbeat heartbeat_{base_.get(), [this] { return service_status(); }};
-    struct Waiter {
-        std::vector<std::size_t> folders;
-        ControlServer::Reply reply;
-    };
-    std::vector<Waiter> waiters_;
-    const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    ControlHandler control_handler_{settings_, folders_, scheduler_, watcher_, link_, metrics_};
+    ConfigReload config_reload_;
+    ServiceHeartbeat heartbeat_{base_.get(), [this] { return control_handler_.service_status(); }};
     // Serving GET /metrics when --metrics is given.
     std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
     std::vector<EventPtr> signal_events_;

@@ -43,14 +43,13 @@ std::string max_user_watches()
 
 } // namespace
 
-FolderWatcher::FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool,
-                             const std::vector<FolderSpec>& folders, std::vector<std::string> global_excludes,
+FolderWatcher::FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool, FolderTable& folders,
+                             std::vector<std::string> global_excludes,
                              AgentMetrics& metrics, ChangeSink sink, RecordsLoader load_records)
     : inbox_{inbox},
       pool_{pool},
       folders_{folders},
       global_excludes_{std::move(global_excludes)},
-      removed_(folders.size(), false),
       metrics_{metrics},
       sink_{std::move(sink)},
       load_records_{std::move(load_records)},
@@ -58,41 +57,41 @@ FolderWatcher::FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& poo
       read_event_{event_new(base, watches_->inotify_fd(), EV_READ | EV_PERSIST, &FolderWatcher::on_readable, this)},
       due_timer_{evtimer_new(base, &FolderWatcher::on_due, this)},
       rescan_timer_{evtimer_new(base, &FolderWatcher::on_rescan, this)},
-      watch_limited_(folders.size(), false),
-      rescan_interval_{FirstWatchLimitRescan},
-      folder_errors_(folders.size())
+      rescan_interval_{FirstWatchLimitRescan}
 {
     if (!read_event_ || !due_timer_ || !rescan_timer_) {
         throw std::runtime_error("event_new failed for the inotify descriptor");
     }
     for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
-        excludes_.push_back(filter_for(folder));
+        folders_[folder].watched = true;
+        folders_[folder].exclude_filter = filter_for(folder);
     }
 }
 
 std::shared_ptr<const ExcludeFilter> FolderWatcher::filter_for(std::size_t folder) const
 {
     std::vector<std::string> patterns = global_excludes_;
-    const std::vector<std::string>& own = folders_[folder].excludes;
+    const std::vector<std::string>& own = folders_[folder].spec.excludes;
     patterns.insert(patterns.end(), own.begin(), own.end());
     return std::make_shared<const ExcludeFilter>(std::move(patterns));
 }
 
-void FolderWatcher::add_folder(std::shared_ptr<const FolderRecords> known)
+bool FolderWatcher::watching(std::size_t folder) const
 {
-    const std::size_t folder = excludes_.size();
-    excludes_.push_back(filter_for(folder));
-    removed_.push_back(false);
-    watch_limited_.push_back(false);
-    folder_errors_.emplace_back();
+    return folders_[folder].watched && !folders_[folder].removed;
+}
+
+void FolderWatcher::add_folder(std::size_t folder, std::shared_ptr<const FolderRecords> known)
+{
+    folders_[folder].watched = true;
+    folders_[folder].exclude_filter = filter_for(folder);
     scan(folder, "", true, std::move(known));
 }
 
 void FolderWatcher::remove_folder(std::size_t folder)
 {
-    removed_.at(folder) = true;
     watches_->unwatch_tree(folder, "");
-    watch_limited_[folder] = false;
+    folders_[folder].watch_limited = false;
     std::erase_if(moves_out_, [folder](const MoveOut& move) { return move.folder == folder; });
     std::erase_if(deferred_, [folder](const auto& entry) { return entry.first.first == folder; });
 }
@@ -100,9 +99,12 @@ void FolderWatcher::remove_folder(std::size_t folder)
 void FolderWatcher::set_excludes(std::vector<std::string> global_excludes)
 {
     global_excludes_ = std::move(global_excludes);
-    for (std::size_t folder = 0; folder < excludes_.size(); ++folder) {
-        excludes_[folder] = filter_for(folder);
-        if (!removed_[folder]) {
+    for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
+        if (!folders_[folder].watched) {
+            continue; // not loaded yet: its filter is made when watching starts
+        }
+        folders_[folder].exclude_filter = filter_for(folder);
+        if (!folders_[folder].removed) {
             rescan_with_records(folder);
         }
     }
@@ -147,8 +149,8 @@ void FolderWatcher::scan(std::size_t folder, std::string start, bool verify_firs
 {
     ++scans_running_;
     // The worker touches only what it owns a share of; `this` is used back on the loop thread alone.
-    pool_.post([this, &inbox = inbox_, &stop = pool_.stop_requested(), watches = watches_, excludes = excludes_[folder],
-                folder, root = folders_[folder].path, start = std::move(start), verify_first,
+    pool_.post([this, &inbox = inbox_, &stop = pool_.stop_requested(), watches = watches_,
+                excludes = folders_[folder].exclude_filter, folder, root = folders_[folder].spec.path, start = std::move(start), verify_first,
                 known = std::move(known)] {
         ScanResult result = scan_tree(*watches, *excludes, folder, root, start, stop);
         ReconcilePlan plan;
@@ -172,7 +174,7 @@ void FolderWatcher::finish_scan(std::size_t folder, const std::string& start, co
                                 ReconcilePlan&& plan)
 {
     --scans_running_;
-    if (removed_[folder]) {
+    if (folders_[folder].removed) {
         // Its watches went when it was removed; any this scan added go too.
         watches_->unwatch_tree(folder, "");
         if (scans_running_ == 0 && on_scans_done_) {
@@ -180,7 +182,7 @@ void FolderWatcher::finish_scan(std::size_t folder, const std::string& start, co
         }
         return;
     }
-    const std::string& name = folders_[folder].name;
+    const std::string& name = folders_[folder].spec.name;
     for (const std::string& error : result.errors) {
         SPDLOG_WARN("folder={}: scan problem err={}", name, error);
     }
@@ -216,24 +218,25 @@ void FolderWatcher::finish_scan(std::size_t folder, const std::string& start, co
 
 void FolderWatcher::note_watch_limit(std::size_t folder, bool reached)
 {
-    const std::string& name = folders_[folder].name;
+    const std::string& name = folders_[folder].spec.name;
+    Folder& watched = folders_[folder];
     if (!reached) {
-        if (watch_limited_[folder]) {
-            watch_limited_[folder] = false;
-            folder_errors_[folder].clear();
+        if (watched.watch_limited) {
+            watched.watch_limited = false;
+            watched.error.clear();
             SPDLOG_INFO("folder={}: every directory is watched again", name);
         }
         return;
     }
-    if (!watch_limited_[folder]) {
-        watch_limited_[folder] = true;
+    if (!watched.watch_limited) {
+        watched.watch_limited = true;
         metrics_.error(ErrorKind::Watch);
         rescan_interval_ = FirstWatchLimitRescan;
-        folder_errors_[folder] = "inotify watch limit reached (fs.inotify.max_user_watches = " + max_user_watches() +
+        watched.error = "inotify watch limit reached (fs.inotify.max_user_watches = " + max_user_watches() +
                                  "); raise it with: sysctl -w fs.inotify.max_user_watches=<more>";
         SPDLOG_ERROR("folder={}: {}; until then changes in the directories not watched are found by a rescan, "
                      "the first in {} s",
-                     name, folder_errors_[folder], rescan_interval_.count());
+                     name, watched.error, rescan_interval_.count());
     }
     if (evtimer_pending(rescan_timer_.get(), nullptr) == 0) {
         const timeval delay = to_timeval(rescan_interval_);
@@ -244,9 +247,9 @@ void FolderWatcher::note_watch_limit(std::size_t folder, bool reached)
 void FolderWatcher::rescan_watch_limited()
 {
     rescan_interval_ = std::min(rescan_interval_ * 2, LastWatchLimitRescan);
-    for (std::size_t folder = 0; folder < excludes_.size(); ++folder) {
-        if (watch_limited_[folder] && !removed_[folder]) {
-            SPDLOG_DEBUG("folder={}: rescanning, not every directory is watched", folders_[folder].name);
+    for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
+        if (folders_[folder].watch_limited && watching(folder)) {
+            SPDLOG_DEBUG("folder={}: rescanning, not every directory is watched", folders_[folder].spec.name);
             rescan_with_records(folder);
         }
     }
@@ -284,8 +287,8 @@ void FolderWatcher::handle_event(const inotify_event& event)
         SPDLOG_WARN("inotify queue overflowed; rescanning every folder");
         // Events were lost, deletions among them: the rescan is reconciled with the state database,
         // exactly as at start-up.
-        for (std::size_t folder = 0; folder < excludes_.size(); ++folder) {
-            if (!removed_[folder]) {
+        for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
+            if (watching(folder)) {
                 if (on_events_lost_) {
                     on_events_lost_(folder);
                 }
@@ -295,28 +298,29 @@ void FolderWatcher::handle_event(const inotify_event& event)
         return;
     }
     const std::optional<WatchedDir> dir = watches_->find(event.wd);
-    if (!dir || removed_[dir->folder]) {
+    if (!dir || folders_[dir->folder].removed) {
         return;
     }
     if ((event.mask & IN_IGNORED) != 0) {
         watches_->forget(event.wd);
         return;
     }
-    const std::string& folder_name = folders_[dir->folder].name;
+    Folder& event_folder = folders_[dir->folder];
+    const std::string& folder_name = event_folder.spec.name;
     if ((event.mask & IN_UNMOUNT) != 0) {
         if (dir->path.empty()) {
             SPDLOG_ERROR("folder={}: the file system holding '{}' was unmounted; nothing is removed on the server, "
                          "and the folder is not watched until minisyncd is restarted",
-                         folder_name, folders_[dir->folder].path);
-            folder_errors_[dir->folder] = "file system unmounted";
+                         folder_name, event_folder.spec.path);
+            event_folder.error = "file system unmounted";
         }
         return;
     }
     if ((event.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) != 0) {
         if (dir->path.empty()) {
             SPDLOG_ERROR("folder={}: the watched folder '{}' was removed or moved away; the server keeps its copy",
-                         folder_name, folders_[dir->folder].path);
-            folder_errors_[dir->folder] = "folder removed or moved away";
+                         folder_name, event_folder.spec.path);
+            event_folder.error = "folder removed or moved away";
         }
         return;
     }
@@ -325,7 +329,7 @@ void FolderWatcher::handle_event(const inotify_event& event)
     }
     const std::string name{event.name, ::strnlen(event.name, event.len)};
     std::string path = dir->path.empty() ? name : dir->path + "/" + name;
-    const bool excluded = excludes_[dir->folder]->excluded(path);
+    const bool excluded = event_folder.exclude_filter->excluded(path);
     const bool is_dir = (event.mask & IN_ISDIR) != 0;
     if ((event.mask & IN_MOVED_FROM) != 0) {
         moves_out_.push_back(MoveOut{event.cookie, dir->folder, std::move(path), is_dir, excluded, Clock::now() + MoveWindow});

@@ -12,6 +12,7 @@
 #include "agent_metrics.h"
 #include "agent_settings.h"
 #include "exclude_filter.h"
+#include "folder_table.h"
 #include "libevent_handles.h"
 #include "loop_inbox.h"
 #include "reconcile.h"
@@ -43,9 +44,10 @@ public:
     // for a scan to reconcile with.
     using RecordsLoader = std::function<void(std::size_t folder, std::optional<std::string> subtree, RecordsReady)>;
 
-    // folders is the agent's list, which may grow (add_folder); each folder's excludes are the global ones
-    // plus its own.
-    FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool, const std::vector<FolderSpec>& folders,
+    // folders is the agent's table, which may grow (add_folder); each folder's excludes are the global
+    // ones plus its own. The watcher keeps its view of each folder there (watched, exclude filter, watch
+    // limit, error).
+    FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool, FolderTable& folders,
                   std::vector<std::string> global_excludes, AgentMetrics& metrics, ChangeSink sink,
                   RecordsLoader load_records);
     FolderWatcher(const FolderWatcher&) = delete;
@@ -55,9 +57,9 @@ public:
     // database's records: only what changed, appeared or vanished since is reported.
     void start(std::vector<std::shared_ptr<const FolderRecords>> known);
     void stop();
-    // The folder just appended to the agent's list: watched and reconciled with known, as at start.
-    void add_folder(std::shared_ptr<const FolderRecords> known);
-    // Stops watching the folder; nothing it held is reported any more.
+    // A folder appended to the table after start: watched and reconciled with known, as at start.
+    void add_folder(std::size_t folder, std::shared_ptr<const FolderRecords> known);
+    // The folder was just marked removed: stops watching it; nothing it held is reported any more.
     void remove_folder(std::size_t folder);
     // New exclude patterns (a reload): every folder is rescanned and reconciled, which sends what is no
     // longer excluded. What became excluded stays on the server, as with rsync without --delete-excluded.
@@ -76,8 +78,6 @@ public:
 
     [[nodiscard]] std::size_t scans_running() const noexcept { return scans_running_; }
     [[nodiscard]] std::uint64_t overflows() const noexcept { return overflows_; }
-    // Per folder: what keeps it from being watched completely, or empty.
-    [[nodiscard]] const std::vector<std::string>& folder_errors() const noexcept { return folder_errors_; }
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -122,15 +122,15 @@ private:
     void scan(std::size_t folder, std::string start, bool verify_first, std::shared_ptr<const FolderRecords> known);
     void rescan_with_records(std::size_t folder);
     [[nodiscard]] std::shared_ptr<const ExcludeFilter> filter_for(std::size_t folder) const;
+    // Watched and not removed: its events, overflows and excludes concern the watcher.
+    [[nodiscard]] bool watching(std::size_t folder) const;
     void note_watch_limit(std::size_t folder, bool reached);
     void rescan_watch_limited();
 
     LoopInbox& inbox_;
     WorkerPool& pool_;
-    const std::vector<FolderSpec>& folders_;
+    FolderTable& folders_;
     std::vector<std::string> global_excludes_;
-    std::vector<std::shared_ptr<const ExcludeFilter>> excludes_; // per folder
-    std::vector<bool> removed_;
     AgentMetrics& metrics_;
     const ChangeSink sink_;
     const RecordsLoader load_records_;
@@ -141,9 +141,7 @@ private:
     std::map<PathKey, Deferred> deferred_;
     std::vector<MoveOut> moves_out_;
     std::optional<Clock::time_point> due_timer_at_;
-    std::vector<bool> watch_limited_;
     std::chrono::seconds rescan_interval_;
-    std::vector<std::string> folder_errors_;
     std::size_t scans_running_ = 0;
     std::uint64_t overflows_ = 0;
     std::function<void()> on_scans_done_;

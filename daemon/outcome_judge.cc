@@ -27,7 +27,7 @@ Verdict OutcomeJudge::judge(Job& job, Outcome outcome)
     if (job.item.kind == SyncItem::Kind::Rename) {
         return judge_rename(job, outcome);
     }
-    const std::string& folder = settings_.folders[job.item.folder].name;
+    const std::string& folder = folders_[job.item.folder].spec.name;
     switch (outcome) {
     case Outcome::Continue:
     case Outcome::Invalid: return Verdict::Continue;
@@ -87,7 +87,7 @@ Verdict OutcomeJudge::judge(Job& job, Outcome outcome)
 
 Verdict OutcomeJudge::judge_refusal(Job& job)
 {
-    const std::string& folder = settings_.folders[job.item.folder].name;
+    const std::string& folder = folders_[job.item.folder].spec.name;
     const RequestError& error = job.request->error();
     ledger_.refused();
     if (error.code == ErrorCode::Conflict && job.item.kind == SyncItem::Kind::Upload) {
@@ -107,7 +107,7 @@ Verdict OutcomeJudge::judge_refusal(Job& job)
 
 Verdict OutcomeJudge::judge_rename(const Job& job, Outcome outcome)
 {
-    const std::string& folder = settings_.folders[job.item.folder].name;
+    const std::string& folder = folders_[job.item.folder].spec.name;
     if (outcome == Outcome::Acknowledged) {
         SPDLOG_INFO("folder={} path={}: renamed from {}", folder, job.item.path, job.item.from);
         ledger_.renamed(job);

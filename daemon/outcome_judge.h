@@ -2,7 +2,7 @@
 // logged, and how the job goes on, as a verdict the scheduler carries out. Loop thread only.
 #pragma once
 
-#include "agent_settings.h"
+#include "folder_table.h"
 #include "job_table.h"
 #include "request.h"
 #include "request_ledger.h"
@@ -21,8 +21,8 @@ enum class Verdict {
 
 class OutcomeJudge {
 public:
-    OutcomeJudge(const AgentSettings& settings, RequestLedger& ledger, JobTable& jobs)
-        : settings_{settings}, ledger_{ledger}, jobs_{jobs}
+    OutcomeJudge(const FolderTable& folders, RequestLedger& ledger, JobTable& jobs)
+        : folders_{folders}, ledger_{ledger}, jobs_{jobs}
     {
     }
 
@@ -33,7 +33,7 @@ private:
     Verdict judge_rename(const Job& job, Outcome outcome);
     Verdict judge_refusal(Job& job);
 
-    const AgentSettings& settings_;
+    const FolderTable& folders_;
     RequestLedger& ledger_;
     JobTable& jobs_;
 };

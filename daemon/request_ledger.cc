@@ -10,7 +10,7 @@ void RequestLedger::committed(const Job& job)
     count_acknowledged(job, true);
     StateChange change;
     change.kind = StateChange::Kind::Committed;
-    change.folder_id = folder_ids_[job.item.folder];
+    change.folder_id = folders_[job.item.folder].state_id;
     change.path = job.item.path;
     if (job.transfer != nullptr) {
         change.version = job.transfer->upload().version;
@@ -41,7 +41,7 @@ void RequestLedger::removed(const Job& job)
     count_acknowledged(job, false);
     StateChange change;
     change.kind = job.item.tree ? StateChange::Kind::ForgottenTree : StateChange::Kind::Forgotten;
-    change.folder_id = folder_ids_[job.item.folder];
+    change.folder_id = folders_[job.item.folder].state_id;
     change.path = job.item.path;
     state_.record(std::move(change));
 }
@@ -55,7 +55,7 @@ void RequestLedger::progressed(const Job& job)
 {
     StateChange change;
     change.kind = StateChange::Kind::Progress;
-    change.folder_id = folder_ids_[job.item.folder];
+    change.folder_id = folders_[job.item.folder].state_id;
     change.path = job.item.path;
     change.version = job.transfer->upload().version;
     change.offset = job.transfer->confirmed_offset();

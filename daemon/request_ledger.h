@@ -4,12 +4,12 @@
 #pragma once
 
 #include "agent_metrics.h"
+#include "folder_table.h"
 #include "job_table.h"
 #include "state_writer.h"
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 namespace minisync::agent {
 
@@ -23,14 +23,11 @@ struct UploadStats {
 
 class RequestLedger {
 public:
-    // folder_ids[i] is the state database's id of folder i.
-    RequestLedger(StateWriter& state, AgentMetrics& metrics, std::vector<std::int64_t> folder_ids)
-        : state_{state}, metrics_{metrics}, folder_ids_{std::move(folder_ids)}
+    // Records go under each folder's state database id (Folder::state_id).
+    RequestLedger(StateWriter& state, AgentMetrics& metrics, const FolderTable& folders)
+        : state_{state}, metrics_{metrics}, folders_{folders}
     {
     }
-
-    void add_folder(std::int64_t folder_id) { folder_ids_.push_back(folder_id); }
-    void set_folder_id(std::size_t folder, std::int64_t folder_id) { folder_ids_.at(folder) = folder_id; }
 
     // The server holds the job's file, directory or symlink (committed, applied, or held already).
     void committed(const Job& job);
@@ -61,7 +58,7 @@ private:
 
     StateWriter& state_;
     AgentMetrics& metrics_;
-    std::vector<std::int64_t> folder_ids_;
+    const FolderTable& folders_;
     UploadStats stats_;
     std::string last_error_;
 };

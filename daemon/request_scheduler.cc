@@ -24,41 +24,30 @@ constexpr std::size_t InlineFileMax = 64 * 1024;
 } // namespace
 
 RequestScheduler::RequestScheduler(TimerMaker& timers, LoopInbox& inbox, WorkerPool& pool,
-                                   const AgentSettings& settings, StateWriter& state, AgentMetrics& metrics,
-                                   std::vector<std::int64_t> folder_ids, std::vector<FolderRoot> roots)
+                                   const AgentSettings& settings, FolderTable& folders, StateWriter& state,
+                                   AgentMetrics& metrics)
     : inbox_{inbox},
       pool_{pool},
       settings_{settings},
+      folders_{folders},
       metrics_{metrics},
-      roots_{std::move(roots)},
-      removed_(settings.folders.size(), false),
-      ledger_{state, metrics, std::move(folder_ids)},
-      judge_{settings, ledger_, jobs_},
+      ledger_{state, metrics, folders},
+      judge_{folders, ledger_, jobs_},
       retries_{timers,
                [this](std::vector<SyncItem> due) {
                    for (SyncItem& item : due) {
                        queue_.push(std::move(item));
                    }
                    pump();
-               }},
-      paused_(settings.folders.size(), false)
+               }}
 {
 }
 
 RequestScheduler::~RequestScheduler() = default;
 
-void RequestScheduler::add_folder(std::int64_t folder_id, FolderRoot root)
-{
-    ledger_.add_folder(folder_id);
-    roots_.push_back(std::move(root));
-    removed_.push_back(false);
-    paused_.push_back(false);
-}
-
 void RequestScheduler::remove_folder(std::size_t folder)
 {
-    removed_.at(folder) = true;
-    paused_[folder] = false;
+    folders_[folder].paused = false;
     auto of_folder = [folder](const SyncItem& item) { return item.folder == folder; };
     std::erase_if(held_, of_folder);
     retries_.erase_if(of_folder);
@@ -76,10 +65,10 @@ void RequestScheduler::recheck_in_flight(std::size_t folder)
 
 void RequestScheduler::set_paused(std::size_t folder, bool paused)
 {
-    if (paused_.at(folder) == paused) {
+    if (folders_[folder].paused == paused) {
         return;
     }
-    paused_[folder] = paused;
+    folders_[folder].paused = paused;
     if (paused) {
         std::vector<std::uint64_t> suspended;
         for (const auto& [id, job] : jobs_) {
@@ -188,7 +177,7 @@ std::size_t RequestScheduler::buffered_bytes() const
 
 const std::string& RequestScheduler::folder_name(const Job& job) const
 {
-    return settings_.folders[job.item.folder].name;
+    return folders_[job.item.folder].spec.name;
 }
 
 void RequestScheduler::drain(std::function<void()> done)
@@ -224,14 +213,15 @@ void RequestScheduler::pump()
     while (jobs_.size() < MaxJobs && buffered_bytes() < MaxBufferedBytes) {
         const SyncItem* next = queue_.front();
         // The queue keeps its order: what waits for a job in flight holds back what came after it.
-        if (next == nullptr || (!paused_[next->folder] && !removed_[next->folder] && jobs_.must_wait(*next))) {
+        if (next == nullptr ||
+            (!folders_[next->folder].paused && !folders_[next->folder].removed && jobs_.must_wait(*next))) {
             break;
         }
         SyncItem item = *queue_.pop();
-        if (removed_[item.folder]) {
+        if (folders_[item.folder].removed) {
             continue;
         }
-        if (paused_[item.folder]) {
+        if (folders_[item.folder].paused) {
             held_.push_back(std::move(item));
             continue;
         }
@@ -276,7 +266,7 @@ void RequestScheduler::start_job(SyncItem item)
 {
     Job& stored = jobs_.add(std::move(item));
     const std::uint64_t id = stored.id;
-    stored.file = std::make_shared<OutgoingFile>(roots_[stored.item.folder], stored.item.path, pool_.stop_requested());
+    stored.file = std::make_shared<OutgoingFile>(folders_[stored.item.folder].root, stored.item.path, pool_.stop_requested());
     stored.strand = Strand::create(pool_);
     if (stored.item.kind == SyncItem::Kind::Remove) {
         start_removal(stored);
@@ -297,7 +287,7 @@ void RequestScheduler::start_removal(Job& job)
 {
     // The path may exist again by now (deleted and re-created): then it is uploaded, not removed. The
     // lookup follows the same rules as opening for an upload, so the two can never disagree.
-    job.strand->post([this, root = roots_[job.item.folder], path = job.item.path, id = job.id] {
+    job.strand->post([this, root = folders_[job.item.folder].root, path = job.item.path, id = job.id] {
         const PathPresence presence = check_path(root, path);
         inbox_.post([this, id, presence] { on_removal_checked(id, presence); });
     });

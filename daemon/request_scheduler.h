@@ -22,7 +22,7 @@
 #include "agent_metrics.h"
 #include "agent_settings.h"
 #include "directory_settler.h"
-#include "folder_root.h"
+#include "folder_table.h"
 #include "job_table.h"
 #include "loop_inbox.h"
 #include "outcome_judge.h"
@@ -57,10 +57,10 @@ public:
     // Bytes read but not yet written to the socket, across all uploads: the agent's memory bound.
     static constexpr std::size_t MaxBufferedBytes = 8U << 20;
 
-    // folder_ids[i] is the state database's id of settings.folders[i], roots[i] its root as found at start.
+    // Each folder's root, state database id and paused state are read from folders, and set_paused
+    // writes the latter there.
     RequestScheduler(TimerMaker& timers, LoopInbox& inbox, WorkerPool& pool, const AgentSettings& settings,
-                     StateWriter& state, AgentMetrics& metrics, std::vector<std::int64_t> folder_ids,
-                     std::vector<FolderRoot> roots);
+                     FolderTable& folders, StateWriter& state, AgentMetrics& metrics);
     RequestScheduler(const RequestScheduler&) = delete;
     RequestScheduler& operator=(const RequestScheduler&) = delete;
     ~RequestScheduler();
@@ -78,16 +78,13 @@ public:
     // A paused folder's changes are kept, not sent; uploads of it in flight are suspended (their partial
     // files stay on the server) and resume from their confirmed offsets once it is resumed.
     void set_paused(std::size_t folder, bool paused);
-    // The folder just appended to the agent's list (a reload), with its state database id and root.
-    void add_folder(std::int64_t folder_id, FolderRoot root);
-    // Drops what is queued for the folder; requests in flight finish. Nothing is removed on the server.
+    // The folder was just marked removed: drops what is queued for it; requests in flight finish.
+    // Nothing is removed on the server.
     void remove_folder(std::size_t folder);
     // Events of the folder were lost: an upload in flight may have had its file deleted meanwhile, and
     // the rescan cannot tell (the state database learns of the upload only when it ends). Each such
     // path is looked at again once its upload ends; one that is gone is then removed on the server.
     void recheck_in_flight(std::size_t folder);
-    void set_folder_id(std::size_t folder, std::int64_t folder_id) { ledger_.set_folder_id(folder, folder_id); }
-    [[nodiscard]] bool paused(std::size_t folder) const { return paused_.at(folder); }
     // Paths of the folder waiting to be sent: queued, held while paused, or waiting to be retried.
     [[nodiscard]] std::size_t pending(std::size_t folder) const;
     // Nothing queued or in flight for any folder that is not paused (retries waiting aside).
@@ -145,9 +142,8 @@ private:
     LoopInbox& inbox_;
     WorkerPool& pool_;
     const AgentSettings& settings_;
+    FolderTable& folders_;
     AgentMetrics& metrics_;
-    std::vector<FolderRoot> roots_;
-    std::vector<bool> removed_;
     ServerLink* link_ = nullptr;
     SyncQueue queue_;
     JobTable jobs_;
@@ -160,7 +156,6 @@ private:
     std::function<void()> on_drained_;
     std::function<void()> on_idle_;
     bool ever_connected_ = false;
-    std::vector<bool> paused_;
     std::vector<SyncItem> held_; // items of paused folders, in queue order
     RenameDone rename_done_;
 };
