@@ -7,10 +7,10 @@
 
 namespace minisync {
 
-void stop_after_failed_call(const char* call, std::source_location where) noexcept
+void stop_after_failed_call(const char* call, CallSite where) noexcept
 {
-    spdlog::log(spdlog::source_loc{where.file_name(), static_cast<int>(where.line()), where.function_name()},
-                spdlog::level::critical, "{} failed: out of memory or a broken event loop; stopping", call);
+    spdlog::log(spdlog::source_loc{where.file, where.line, where.function}, spdlog::level::critical,
+                "{} failed: out of memory or a broken event loop; stopping", call);
     std::terminate();
 }
 
