@@ -31,6 +31,7 @@ const char* to_string(ErrorCode code) noexcept
     case ErrorCode::DamagedState: return "damaged state database";
     case ErrorCode::Control: return "control protocol";
     case ErrorCode::Unreachable: return "unreachable";
+    case ErrorCode::Refused: return "refused";
     }
     return "unknown error";
 }

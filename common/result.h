@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -39,6 +40,7 @@ enum class ErrorCode : std::uint16_t {
     DamagedState = 1003,  // the state database is not one this agent can read; moving it aside may help
     Control = 1004,       // a control request or reply that does not follow the control protocol
     Unreachable = 1005,   // the peer could not be reached or stopped answering (connect, timeout, EOF)
+    Refused = 1006,       // the agent answered a control request with ok:false; the message is its reason
 };
 
 // Short readable name ("no space", "state database"), for logs and metric labels.
@@ -114,5 +116,16 @@ public:
 private:
     std::optional<Error> error_;
 };
+
+// For a constructor that sets the process up at start and has no other way to fail (Server, ServerLink):
+// the value, or a std::runtime_error with the message, which main() prints before it exits 1.
+template <typename T>
+T value_or_throw(Result<T>&& result)
+{
+    if (!result.ok()) {
+        throw std::runtime_error(result.error().message);
+    }
+    return std::move(result).value();
+}
 
 } // namespace minisync

@@ -71,11 +71,11 @@ int run_command(const CtlOptions& options, std::ostream& out, std::ostream& err)
         err << "< " << printable(*line) << "\n" << std::flush;
     }
 
-    std::variant<control::Reply, std::string> decoded = control::decode_reply(*line);
-    if (const auto* why = std::get_if<std::string>(&decoded)) {
-        return malformed(*why);
+    const Result<control::Reply> decoded = control::decode_reply(*line);
+    if (!decoded.ok()) {
+        return malformed(decoded.error().message);
     }
-    const control::Reply& reply = std::get<control::Reply>(decoded);
+    const control::Reply& reply = decoded.value();
     if (!reply.ok) {
         if (options.json) {
             out << *line << "\n";
@@ -85,23 +85,23 @@ int run_command(const CtlOptions& options, std::ostream& out, std::ostream& err)
     }
 
     if (request.command == control::Command::Status) {
-        const std::variant<control::StatusReply, std::string> status = control::decode_status_body(reply.body);
-        if (const auto* why = std::get_if<std::string>(&status)) {
-            return malformed(*why);
+        const Result<control::StatusReply> status = control::decode_status_body(reply.body);
+        if (!status.ok()) {
+            return malformed(status.error().message);
         }
         if (options.json) {
             out << *line << "\n";
         } else {
-            out << format_status(std::get<control::StatusReply>(status));
+            out << format_status(status.value());
         }
         return ExitOk;
     }
 
-    const std::variant<control::FoldersReply, std::string> folders = control::decode_folders_body(reply.body);
-    if (const auto* why = std::get_if<std::string>(&folders)) {
-        return malformed(*why);
+    const Result<control::FoldersReply> folders = control::decode_folders_body(reply.body);
+    if (!folders.ok()) {
+        return malformed(folders.error().message);
     }
-    const control::FoldersReply& affected = std::get<control::FoldersReply>(folders);
+    const control::FoldersReply& affected = folders.value();
     if (waits && !affected.failed) {
         return malformed("no 'failed' count in the reply to resync with wait");
     }
