@@ -51,10 +51,9 @@ int run_command(const CtlOptions& options, std::ostream& out, std::ostream& err)
         return ExitUnreachable;
     };
 
-    std::string error;
-    std::optional<ControlClient> client = ControlClient::connect(path, ReplyTimeout, &error);
-    if (!client) {
-        return unreachable(error);
+    Result<ControlClient> client = ControlClient::connect(path, ReplyTimeout);
+    if (!client.ok()) {
+        return unreachable(client.error().message);
     }
     const std::string request_line = control::encode_request(request);
     if (options.debug) {
@@ -62,23 +61,23 @@ int run_command(const CtlOptions& options, std::ostream& out, std::ostream& err)
     }
     // resync --wait lasts as long as the queue takes to drain: no deadline is right for every tree.
     const bool waits = request.command == control::Command::Resync && request.wait;
-    const std::optional<std::string> line =
-        client->exchange(request_line, waits ? std::nullopt : std::optional{ReplyTimeout}, &error);
-    if (!line) {
-        return unreachable(error);
+    const Result<std::string> line =
+        client.value().exchange(request_line, waits ? std::nullopt : std::optional{ReplyTimeout});
+    if (!line.ok()) {
+        return unreachable(line.error().message);
     }
     if (options.debug) {
-        err << "< " << printable(*line) << "\n" << std::flush;
+        err << "< " << printable(line.value()) << "\n" << std::flush;
     }
 
-    const Result<control::Reply> decoded = control::decode_reply(*line);
+    const Result<control::Reply> decoded = control::decode_reply(line.value());
     if (!decoded.ok()) {
         return malformed(decoded.error().message);
     }
     const control::Reply& reply = decoded.value();
     if (!reply.ok) {
         if (options.json) {
-            out << *line << "\n";
+            out << line.value() << "\n";
         }
         err << "minisyncctl: " << command << ": " << printable(reply.error) << "\n";
         return ExitDaemonError;
@@ -90,7 +89,7 @@ int run_command(const CtlOptions& options, std::ostream& out, std::ostream& err)
             return malformed(status.error().message);
         }
         if (options.json) {
-            out << *line << "\n";
+            out << line.value() << "\n";
         } else {
             out << format_status(status.value());
         }
@@ -106,7 +105,7 @@ int run_command(const CtlOptions& options, std::ostream& out, std::ostream& err)
         return malformed("no 'failed' count in the reply to resync with wait");
     }
     if (options.json) {
-        out << *line << "\n";
+        out << line.value() << "\n";
     } else {
         out << done_verb(request) << ": " << joined_names(affected.folders) << "\n";
     }
