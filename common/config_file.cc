@@ -108,11 +108,11 @@ std::size_t edit_distance(std::string_view a, std::string_view b)
     return row[b.size()];
 }
 
-std::optional<std::string> read_bounded(const std::string& path, std::string& error)
+Result<std::string> read_bounded(const std::string& path)
 {
-    const auto fail = [&](const std::string& what, int code) -> std::optional<std::string> {
-        error = "couldn't open '" + path + "': " + what + " (" + std::to_string(code) + ")";
-        return std::nullopt;
+    const auto fail = [&](const std::string& what, int code) {
+        return Error{ErrorCode::Config, "couldn't open '" + path + "': " + what + " (" + std::to_string(code) + ")",
+                     code};
     };
     const UniqueFd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)};
     if (!fd) {
@@ -142,9 +142,9 @@ std::optional<std::string> read_bounded(const std::string& path, std::string& er
             return text;
         }
         if (text.size() + static_cast<std::size_t>(n) > MaxConfigFileBytes) {
-            error = "couldn't read '" + path + "': larger than " + std::to_string(MaxConfigFileBytes / 1024) +
-                    " KiB, which no config file needs";
-            return std::nullopt;
+            return Error{ErrorCode::Config, "couldn't read '" + path + "': larger than " +
+                                                std::to_string(MaxConfigFileBytes / 1024) +
+                                                " KiB, which no config file needs"};
         }
         text.append(buffer, static_cast<std::size_t>(n));
     }
@@ -328,17 +328,16 @@ ConfigFile::ConfigFile(std::string path, toml::table root)
     directory_ = absolute.lexically_normal().parent_path().string();
 }
 
-std::variant<ConfigFile, std::string> ConfigFile::load(const std::string& path)
+Result<ConfigFile> ConfigFile::load(const std::string& path)
 {
-    std::string error;
-    std::optional<std::string> text = read_bounded(path, error);
-    if (!text) {
-        return error;
+    Result<std::string> text = read_bounded(path);
+    if (!text.ok()) {
+        return text.error();
     }
-    return parse(*text, path);
+    return parse(text.value(), path);
 }
 
-std::variant<ConfigFile, std::string> ConfigFile::parse(std::string_view text, const std::string& path)
+Result<ConfigFile> ConfigFile::parse(std::string_view text, const std::string& path)
 {
     try {
         toml::table root = toml::parse(text, std::string_view{path});
@@ -346,8 +345,8 @@ std::variant<ConfigFile, std::string> ConfigFile::parse(std::string_view text, c
     } catch (const toml::parse_error& e) {
         const toml::source_position& where = e.source().begin;
         // toml++ quotes what it saw, which may be a newline or another control character.
-        return path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
-               detail::printable(e.description());
+        return Error{ErrorCode::Config, path + ":" + std::to_string(where.line) + ":" +
+                                            std::to_string(where.column) + ": " + detail::printable(e.description())};
     }
 }
 

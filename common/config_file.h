@@ -3,6 +3,7 @@
 #pragma once
 
 #include "host_port.h"
+#include "result.h"
 
 #include <spdlog/common.h>
 #include <toml++/toml.h>
@@ -86,11 +87,11 @@ std::optional<T> parse_flag_value(std::string_view flag, std::string_view text, 
 // directory, so a file and the certificates beside it can move together.
 class ConfigFile {
 public:
-    // Reads and parses path. The error is one line naming the file: "couldn't open 'PATH': ..." or, for
+    // Reads and parses path. The error (code Config) is one line naming the file: "couldn't open 'PATH': ..." or, for
     // bad TOML, "PATH:LINE:COL: what is wrong".
-    static std::variant<ConfigFile, std::string> load(const std::string& path);
+    static Result<ConfigFile> load(const std::string& path);
     // Parses text as if it had been read from path (which is only used for messages and relative paths).
-    static std::variant<ConfigFile, std::string> parse(std::string_view text, const std::string& path);
+    static Result<ConfigFile> parse(std::string_view text, const std::string& path);
 
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
     [[nodiscard]] const toml::table& root() const noexcept { return root_; }

@@ -53,4 +53,9 @@ std::string json_error_text(const json::exception& e)
     return excerpt(what, 200);
 }
 
+Error malformed(std::string message)
+{
+    return Error{ErrorCode::Control, std::move(message)};
+}
+
 } // namespace minisync::control::codec

@@ -2,6 +2,8 @@
 // messages, and nlohmann's errors made readable. Internal to the control_*.cc files.
 #pragma once
 
+#include "result.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -28,5 +30,8 @@ std::string excerpt(std::string_view text, std::size_t max_bytes);
 
 // The message of a JSON exception, without nlohmann's "[json.exception...] " prefix, at most 200 bytes.
 std::string json_error_text(const nlohmann::json::exception& e);
+
+// A line that does not follow the control protocol: an Error with code Control.
+Error malformed(std::string message);
 
 } // namespace minisync::control::codec

@@ -12,64 +12,64 @@ using nlohmann::ordered_json;
 using codec::excerpt;
 using codec::MaxQuoted;
 
-std::variant<Request, std::string> validate_request(const json& object)
+Result<Request> validate_request(const json& object)
 {
     if (!object.is_object()) {
-        return std::string{"a request must be a JSON object"};
+        return codec::malformed("a request must be a JSON object");
     }
     // Unknown fields first: {"comand":"status"} is better answered by the typo than by a missing command.
     for (const auto& [key, value] : object.items()) {
         if (key != "command" && key != "folder" && key != "wait") {
-            return "unknown field '" + excerpt(key, MaxQuoted) + "' (known: command, folder, wait)";
+            return codec::malformed("unknown field '" + excerpt(key, MaxQuoted) + "' (known: command, folder, wait)");
         }
     }
     const auto command_field = object.find("command");
     if (command_field == object.end()) {
-        return std::string{"missing field 'command'"};
+        return codec::malformed("missing field 'command'");
     }
     if (!command_field->is_string()) {
-        return std::string{"field 'command' must be a string"};
+        return codec::malformed("field 'command' must be a string");
     }
     const std::string& name = command_field->get_ref<const std::string&>();
     const std::optional<Command> command = command_from_string(name);
     if (!command) {
-        return "unknown command '" + excerpt(name, MaxQuoted) + "' (known: status, pause, resume, resync)";
+        return codec::malformed("unknown command '" + excerpt(name, MaxQuoted) + "' (known: status, pause, resume, resync)");
     }
     Request request;
     request.command = *command;
     if (const auto folder = object.find("folder"); folder != object.end()) {
         if (*command == Command::Status) {
-            return std::string{"status takes no 'folder'"};
+            return codec::malformed("status takes no 'folder'");
         }
         if (!folder->is_string()) {
-            return std::string{"field 'folder' must be a string"};
+            return codec::malformed("field 'folder' must be a string");
         }
         request.folder = folder->get<std::string>();
     }
     if (const auto wait = object.find("wait"); wait != object.end()) {
         if (*command != Command::Resync) {
-            return std::string{"field 'wait' is only valid for resync"};
+            return codec::malformed("field 'wait' is only valid for resync");
         }
         if (!wait->is_boolean()) {
-            return std::string{"field 'wait' must be true or false"};
+            return codec::malformed("field 'wait' must be true or false");
         }
         request.wait = wait->get<bool>();
     }
     return request;
 }
 
-std::variant<Request, std::string> parse_request_unchecked(std::string_view line)
+Result<Request> parse_request_unchecked(std::string_view line)
 {
     line = codec::without_newline(line);
     if (line.size() > MaxRequestLine) {
-        return std::string{LineTooLongError};
+        return codec::malformed(std::string{LineTooLongError});
     }
     if (codec::is_blank(line)) {
-        return std::string{"empty request"};
+        return codec::malformed("empty request");
     }
     // nlohmann's lexer takes a NUL byte for the end of the input and would ignore whatever follows it.
     if (line.find('\0') != std::string_view::npos) {
-        return std::string{"invalid JSON: NUL byte in the request"};
+        return codec::malformed("invalid JSON: NUL byte in the request");
     }
     // nlohmann keeps the last of duplicate keys silently; a request saying two things is refused instead.
     // The parser is iterative (an explicit stack), so deep nesting costs memory bounded by the line
@@ -87,10 +87,10 @@ std::variant<Request, std::string> parse_request_unchecked(std::string_view line
     try {
         object = json::parse(line, note_keys);
     } catch (const json::exception& e) {
-        return "invalid JSON: " + codec::json_error_text(e);
+        return codec::malformed("invalid JSON: " + codec::json_error_text(e));
     }
     if (!duplicate.empty()) {
-        return "duplicate field '" + excerpt(duplicate, MaxQuoted) + "'";
+        return codec::malformed("duplicate field '" + excerpt(duplicate, MaxQuoted) + "'");
     }
     return validate_request(object);
 }
@@ -120,7 +120,7 @@ std::optional<Command> command_from_string(std::string_view name) noexcept
 
 // noexcept: the only exception left after the JSON ones is std::bad_alloc, and running out of memory
 // stops the process (docs/ARCHITECTURE.md "Errors").
-std::variant<Request, std::string> parse_request(std::string_view line) noexcept
+Result<Request> parse_request(std::string_view line) noexcept
 {
     return parse_request_unchecked(line);
 }

@@ -13,6 +13,8 @@
 //   1  initial: status, pause, resume, resync (with wait).
 #pragma once
 
+#include "result.h"
+
 #include <nlohmann/json.hpp>
 
 #include <sys/types.h>
@@ -63,8 +65,8 @@ struct Request {
 
 // Validates one request line (with or without its trailing "\n"): a JSON object with a known "command",
 // and only the fields that command takes, of the right types. Never throws and never recurses, whatever
-// the bytes. On failure returns a message fit for error_reply().
-std::variant<Request, std::string> parse_request(std::string_view line) noexcept;
+// the bytes. On failure returns an Error with code Control and a message fit for error_reply().
+Result<Request> parse_request(std::string_view line) noexcept;
 
 // One request line, "\n" included. A folder name that is not valid UTF-8 cannot be sent as it is: each
 // invalid sequence becomes U+FFFD, so the daemon will not find such a folder.
@@ -142,17 +144,18 @@ struct Reply {
     nlohmann::json body;
 };
 
-// Never throws; the message says why the line is not a reply.
-std::variant<Reply, std::string> decode_reply(std::string_view line) noexcept;
+// Never throws; on failure an Error with code Control whose message says why the line is not a reply.
+Result<Reply> decode_reply(std::string_view line) noexcept;
 
 // The body of an ok reply (Reply::body) to status, or to pause/resume/resync. Every field above must be
-// present with its type. They never throw; the message names the field at fault.
-std::variant<StatusReply, std::string> decode_status_body(const nlohmann::json& body) noexcept;
-std::variant<FoldersReply, std::string> decode_folders_body(const nlohmann::json& body) noexcept;
+// present with its type. They never throw; on failure an Error with code Control whose message names the
+// field at fault.
+Result<StatusReply> decode_status_body(const nlohmann::json& body) noexcept;
+Result<FoldersReply> decode_folders_body(const nlohmann::json& body) noexcept;
 // decode_reply, then the body: a whole reply line. An ok:false reply is a failure carrying the daemon's
-// error text, so a caller that must tell the two apart uses decode_reply and the _body functions.
-std::variant<StatusReply, std::string> decode_status(std::string_view line) noexcept;
-std::variant<FoldersReply, std::string> decode_folders(std::string_view line) noexcept;
+// error text (code Refused; a malformed line is code Control).
+Result<StatusReply> decode_status(std::string_view line) noexcept;
+Result<FoldersReply> decode_folders(std::string_view line) noexcept;
 
 // ---- Framing
 

@@ -113,27 +113,27 @@ private:
     std::string& error_;
 };
 
-std::variant<Reply, std::string> decode_reply_unchecked(std::string_view line)
+Result<Reply> decode_reply_unchecked(std::string_view line)
 {
     line = codec::without_newline(line);
     if (codec::is_blank(line)) {
-        return std::string{"empty reply"};
+        return codec::malformed("empty reply");
     }
     if (line.find('\0') != std::string_view::npos) {
-        return std::string{"reply is not JSON: NUL byte in the reply"};
+        return codec::malformed("reply is not JSON: NUL byte in the reply");
     }
     json object;
     try {
         object = json::parse(line);
     } catch (const json::exception& e) {
-        return "reply is not JSON: " + codec::json_error_text(e);
+        return codec::malformed("reply is not JSON: " + codec::json_error_text(e));
     }
     if (!object.is_object()) {
-        return std::string{"reply is not a JSON object"};
+        return codec::malformed("reply is not a JSON object");
     }
     const auto ok = object.find("ok");
     if (ok == object.end() || !ok->is_boolean()) {
-        return std::string{"reply has no boolean 'ok'"};
+        return codec::malformed("reply has no boolean 'ok'");
     }
     Reply reply;
     reply.ok = ok->get<bool>();
@@ -146,10 +146,10 @@ std::variant<Reply, std::string> decode_reply_unchecked(std::string_view line)
     return reply;
 }
 
-std::variant<StatusReply, std::string> decode_status_unchecked(const json& body)
+Result<StatusReply> decode_status_unchecked(const json& body)
 {
     if (!body.is_object()) {
-        return std::string{"status reply is not a JSON object"};
+        return codec::malformed("status reply is not a JSON object");
     }
     std::string error;
     StatusReply status;
@@ -208,15 +208,15 @@ std::variant<StatusReply, std::string> decode_status_unchecked(const json& body)
         }
     }
     if (!error.empty()) {
-        return "bad status reply: " + error;
+        return codec::malformed("bad status reply: " + error);
     }
     return status;
 }
 
-std::variant<FoldersReply, std::string> decode_folders_unchecked(const json& body)
+Result<FoldersReply> decode_folders_unchecked(const json& body)
 {
     if (!body.is_object()) {
-        return std::string{"reply is not a JSON object"};
+        return codec::malformed("reply is not a JSON object");
     }
     std::string error;
     FoldersReply reply;
@@ -236,23 +236,22 @@ std::variant<FoldersReply, std::string> decode_folders_unchecked(const json& bod
         reply.failed = failed;
     }
     if (!error.empty()) {
-        return "bad reply: " + error;
+        return codec::malformed("bad reply: " + error);
     }
     return reply;
 }
 
 // A whole reply line through decode_reply and then decode_body; ok:false is a failure with the daemon's text.
-template <typename Result>
-std::variant<Result, std::string> decode_line(std::string_view line,
-                                              std::variant<Result, std::string> (*decode_body)(const json&))
+template <typename Decoded>
+Result<Decoded> decode_line(std::string_view line, Result<Decoded> (*decode_body)(const json&))
 {
-    std::variant<Reply, std::string> reply = decode_reply_unchecked(line);
-    if (auto* error = std::get_if<std::string>(&reply)) {
-        return std::move(*error);
+    Result<Reply> reply = decode_reply_unchecked(line);
+    if (!reply.ok()) {
+        return reply.error();
     }
-    const Reply& decoded = std::get<Reply>(reply);
+    const Reply& decoded = reply.value();
     if (!decoded.ok) {
-        return decoded.error;
+        return Error{ErrorCode::Refused, decoded.error};
     }
     return decode_body(decoded.body);
 }
@@ -341,27 +340,27 @@ std::string encode_folders(const FoldersReply& reply)
 
 // noexcept: the only exception left after the JSON ones is std::bad_alloc, and running out of memory
 // stops the process (docs/ARCHITECTURE.md "Errors").
-std::variant<Reply, std::string> decode_reply(std::string_view line) noexcept
+Result<Reply> decode_reply(std::string_view line) noexcept
 {
     return decode_reply_unchecked(line);
 }
 
-std::variant<StatusReply, std::string> decode_status_body(const nlohmann::json& body) noexcept
+Result<StatusReply> decode_status_body(const nlohmann::json& body) noexcept
 {
     return decode_status_unchecked(body);
 }
 
-std::variant<FoldersReply, std::string> decode_folders_body(const nlohmann::json& body) noexcept
+Result<FoldersReply> decode_folders_body(const nlohmann::json& body) noexcept
 {
     return decode_folders_unchecked(body);
 }
 
-std::variant<StatusReply, std::string> decode_status(std::string_view line) noexcept
+Result<StatusReply> decode_status(std::string_view line) noexcept
 {
     return decode_line<StatusReply>(line, decode_status_unchecked);
 }
 
-std::variant<FoldersReply, std::string> decode_folders(std::string_view line) noexcept
+Result<FoldersReply> decode_folders(std::string_view line) noexcept
 {
     return decode_line<FoldersReply>(line, decode_folders_unchecked);
 }

@@ -19,6 +19,7 @@
 //      hashed in case the server holds it. Version 5 peers are refused (none was deployed).
 #pragma once
 
+#include "result.h"
 #include "sha256.h"
 
 #include <cstddef>
@@ -64,26 +65,11 @@ enum class FrameType : std::uint16_t {
     PutFile = 27,    // agent: a whole file in one frame; answered by COMMITTED, ALREADY_HAVE or ERROR
 };
 
-enum class ErrorCode : std::uint16_t {
-    BadFrame = 1,
-    UnsupportedVersion = 2,
-    BadPath = 3,
-    NotAllowed = 4,
-    HashMismatch = 5,
-    NoSpace = 6,
-    PermissionDenied = 7,
-    IoError = 8,
-    UnknownRequest = 9,
-    TooManyUploads = 10,
-    Internal = 11,
-    Conflict = 12,   // the path is taken by another kind of entry (a directory where a file should go)
-    Busy = 13,       // another connection is uploading the same path; try later
-    SizeMismatch = 14,
-    NotFound = 15,   // RENAME: nothing at the source path
-    FileTooLarge = 16, // UPLOAD_BEGIN: the size is over the server's --max-file-size
-};
+// The wire's error codes are the project's error codes (common/result.h): the numbers from 1 to 999 are
+// sent in ERROR frames; the local codes from 1000 on never are.
+using ErrorCode = minisync::ErrorCode;
+using minisync::to_string;
 
-const char* to_string(ErrorCode code) noexcept;
 const char* to_string(FrameType type) noexcept;
 
 struct FrameHeader {

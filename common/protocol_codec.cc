@@ -140,29 +140,6 @@ constexpr std::uint8_t HashIfPresent = 2;
 
 } // namespace
 
-const char* to_string(ErrorCode code) noexcept
-{
-    switch (code) {
-    case ErrorCode::BadFrame: return "bad frame";
-    case ErrorCode::UnsupportedVersion: return "unsupported version";
-    case ErrorCode::BadPath: return "bad path";
-    case ErrorCode::NotAllowed: return "not allowed";
-    case ErrorCode::HashMismatch: return "hash mismatch";
-    case ErrorCode::NoSpace: return "no space";
-    case ErrorCode::PermissionDenied: return "permission denied";
-    case ErrorCode::IoError: return "I/O error";
-    case ErrorCode::UnknownRequest: return "unknown request";
-    case ErrorCode::TooManyUploads: return "too many uploads";
-    case ErrorCode::Internal: return "internal error";
-    case ErrorCode::Conflict: return "conflict";
-    case ErrorCode::Busy: return "busy";
-    case ErrorCode::SizeMismatch: return "size mismatch";
-    case ErrorCode::NotFound: return "not found";
-    case ErrorCode::FileTooLarge: return "file too large";
-    }
-    return "unknown error";
-}
-
 const char* to_string(FrameType type) noexcept
 {
     switch (type) {

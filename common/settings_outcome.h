@@ -2,6 +2,8 @@
 // at start (print what to print, give an exit code) and on a reload (nothing printed; the error text).
 #pragma once
 
+#include "result.h"
+
 #include <iostream>
 #include <optional>
 #include <string>
@@ -37,9 +39,9 @@ std::variant<Settings, int> settings_for_start(ParseOutcome<Settings>&& outcome)
 }
 
 // On a reload: parse(argc, argv) run again over the saved command line (argv[0] included); the settings,
-// or what would have been printed on stderr.
+// or an Error (code Config) whose message is what would have been printed on stderr.
 template <class Settings, class Parse>
-std::variant<Settings, std::string> settings_for_reload(std::string_view program, const std::vector<std::string>& argv,
+Result<Settings> settings_for_reload(std::string_view program, const std::vector<std::string>& argv,
                                                         Parse parse)
 {
     const std::string program_name{program};
@@ -56,9 +58,9 @@ std::variant<Settings, std::string> settings_for_reload(std::string_view program
     }
     ParseFailure& failure = std::get<ParseFailure>(outcome);
     if (failure.err.empty()) { // --help on the command line: nothing to run with, and nothing wrong
-        return program_name + ": the command line asks for help, not for settings";
+        return Error{ErrorCode::Config, program_name + ": the command line asks for help, not for settings"};
     }
-    return std::move(failure.err);
+    return Error{ErrorCode::Config, std::move(failure.err)};
 }
 
 } // namespace minisync

@@ -40,10 +40,10 @@ std::optional<ParseFailure> SettingsParser::read(int argc, const char* const* ar
     }
     if (app_.count("--config") > 0) {
         auto loaded = ConfigFile::load(config_path_);
-        if (auto* message = std::get_if<std::string>(&loaded)) {
-            return ParseFailure{2, {}, program_ + ": " + *message};
+        if (!loaded.ok()) {
+            return ParseFailure{2, {}, program_ + ": " + loaded.error().message};
         }
-        config_.emplace(std::move(std::get<ConfigFile>(loaded)));
+        config_.emplace(std::move(loaded).value());
         top_.emplace(*config_, config_->root(), errors_);
     }
     from_.emplace(file(), [this](std::string_view flag) { return app_.count(std::string{flag}) > 0; }, errors_);

@@ -6,67 +6,76 @@
 #include <openssl/x509v3.h>
 
 #include <cstring>
-#include <stdexcept>
 
 namespace minisync {
 namespace {
 
 constexpr const char* CipherSuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
-[[noreturn]] void fail(const std::string& what)
+// code: UnusableFile for a certificate, key or CA file OpenSSL refused; Internal for OpenSSL itself.
+Error fail(ErrorCode code, const std::string& what)
 {
-    throw std::runtime_error(what + ": " + drain_openssl_errors());
+    return Error{code, what + ": " + drain_openssl_errors()};
 }
 
-SslCtxPtr make_common_context(const SSL_METHOD* method, const TlsFiles& files)
+Result<SslCtxPtr> make_common_context(const SSL_METHOD* method, const TlsFiles& files)
 {
     SslCtxPtr ctx{SSL_CTX_new(method)};
     if (!ctx) {
-        fail("SSL_CTX_new failed");
+        return fail(ErrorCode::Internal, "SSL_CTX_new failed");
     }
     if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION) != 1) {
-        fail("cannot require TLS 1.3");
+        return fail(ErrorCode::Internal, "cannot require TLS 1.3");
     }
     if (SSL_CTX_set_ciphersuites(ctx.get(), CipherSuites) != 1) {
-        fail("cannot set the TLS 1.3 cipher suites");
+        return fail(ErrorCode::Internal, "cannot set the TLS 1.3 cipher suites");
     }
     // Our frames are self-delimiting, so a missing close_notify cannot truncate data unnoticed; without this
     // OpenSSL 3 reports a plain EOF as an error that libevent 2.1 cannot tell apart from a real one.
     SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert.c_str()) != 1) {
-        fail("cannot load certificate '" + files.cert + "'");
+        return fail(ErrorCode::UnusableFile, "cannot load certificate '" + files.cert + "'");
     }
     if (SSL_CTX_use_PrivateKey_file(ctx.get(), files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-        fail("cannot load private key '" + files.key + "'");
+        return fail(ErrorCode::UnusableFile, "cannot load private key '" + files.key + "'");
     }
     if (SSL_CTX_check_private_key(ctx.get()) != 1) {
-        fail("private key '" + files.key + "' does not match certificate '" + files.cert + "'");
+        return fail(ErrorCode::UnusableFile,
+                    "private key '" + files.key + "' does not match certificate '" + files.cert + "'");
     }
     if (SSL_CTX_load_verify_locations(ctx.get(), files.ca.c_str(), nullptr) != 1) {
-        fail("cannot load CA certificate '" + files.ca + "'");
+        return fail(ErrorCode::UnusableFile, "cannot load CA certificate '" + files.ca + "'");
     }
     return ctx;
 }
 
 } // namespace
 
-SslCtxPtr make_server_tls_context(const TlsFiles& files)
+Result<SslCtxPtr> make_server_tls_context(const TlsFiles& files)
 {
-    SslCtxPtr ctx = make_common_context(TLS_server_method(), files);
+    Result<SslCtxPtr> made = make_common_context(TLS_server_method(), files);
+    if (!made.ok()) {
+        return made;
+    }
+    SslCtxPtr& ctx = made.value();
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
     // Nothing to resume, and post-handshake tickets can reset a connection a client closes early.
     SSL_CTX_set_num_tickets(ctx.get(), 0);
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
-    return ctx;
+    return made;
 }
 
-SslCtxPtr make_client_tls_context(const TlsFiles& files)
+Result<SslCtxPtr> make_client_tls_context(const TlsFiles& files)
 {
-    SslCtxPtr ctx = make_common_context(TLS_client_method(), files);
+    Result<SslCtxPtr> made = make_common_context(TLS_client_method(), files);
+    if (!made.ok()) {
+        return made;
+    }
+    SslCtxPtr& ctx = made.value();
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
-    return ctx;
+    return made;
 }
 
 bool expect_server_name(SSL* ssl, const std::string& expected_name, const std::string& sni_host)

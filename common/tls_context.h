@@ -2,6 +2,7 @@
 #pragma once
 
 #include "openssl_handles.h"
+#include "result.h"
 
 #include <optional>
 #include <string>
@@ -14,11 +15,12 @@ struct TlsFiles {
     std::string ca;
 };
 
-// Both throw std::runtime_error naming the file that could not be used.
+// Both fail with UnusableFile and a message naming the file OpenSSL refused (or Internal when OpenSSL
+// itself fails).
 // The server context demands a client certificate signed by the CA.
-SslCtxPtr make_server_tls_context(const TlsFiles& files);
+Result<SslCtxPtr> make_server_tls_context(const TlsFiles& files);
 // The client context verifies the server against the CA; the expected name is set per connection.
-SslCtxPtr make_client_tls_context(const TlsFiles& files);
+Result<SslCtxPtr> make_client_tls_context(const TlsFiles& files);
 
 // Prepares a client SSL to accept only a server certificate carrying expected_name (SAN DNS/IP), and
 // names sni_host in its hello. False when OpenSSL refuses either name; its error queue says why.

@@ -51,10 +51,9 @@ int run_command(const CtlOptions& options, std::ostream& out, std::ostream& err)
         return ExitUnreachable;
     };
 
-    std::string error;
-    std::optional<ControlClient> client = ControlClient::connect(path, ReplyTimeout, &error);
-    if (!client) {
-        return unreachable(error);
+    Result<ControlClient> client = ControlClient::connect(path, ReplyTimeout);
+    if (!client.ok()) {
+        return unreachable(client.error().message);
     }
     const std::string request_line = control::encode_request(request);
     if (options.debug) {
@@ -62,51 +61,51 @@ int run_command(const CtlOptions& options, std::ostream& out, std::ostream& err)
     }
     // resync --wait lasts as long as the queue takes to drain: no deadline is right for every tree.
     const bool waits = request.command == control::Command::Resync && request.wait;
-    const std::optional<std::string> line =
-        client->exchange(request_line, waits ? std::nullopt : std::optional{ReplyTimeout}, &error);
-    if (!line) {
-        return unreachable(error);
+    const Result<std::string> line =
+        client.value().exchange(request_line, waits ? std::nullopt : std::optional{ReplyTimeout});
+    if (!line.ok()) {
+        return unreachable(line.error().message);
     }
     if (options.debug) {
-        err << "< " << printable(*line) << "\n" << std::flush;
+        err << "< " << printable(line.value()) << "\n" << std::flush;
     }
 
-    std::variant<control::Reply, std::string> decoded = control::decode_reply(*line);
-    if (const auto* why = std::get_if<std::string>(&decoded)) {
-        return malformed(*why);
+    const Result<control::Reply> decoded = control::decode_reply(line.value());
+    if (!decoded.ok()) {
+        return malformed(decoded.error().message);
     }
-    const control::Reply& reply = std::get<control::Reply>(decoded);
+    const control::Reply& reply = decoded.value();
     if (!reply.ok) {
         if (options.json) {
-            out << *line << "\n";
+            out << line.value() << "\n";
         }
         err << "minisyncctl: " << command << ": " << printable(reply.error) << "\n";
         return ExitDaemonError;
     }
 
     if (request.command == control::Command::Status) {
-        const std::variant<control::StatusReply, std::string> status = control::decode_status_body(reply.body);
-        if (const auto* why = std::get_if<std::string>(&status)) {
-            return malformed(*why);
+        const Result<control::StatusReply> status = control::decode_status_body(reply.body);
+        if (!status.ok()) {
+            return malformed(status.error().message);
         }
         if (options.json) {
-            out << *line << "\n";
+            out << line.value() << "\n";
         } else {
-            out << format_status(std::get<control::StatusReply>(status));
+            out << format_status(status.value());
         }
         return ExitOk;
     }
 
-    const std::variant<control::FoldersReply, std::string> folders = control::decode_folders_body(reply.body);
-    if (const auto* why = std::get_if<std::string>(&folders)) {
-        return malformed(*why);
+    const Result<control::FoldersReply> folders = control::decode_folders_body(reply.body);
+    if (!folders.ok()) {
+        return malformed(folders.error().message);
     }
-    const control::FoldersReply& affected = std::get<control::FoldersReply>(folders);
+    const control::FoldersReply& affected = folders.value();
     if (waits && !affected.failed) {
         return malformed("no 'failed' count in the reply to resync with wait");
     }
     if (options.json) {
-        out << *line << "\n";
+        out << line.value() << "\n";
     } else {
         out << done_verb(request) << ": " << joined_names(affected.folders) << "\n";
     }

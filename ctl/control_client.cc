@@ -34,6 +34,18 @@ std::string connect_error_text(int code)
     }
 }
 
+Error unreachable(std::string reason, int err = 0)
+{
+    return Error{ErrorCode::Unreachable, std::move(reason), err};
+}
+
+// "WHAT: <errno text>", for the call that just failed.
+Error call_failed(const std::string& what)
+{
+    const int err = errno;
+    return unreachable(what + ": " + errno_text(err), err);
+}
+
 // A zero timeval means "no timeout" to SO_RCVTIMEO and SO_SNDTIMEO.
 bool set_timeout(int fd, int option, std::optional<std::chrono::milliseconds> timeout)
 {
@@ -48,61 +60,55 @@ bool set_timeout(int fd, int option, std::optional<std::chrono::milliseconds> ti
 
 } // namespace
 
-std::optional<ControlClient> ControlClient::connect(const std::string& path, std::chrono::milliseconds timeout,
-                                                    std::string* error)
+Result<ControlClient> ControlClient::connect(const std::string& path, std::chrono::milliseconds timeout)
 {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     if (path.empty() || path.size() >= sizeof address.sun_path) {
-        *error = "not a usable socket path (1 to " + std::to_string(sizeof address.sun_path - 1) + " bytes)";
-        return std::nullopt;
+        return unreachable("not a usable socket path (1 to " + std::to_string(sizeof address.sun_path - 1) +
+                           " bytes)");
     }
     std::memcpy(address.sun_path, path.data(), path.size());
 
     UniqueFd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
     if (!fd) {
-        *error = "couldn't create a socket: " + errno_text(errno);
-        return std::nullopt;
+        return call_failed("couldn't create a socket");
     }
     // SO_SNDTIMEO also bounds a blocking connect() on a Unix socket whose listen backlog is full.
     if (!set_timeout(fd.get(), SO_SNDTIMEO, timeout)) {
-        *error = "couldn't set a send timeout: " + errno_text(errno);
-        return std::nullopt;
+        return call_failed("couldn't set a send timeout");
     }
     int rc = 0;
     do {
         rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address);
     } while (rc < 0 && errno == EINTR);
     if (rc < 0) {
-        *error = connect_error_text(errno);
-        return std::nullopt;
+        const int err = errno;
+        return unreachable(connect_error_text(err), err);
     }
     return ControlClient{std::move(fd)};
 }
 
-std::optional<std::string> ControlClient::exchange(std::string_view request_line,
-                                                   std::optional<std::chrono::milliseconds> reply_timeout,
-                                                   std::string* error)
+Result<std::string> ControlClient::exchange(std::string_view request_line,
+                                            std::optional<std::chrono::milliseconds> reply_timeout)
 {
-    std::string send_error;
+    std::optional<Error> send_error;
     while (!request_line.empty()) {
         // MSG_NOSIGNAL: a daemon that closed the connection must give an error here, not SIGPIPE.
         const ssize_t sent = ::send(fd_.get(), request_line.data(), request_line.size(), MSG_NOSIGNAL);
         if (sent >= 0) {
             request_line.remove_prefix(static_cast<std::size_t>(sent));
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            *error = "the daemon did not read the request in time";
-            return std::nullopt;
+            return unreachable("the daemon did not read the request in time", errno);
         } else if (errno != EINTR) {
             // A daemon that refuses a peer (credentials, too many connections) writes one error line and
             // closes without reading: that line, still in our receive queue, says more than EPIPE.
-            send_error = "couldn't send the request: " + errno_text(errno);
+            send_error = call_failed("couldn't send the request");
             break;
         }
     }
     if (!set_timeout(fd_.get(), SO_RCVTIMEO, reply_timeout)) {
-        *error = "couldn't set a receive timeout: " + errno_text(errno);
-        return std::nullopt;
+        return call_failed("couldn't set a receive timeout");
     }
     std::string line;
     std::array<char, 64 * 1024> chunk{};
@@ -110,8 +116,7 @@ std::optional<std::string> ControlClient::exchange(std::string_view request_line
         switch (reader_.next(&line)) {
         case control::LineReader::Result::Line: return line;
         case control::LineReader::Result::TooLong:
-            *error = "the reply is longer than " + std::to_string(control::MaxReplyLine) + " bytes";
-            return std::nullopt;
+            return unreachable("the reply is longer than " + std::to_string(control::MaxReplyLine) + " bytes");
         case control::LineReader::Result::NeedMore: break;
         }
         const ssize_t got = ::recv(fd_.get(), chunk.data(), chunk.size(), 0);
@@ -120,24 +125,23 @@ std::optional<std::string> ControlClient::exchange(std::string_view request_line
             continue;
         }
         if (got == 0) {
-            *error = !send_error.empty()          ? send_error
-                     : reader_.buffered() == 0 ? "the daemon closed the connection without a reply"
-                                               : "the daemon closed the connection in the middle of a reply";
-            return std::nullopt;
+            if (send_error) {
+                return *send_error;
+            }
+            return unreachable(reader_.buffered() == 0 ? "the daemon closed the connection without a reply"
+                                                       : "the daemon closed the connection in the middle of a reply");
         }
         if (errno == EINTR) {
             continue;
         }
-        if (!send_error.empty()) {
-            *error = send_error;
-            return std::nullopt;
+        if (send_error) {
+            return *send_error;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            *error = "no reply within " + std::to_string(reply_timeout ? reply_timeout->count() : 0) + " ms";
-        } else {
-            *error = "couldn't read the reply: " + errno_text(errno);
+            return unreachable("no reply within " + std::to_string(reply_timeout ? reply_timeout->count() : 0) + " ms",
+                               errno);
         }
-        return std::nullopt;
+        return call_failed("couldn't read the reply");
     }
 }
 

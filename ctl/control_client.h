@@ -2,6 +2,7 @@
 #pragma once
 
 #include "control_protocol.h"
+#include "result.h"
 #include "unique_fd.h"
 
 #include <chrono>
@@ -14,15 +15,14 @@ namespace minisync::ctl {
 class ControlClient {
 public:
     // Connects to the Unix socket at path, waiting at most timeout for the daemon to accept. On failure
-    // returns nothing and sets *error to a reason fit for "cannot reach minisyncd at 'PATH': <reason>".
-    static std::optional<ControlClient> connect(const std::string& path, std::chrono::milliseconds timeout,
-                                                std::string* error);
+    // an Error (code Unreachable, with the errno when a call failed) whose message is a reason fit for
+    // "cannot reach minisyncd at 'PATH': <reason>".
+    static Result<ControlClient> connect(const std::string& path, std::chrono::milliseconds timeout);
 
     // Sends one request line (with its "\n") and returns the reply line, without its "\n". reply_timeout
     // bounds the wait for the reply; nothing means wait as long as it takes (resync --wait). On failure
-    // (timeout, closed connection, reply over MaxReplyLine) returns nothing and sets *error.
-    std::optional<std::string> exchange(std::string_view request_line,
-                                        std::optional<std::chrono::milliseconds> reply_timeout, std::string* error);
+    // (timeout, closed connection, reply over MaxReplyLine) an Error with code Unreachable.
+    Result<std::string> exchange(std::string_view request_line, std::optional<std::chrono::milliseconds> reply_timeout);
 
 private:
     explicit ControlClient(UniqueFd&& fd) : fd_{std::move(fd)} {}

@@ -27,11 +27,11 @@ std::shared_ptr<StateStore> open_state(const std::string& path)
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path{path}.parent_path(), ec);
     auto opened = StateStore::open(path);
-    if (auto* store = std::get_if<std::unique_ptr<StateStore>>(&opened)) {
-        return std::move(*store);
+    if (opened.ok()) {
+        return std::move(opened).value();
     }
-    const StateOpenError& failure = std::get<StateOpenError>(opened);
-    if (!failure.damaged) {
+    const Error& failure = opened.error();
+    if (failure.code != ErrorCode::DamagedState) {
         throw std::runtime_error(failure.message);
     }
     char stamp[32];
@@ -50,10 +50,10 @@ std::shared_ptr<StateStore> open_state(const std::string& path)
                  "checked against the server again (hashed, not re-sent when unchanged)",
                  aside, path);
     auto fresh = StateStore::open(path);
-    if (auto* store = std::get_if<std::unique_ptr<StateStore>>(&fresh)) {
-        return std::move(*store);
+    if (fresh.ok()) {
+        return std::move(fresh).value();
     }
-    throw std::runtime_error(std::get<StateOpenError>(fresh).message);
+    throw std::runtime_error(fresh.error().message);
 }
 
 // The configured folders with their state database ids and their roots as they are now.

@@ -344,7 +344,7 @@ ParsedAgentArgs parse_agent_args(int argc, const char* const* argv)
     return settings_for_start(parse(argc, argv));
 }
 
-std::variant<AgentSettings, std::string> reload_agent_settings(const std::vector<std::string>& argv)
+Result<AgentSettings> reload_agent_settings(const std::vector<std::string>& argv)
 {
     return settings_for_reload<AgentSettings>(Program, argv, parse);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "host_port.h"
+#include "result.h"
 #include "tls_context.h"
 
 #include <spdlog/common.h>
@@ -64,6 +65,6 @@ ParsedAgentArgs parse_agent_args(int argc, const char* const* argv);
 // included, so the config file is read again and the same flags still override it. Prints nothing; on
 // failure returns what parse_agent_args() would have printed on stderr (one or more lines, each starting
 // with "minisyncd: ", without the final newline).
-std::variant<AgentSettings, std::string> reload_agent_settings(const std::vector<std::string>& argv);
+Result<AgentSettings> reload_agent_settings(const std::vector<std::string>& argv);
 
 } // namespace minisync::agent

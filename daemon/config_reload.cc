@@ -52,11 +52,11 @@ ConfigReload::ConfigReload(std::vector<std::string> argv, AgentSettings& setting
 void ConfigReload::reload()
 {
     auto reloaded = reload_agent_settings(argv_);
-    if (auto* error = std::get_if<std::string>(&reloaded)) {
-        SPDLOG_ERROR("reload refused, the running configuration stays: {}", *error);
+    if (!reloaded.ok()) {
+        SPDLOG_ERROR("reload refused, the running configuration stays: {}", reloaded.error().message);
         return;
     }
-    AgentSettings next = std::move(std::get<AgentSettings>(reloaded));
+    AgentSettings next = std::move(reloaded).value();
     SPDLOG_INFO("reloading the configuration");
     if (next.log_level != settings_.log_level) {
         spdlog::set_level(next.log_level);

@@ -237,15 +237,15 @@ void ControlServer::read_requests(std::uint64_t id)
             return;
         }
         auto parsed = control::parse_request(std::string_view{raw, length});
-        if (auto* error = std::get_if<std::string>(&parsed)) {
+        if (!parsed.ok()) {
             refused_();
-            SPDLOG_WARN("control: malformed request err={}", *error);
-            send(id, control::error_reply(*error), false);
+            SPDLOG_WARN("control: malformed request err={}", parsed.error().message);
+            send(id, control::error_reply(parsed.error().message), false);
             continue;
         }
         it->second.awaiting_reply = true;
         must_succeed(bufferevent_disable(it->second.bev.get(), EV_READ) == 0, "bufferevent_disable");
-        handler_(std::get<control::Request>(parsed), [this, id](std::string line) {
+        handler_(parsed.value(), [this, id](std::string line) {
             const auto connection = connections_.find(id);
             if (connection == connections_.end()) {
                 return; // the client left before the answer

@@ -34,7 +34,7 @@ ServerLink::ServerLink(event_base* base, const AgentSettings& settings, Listener
       base_{base},
       settings_{settings},
       listener_{listener},
-      tls_{make_client_tls_context(settings.tls)},
+      tls_{value_or_throw(make_client_tls_context(settings.tls))},
       retry_timer_{evtimer_new(base, &ServerLink::on_retry, this)},
       keepalive_timer_{event_new(base, -1, EV_PERSIST, &ServerLink::on_keepalive, this)},
       dns_{evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)}

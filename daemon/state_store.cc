@@ -60,9 +60,11 @@ StateStore::StateStore(SqlitePtr db, std::string path, UniqueFd lock)
 {
 }
 
-std::variant<std::unique_ptr<StateStore>, StateOpenError> StateStore::open(const std::string& path)
+Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path)
 {
-    auto failure = [](std::string message, bool damaged) { return StateOpenError{std::move(message), damaged}; };
+    auto failure = [](std::string message, bool damaged) {
+        return Error{damaged ? ErrorCode::DamagedState : ErrorCode::State, std::move(message)};
+    };
     auto is_damage = [](sqlite3* db) {
         const int code = db == nullptr ? SQLITE_OK : (sqlite3_errcode(db) & 0xff);
         return code == SQLITE_NOTADB || code == SQLITE_CORRUPT;

@@ -9,6 +9,7 @@
 
 #include "entry_kind.h"
 #include "file_version.h"
+#include "result.h"
 #include "sha256.h"
 #include "sqlite_handles.h"
 #include "unique_fd.h"
@@ -50,17 +51,13 @@ struct StateChange {
     std::uint64_t offset = 0; // Progress only
 };
 
-struct StateOpenError {
-    std::string message; // names the file and says how to recover
-    // The file is not a usable database (garbage, corruption): rebuilding it is the cure. Otherwise
-    // (a newer schema, a missing directory, a transient I/O error) it must be left alone.
-    bool damaged = false;
-};
-
 class StateStore {
 public:
-    // Opens or creates the database.
-    static std::variant<std::unique_ptr<StateStore>, StateOpenError> open(const std::string& path);
+    // Opens or creates the database. On failure the message names the file and says how to recover; the
+    // code is DamagedState when the file is not a usable database (garbage, corruption) and rebuilding it
+    // is the cure, State otherwise (a newer schema, a missing directory, a transient I/O error: the file
+    // must be left alone).
+    static Result<std::unique_ptr<StateStore>> open(const std::string& path);
 
     StateStore(const StateStore&) = delete;
     StateStore& operator=(const StateStore&) = delete;

@@ -16,7 +16,7 @@
 
 namespace minisync::server {
 
-std::variant<UniqueFd, FsError> open_dir_beneath(int base_fd, std::span<const std::string_view> components,
+Result<UniqueFd> open_dir_beneath(int base_fd, std::span<const std::string_view> components,
                                                  bool create, std::size_t mirrored_from)
 {
     // Readable rather than O_PATH: the caller fsyncs the directory after a rename.
@@ -30,7 +30,7 @@ std::variant<UniqueFd, FsError> open_dir_beneath(int base_fd, std::span<const st
         UniqueFd next{::openat(current.get(), name.c_str(), DirFlags)};
         if (!next && (errno == ELOOP || errno == ENOTDIR) && level >= mirrored_from) {
             if (!create) {
-                return FsError{protocol::ErrorCode::Conflict, "'" + name + "' is not a directory", ENOTDIR};
+                return Error{protocol::ErrorCode::Conflict, "'" + name + "' is not a directory", ENOTDIR};
             }
             // A mirrored file or symlink where the agent now has a directory: unlinked, never followed.
             if (::unlinkat(current.get(), name.c_str(), 0) != 0 && errno != ENOENT) {
@@ -55,7 +55,7 @@ std::variant<UniqueFd, FsError> open_dir_beneath(int base_fd, std::span<const st
             // refusal to follow that they are.
             struct stat st{};
             if (::fstatat(current.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
-                return FsError{protocol::ErrorCode::BadPath, "'" + name + "' is a symlink; not followed"};
+                return Error{protocol::ErrorCode::BadPath, "'" + name + "' is a symlink; not followed"};
             }
             return fs_error_from_errno(err, "open directory '" + name + "'");
         }
@@ -64,7 +64,7 @@ std::variant<UniqueFd, FsError> open_dir_beneath(int base_fd, std::span<const st
     return current;
 }
 
-std::variant<ParentDir, FsError> open_parent_beneath(int root_fd, const std::string& client, const std::string& folder,
+Result<ParentDir> open_parent_beneath(int root_fd, const std::string& client, const std::string& folder,
                                                      const std::string& path, bool create)
 {
     std::vector<std::string_view> components = split_path(path);
@@ -84,10 +84,10 @@ std::variant<ParentDir, FsError> open_parent_beneath(int root_fd, const std::str
         return parent;
     }
     auto dir = open_dir_beneath(root_fd, components, create, 2);
-    if (auto* error = std::get_if<FsError>(&dir)) {
-        return std::move(*error);
+    if (!dir.ok()) {
+        return dir.error();
     }
-    parent.fd = std::move(std::get<UniqueFd>(dir));
+    parent.fd = std::move(dir.value());
     return parent;
 }
 

@@ -20,7 +20,7 @@ namespace minisync::server {
 // file in the way is replaced by a directory when creating (the agent has a directory there), and
 // otherwise reported as absent (errno_value ENOTDIR). Before it, they are the server's own levels,
 // where a symlink is refused as BadPath and never touched.
-std::variant<UniqueFd, FsError> open_dir_beneath(int base_fd, std::span<const std::string_view> components,
+Result<UniqueFd> open_dir_beneath(int base_fd, std::span<const std::string_view> components,
                                                  bool create,
                                                  std::size_t mirrored_from = std::numeric_limits<std::size_t>::max());
 
@@ -30,7 +30,7 @@ struct ParentDir {
     UniqueFd fd;
     std::string name;
 };
-std::variant<ParentDir, FsError> open_parent_beneath(int root_fd, const std::string& client, const std::string& folder,
+Result<ParentDir> open_parent_beneath(int root_fd, const std::string& client, const std::string& folder,
                                                      const std::string& path, bool create);
 
 } // namespace minisync::server

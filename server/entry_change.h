@@ -24,8 +24,8 @@ namespace minisync::server {
 class EntryChange final : public ClientRequest {
 public:
     enum class State { Admitted, Applying };
-    using Work = std::function<std::optional<FsError>()>;
-    using AppliedReport = std::function<void(std::optional<FsError>)>;
+    using Work = std::function<Result<void>()>;
+    using AppliedReport = std::function<void(Result<void>)>;
 
     // A rename's destination lock comes with the admission, and its strand's work runs first.
     explicit EntryChange(Admission&& admission);

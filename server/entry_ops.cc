@@ -17,26 +17,26 @@ namespace {
 
 using protocol::ErrorCode;
 
-std::optional<FsError> fsync_dir(int dir_fd, const std::string& path)
+Result<void> fsync_dir(int dir_fd, const std::string& path)
 {
     if (::fsync(dir_fd) != 0) {
         return fs_error_from_errno(errno, "fsync directory of '" + path + "'");
     }
-    return std::nullopt;
+    return {};
 }
 
 // Clears the way for a non-directory entry: an empty directory goes, one with contents is a conflict the
 // agent resolves by removing that tree first.
-std::optional<FsError> clear_directory_at(int dir_fd, const std::string& name, const std::string& path)
+Result<void> clear_directory_at(int dir_fd, const std::string& name, const std::string& path)
 {
     struct stat st{};
     if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
-        return std::nullopt;
+        return {};
     }
     if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0) {
-        return FsError{ErrorCode::Conflict, "'" + path + "' is a directory on the server", errno};
+        return Error{ErrorCode::Conflict, "'" + path + "' is a directory on the server", errno};
     }
-    return std::nullopt;
+    return {};
 }
 
 } // namespace
@@ -55,13 +55,13 @@ std::optional<std::string> check_symlink_target(const std::string& target)
     return std::nullopt;
 }
 
-std::optional<FsError> make_directory(int root_fd, const EntryPlace& place, std::uint32_t mode, std::int64_t mtime_ns)
+Result<void> make_directory(int root_fd, const EntryPlace& place, std::uint32_t mode, std::int64_t mtime_ns)
 {
     auto opened = open_parent_beneath(root_fd, place.client, place.folder, place.path, true);
-    if (auto* error = std::get_if<FsError>(&opened)) {
-        return std::move(*error);
+    if (!opened.ok()) {
+        return opened.error();
     }
-    const ParentDir& parent = std::get<ParentDir>(opened);
+    const ParentDir& parent = opened.value();
     constexpr int DirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
     UniqueFd dir{::openat(parent.fd.get(), parent.name.c_str(), DirFlags)};
     if (!dir) {
@@ -76,8 +76,8 @@ std::optional<FsError> make_directory(int root_fd, const EntryPlace& place, std:
         if (::mkdirat(parent.fd.get(), parent.name.c_str(), 0700) != 0 && errno != EEXIST) {
             return fs_error_from_errno(errno, "mkdir '" + place.path + "'");
         }
-        if (auto error = fsync_dir(parent.fd.get(), place.path)) {
-            return error;
+        if (Result<void> done = fsync_dir(parent.fd.get(), place.path); !done.ok()) {
+            return done;
         }
         dir.reset(::openat(parent.fd.get(), parent.name.c_str(), DirFlags));
         if (!dir) {
@@ -89,19 +89,19 @@ std::optional<FsError> make_directory(int root_fd, const EntryPlace& place, std:
     if (::fchmod(dir.get(), wanted) != 0 || ::futimens(dir.get(), times) != 0 || ::fsync(dir.get()) != 0) {
         return fs_error_from_errno(errno, "set mode/mtime of directory '" + place.path + "'");
     }
-    return std::nullopt;
+    return {};
 }
 
-std::optional<FsError> make_symlink(int root_fd, const EntryPlace& place, const std::string& target,
+Result<void> make_symlink(int root_fd, const EntryPlace& place, const std::string& target,
                                     std::int64_t mtime_ns)
 {
     auto opened = open_parent_beneath(root_fd, place.client, place.folder, place.path, true);
-    if (auto* error = std::get_if<FsError>(&opened)) {
-        return std::move(*error);
+    if (!opened.ok()) {
+        return opened.error();
     }
-    const ParentDir& parent = std::get<ParentDir>(opened);
-    if (auto error = clear_directory_at(parent.fd.get(), parent.name, place.path)) {
-        return error;
+    const ParentDir& parent = opened.value();
+    if (Result<void> done = clear_directory_at(parent.fd.get(), parent.name, place.path); !done.ok()) {
+        return done;
     }
     // Made under a reserved hidden name and renamed into place, so the final name never lacks an entry.
     // Its own name, distinct from the partial of a file upload to the same path.
@@ -113,44 +113,44 @@ std::optional<FsError> make_symlink(int root_fd, const EntryPlace& place, const 
     const timespec times[2] = {timespec{0, UTIME_OMIT}, to_timespec(mtime_ns)};
     if (::utimensat(parent.fd.get(), temporary.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0 ||
         ::renameat(parent.fd.get(), temporary.c_str(), parent.fd.get(), parent.name.c_str()) != 0) {
-        FsError error = fs_error_from_errno(errno, "put symlink '" + place.path + "' in place");
+        Error error = fs_error_from_errno(errno, "put symlink '" + place.path + "' in place");
         ::unlinkat(parent.fd.get(), temporary.c_str(), 0);
         return error;
     }
     return fsync_dir(parent.fd.get(), place.path);
 }
 
-std::optional<FsError> rename_entry(int root_fd, const EntryPlace& from, const std::string& to)
+Result<void> rename_entry(int root_fd, const EntryPlace& from, const std::string& to)
 {
     auto source = open_parent_beneath(root_fd, from.client, from.folder, from.path, false);
-    if (auto* error = std::get_if<FsError>(&source)) {
-        if (error->errno_value == ENOENT || error->errno_value == ENOTDIR) {
-            return FsError{ErrorCode::NotFound, "nothing at '" + from.path + "'", ENOENT};
+    if (!source.ok()) {
+        if (source.error().errno_value == ENOENT || source.error().errno_value == ENOTDIR) {
+            return Error{ErrorCode::NotFound, "nothing at '" + from.path + "'", ENOENT};
         }
-        return std::move(*error);
+        return source.error();
     }
-    const ParentDir& source_dir = std::get<ParentDir>(source);
+    const ParentDir& source_dir = source.value();
     struct stat st{};
     if (::fstatat(source_dir.fd.get(), source_dir.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) {
-            return FsError{ErrorCode::NotFound, "nothing at '" + from.path + "'", ENOENT};
+            return Error{ErrorCode::NotFound, "nothing at '" + from.path + "'", ENOENT};
         }
         return fs_error_from_errno(errno, "stat '" + from.path + "'");
     }
     auto target = open_parent_beneath(root_fd, from.client, from.folder, to, true);
-    if (auto* error = std::get_if<FsError>(&target)) {
-        return std::move(*error);
+    if (!target.ok()) {
+        return target.error();
     }
-    const ParentDir& target_dir = std::get<ParentDir>(target);
+    const ParentDir& target_dir = target.value();
     if (::renameat(source_dir.fd.get(), source_dir.name.c_str(), target_dir.fd.get(), target_dir.name.c_str()) != 0) {
         const int err = errno;
         if (err == EINVAL) { // a directory into itself: no agent asks this of a real tree
-            return FsError{ErrorCode::BadPath, "cannot move '" + from.path + "' into itself", err};
+            return Error{ErrorCode::BadPath, "cannot move '" + from.path + "' into itself", err};
         }
         return fs_error_from_errno(err, "rename '" + from.path + "' to '" + to + "'");
     }
-    if (auto error = fsync_dir(target_dir.fd.get(), to)) {
-        return error;
+    if (Result<void> done = fsync_dir(target_dir.fd.get(), to); !done.ok()) {
+        return done;
     }
     return fsync_dir(source_dir.fd.get(), from.path);
 }

@@ -110,9 +110,9 @@ void handle_commit(SessionRequests& requests, protocol::Commit&& commit, ByteBuf
         break;
     }
     upload->commit(requests.context().commits, commit.sha256,
-                   requests.completion().reporter<std::optional<FsError>>(
-                       [request_id](SessionRequests& session, const std::optional<FsError>& error) {
-                           session.on_upload_committed(request_id, error);
+                   requests.completion().reporter<Result<void>>(
+                       [request_id](SessionRequests& session, const Result<void>& committed) {
+                           session.on_upload_committed(request_id, committed);
                        }));
 }
 
@@ -130,9 +130,9 @@ void handle_abort(SessionRequests& requests, protocol::RequestOnly&& abort, Byte
 void apply(SessionRequests& requests, std::uint32_t request_id, EntryChange& entry, EntryChange::Work work,
            FrameType reply)
 {
-    entry.apply(std::move(work), requests.completion().reporter<std::optional<FsError>>(
-                                     [request_id, reply](SessionRequests& session, const std::optional<FsError>& error) {
-                                         session.on_applied(request_id, reply, error);
+    entry.apply(std::move(work), requests.completion().reporter<Result<void>>(
+                                     [request_id, reply](SessionRequests& session, const Result<void>& applied) {
+                                         session.on_applied(request_id, reply, applied);
                                      }));
 }
 

@@ -7,10 +7,10 @@
 
 namespace minisync::server {
 
-FsError fs_error_from_errno(int err, std::string_view what)
+Error fs_error_from_errno(int err, std::string_view what)
 {
     using protocol::ErrorCode;
-    FsError error;
+    Error error;
     error.errno_value = err;
     error.message = std::string{what} + ": " + std::strerror(err);
     switch (err) {

@@ -1,20 +1,15 @@
-// A filesystem failure as the server reports it to an agent: protocol error code plus readable text.
+// Filesystem failures on the server, as the Error (common/result.h) an agent is sent: the errno of the
+// failed call mapped to a protocol error code, plus readable text.
 #pragma once
 
 #include "protocol.h"
+#include "result.h"
 
-#include <string>
 #include <string_view>
 
 namespace minisync::server {
 
-struct FsError {
-    protocol::ErrorCode code = protocol::ErrorCode::IoError;
-    std::string message;
-    int errno_value = 0; // when the failure came from a system call
-};
-
 // Maps errno to the code an agent can act on (no space, permission, conflict, bad path, I/O).
-FsError fs_error_from_errno(int err, std::string_view what);
+Error fs_error_from_errno(int err, std::string_view what);
 
 } // namespace minisync::server

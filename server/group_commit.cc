@@ -5,16 +5,16 @@
 
 namespace minisync::server {
 
-void commit_or_report(GroupCommitter& commits, std::shared_ptr<IncomingUpload> upload, std::optional<FsError> error,
+void commit_or_report(GroupCommitter& commits, std::shared_ptr<IncomingUpload> upload, Result<void> prepared,
                       GroupCommitter::Done report, Strand::Resume resume)
 {
-    if (error) {
-        report(std::move(error));
+    if (!prepared.ok()) {
+        report(std::move(prepared));
         resume();
         return;
     }
     commits.submit(std::move(upload), [report = std::move(report), resume = std::move(resume)](
-                                          std::optional<FsError> commit_error) {
+                                          Result<void> commit_error) {
         report(std::move(commit_error));
         resume();
     });
@@ -62,16 +62,16 @@ void GroupCommitter::run_group(IncomingUpload::DirectoryId directory)
 
 void GroupCommitter::commit(std::vector<Waiting>& group)
 {
-    std::vector<std::optional<FsError>> errors(group.size());
+    std::vector<Result<void>> errors(group.size());
     if (group.size() == 1 || !group[0].upload->syncfs_is_enough()) {
         for (std::size_t i = 0; i < group.size(); ++i) {
             errors[i] = group[i].upload->make_durable();
         }
-    } else if (auto error = group[0].upload->sync_file_system()) {
+    } else if (Result<void> synced = group[0].upload->sync_file_system(); !synced.ok()) {
         // One syncfs writes every file of the group and flushes the disk's cache once; an fsync each
         // would flush it once per file, and those flushes are most of what a small file costs.
         for (std::size_t i = 0; i < group.size(); ++i) {
-            errors[i] = error;
+            errors[i] = synced;
             group[i].upload->discard();
         }
     } else {
@@ -84,18 +84,18 @@ void GroupCommitter::commit(std::vector<Waiting>& group)
     // Every file is on disk before any name points at it: a crash leaves whole files or none.
     std::vector<std::size_t> renamed;
     for (std::size_t i = 0; i < group.size(); ++i) {
-        if (!errors[i]) {
+        if (errors[i].ok()) {
             errors[i] = group[i].upload->rename_into_place();
-            if (!errors[i]) {
+            if (errors[i].ok()) {
                 renamed.push_back(i);
             }
         }
     }
     if (!renamed.empty()) {
         directory_syncs_.Increment();
-        if (auto error = group[renamed.front()].upload->sync_directory()) {
+        if (Result<void> synced = group[renamed.front()].upload->sync_directory(); !synced.ok()) {
             for (const std::size_t i : renamed) {
-                errors[i] = error;
+                errors[i] = synced;
             }
         }
     }

@@ -25,7 +25,7 @@ class GroupCommitter {
 public:
     // Runs on a worker thread once the file is durable under its real name, or with the error that
     // stopped it (its partial then discarded, unless only the directory's fsync failed).
-    using Done = std::function<void(std::optional<FsError>)>;
+    using Done = std::function<void(Result<void>)>;
 
     GroupCommitter(WorkerPool& pool, prometheus::Counter& directory_syncs) : pool_{pool}, directory_syncs_{directory_syncs}
     {
@@ -55,7 +55,7 @@ private:
 // The end of a held strand task whose upload went through prepare_commit() (with error, if it failed):
 // the group commit takes it, or the error is reported at once; either way the strand resumes once the
 // report is made.
-void commit_or_report(GroupCommitter& commits, std::shared_ptr<IncomingUpload> upload, std::optional<FsError> error,
+void commit_or_report(GroupCommitter& commits, std::shared_ptr<IncomingUpload> upload, Result<void> prepared,
                       GroupCommitter::Done report, Strand::Resume resume);
 
 } // namespace minisync::server

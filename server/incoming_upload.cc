@@ -41,19 +41,19 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
 {
     OpenResult result;
     auto parent = open_parent_beneath(root_fd, target_.client, target_.folder, target_.path, true);
-    if (auto* error = std::get_if<FsError>(&parent)) {
-        result.error = std::move(*error);
+    if (!parent.ok()) {
+        result.error = parent.error();
         return result;
     }
-    dir_fd_ = std::move(std::get<ParentDir>(parent).fd);
-    final_name_ = std::move(std::get<ParentDir>(parent).name);
+    dir_fd_ = std::move(parent.value().fd);
+    final_name_ = std::move(parent.value().name);
 
     struct stat st{};
     if (::fstatat(dir_fd_.get(), final_name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
         // The agent has a file where the server has a directory: an empty one (its files already
         // removed) simply makes way; one that still holds files is a conflict until they are gone.
         if (S_ISDIR(st.st_mode) && ::unlinkat(dir_fd_.get(), final_name_.c_str(), AT_REMOVEDIR) != 0) {
-            result.error = FsError{protocol::ErrorCode::Conflict, "'" + target_.path + "' is a directory on the server"};
+            result.error = Error{protocol::ErrorCode::Conflict, "'" + target_.path + "' is a directory on the server"};
             return result;
         }
         const bool same_size = S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == target_.size;
@@ -62,8 +62,8 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
             return result;
         }
         if (same_size && target_.sha256 && final_has_same_content(*target_.sha256)) {
-            if (auto error = update_final_metadata(st)) {
-                result.error = std::move(*error);
+            if (Result<void> updated = update_final_metadata(st); !updated.ok()) {
+                result.error = updated.error();
                 return result;
             }
             result.outcome = OpenOutcome::AlreadyHave;
@@ -75,8 +75,8 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
     if (target_.resume_offset == 0) {
         return open_fresh_partial();
     }
-    if (auto error = check_room()) {
-        result.error = std::move(*error);
+    if (Result<void> room = check_room(); !room.ok()) {
+        result.error = room.error();
         return result;
     }
     file_fd_.reset(::openat(dir_fd_.get(), partial_name_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -89,7 +89,7 @@ IncomingUpload::OpenResult IncomingUpload::open(int root_fd)
         const bool hashed = hash_partial_prefix(resume);
         if (stop_) {
             // Shutting down: an unfinished check proves nothing, and the partial stays as it is.
-            result.error = FsError{protocol::ErrorCode::Internal, "server shutting down"};
+            result.error = Error{protocol::ErrorCode::Internal, "server shutting down"};
             return result;
         }
         if (hashed && hasher_.digest_so_far() == target_.prefix_sha256) {
@@ -119,9 +119,9 @@ IncomingUpload::OpenResult IncomingUpload::open_fresh_partial()
         result.error = fs_error_from_errno(errno, "open partial for '" + target_.path + "'");
         return result;
     }
-    if (auto error = check_room()) {
+    if (Result<void> room = check_room(); !room.ok()) {
         discard();
-        result.error = std::move(*error);
+        result.error = room.error();
         return result;
     }
     start_direct_writes();
@@ -129,7 +129,7 @@ IncomingUpload::OpenResult IncomingUpload::open_fresh_partial()
     return result;
 }
 
-std::optional<FsError> IncomingUpload::check_room() const
+Result<void> IncomingUpload::check_room() const
 {
     // Checked against the limit of this process, which a service manager may set (LimitFSIZE=): a write
     // past it would fail with EFBIG, or end the process with SIGXFSZ where that signal is not ignored.
@@ -152,7 +152,7 @@ std::optional<FsError> IncomingUpload::check_room() const
     const std::uint64_t to_write = target_.size - kept;
     struct statvfs vfs{};
     if (::fstatvfs(dir_fd_.get(), &vfs) != 0) {
-        return std::nullopt; // no figures to judge by: the writes will tell
+        return {}; // no figures to judge by: the writes will tell
     }
     // What an unprivileged user may still use: a server running as root leaves the root reserve alone.
     const std::uint64_t free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize + (held - kept);
@@ -160,7 +160,7 @@ std::optional<FsError> IncomingUpload::check_room() const
         return fs_error_from_errno(ENOSPC, "no room for '" + target_.path + "': " + std::to_string(to_write) +
                                                " bytes to write, " + std::to_string(free_bytes) + " free");
     }
-    return std::nullopt;
+    return {};
 }
 
 bool IncomingUpload::hash_partial_prefix(std::uint64_t length)
@@ -184,20 +184,20 @@ bool IncomingUpload::hash_partial_prefix(std::uint64_t length)
     return true;
 }
 
-std::optional<FsError> IncomingUpload::update_final_metadata(const struct stat& current)
+Result<void> IncomingUpload::update_final_metadata(const struct stat& current)
 {
     const mode_t mode = static_cast<mode_t>(target_.mode) & MirroredModeBits;
     const timespec mtime = to_timespec(target_.mtime_ns);
     if ((current.st_mode & MirroredModeBits) == mode && current.st_mtim.tv_sec == mtime.tv_sec &&
         current.st_mtim.tv_nsec == mtime.tv_nsec) {
-        return std::nullopt;
+        return {};
     }
     UniqueFd fd{::openat(dir_fd_.get(), final_name_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
     const timespec times[2] = {timespec{0, UTIME_OMIT}, mtime};
     if (!fd || ::fchmod(fd.get(), mode) != 0 || ::futimens(fd.get(), times) != 0 || ::fsync(fd.get()) != 0) {
         return fs_error_from_errno(errno, "update mode/mtime of '" + target_.path + "'");
     }
-    return std::nullopt;
+    return {};
 }
 
 bool IncomingUpload::final_has_same_content(const Sha256Digest& expected)
@@ -348,72 +348,72 @@ std::optional<int> IncomingUpload::write_all(std::span<const iovec> pieces, std:
     return std::nullopt;
 }
 
-std::optional<FsError> IncomingUpload::prepare_commit(const Sha256Digest& expected)
+Result<void> IncomingUpload::prepare_commit(const Sha256Digest& expected)
 {
     if (failed_ || !file_fd_) {
         discard();
-        return FsError{protocol::ErrorCode::IoError, "'" + target_.path + "' had a failed write"};
+        return Error{protocol::ErrorCode::IoError, "'" + target_.path + "' had a failed write"};
     }
     struct stat st{};
     if (::fstat(file_fd_.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != target_.size) {
         discard();
-        return FsError{protocol::ErrorCode::SizeMismatch, "partial of '" + target_.path + "' has the wrong size"};
+        return Error{protocol::ErrorCode::SizeMismatch, "partial of '" + target_.path + "' has the wrong size"};
     }
     if (hasher_.finish() != expected) {
         discard();
-        return FsError{protocol::ErrorCode::HashMismatch, "SHA-256 of received '" + target_.path + "' does not match"};
+        return Error{protocol::ErrorCode::HashMismatch, "SHA-256 of received '" + target_.path + "' does not match"};
     }
     const timespec times[2] = {timespec{0, UTIME_OMIT}, to_timespec(target_.mtime_ns)};
     if (::fchmod(file_fd_.get(), static_cast<mode_t>(target_.mode) & MirroredModeBits) != 0 ||
         ::futimens(file_fd_.get(), times) != 0) {
-        const FsError error = fs_error_from_errno(errno, "set mode/mtime of '" + target_.path + "'");
+        const Error error = fs_error_from_errno(errno, "set mode/mtime of '" + target_.path + "'");
         discard();
         return error;
     }
     struct stat dir{};
     if (::fstat(dir_fd_.get(), &dir) != 0) {
-        const FsError error = fs_error_from_errno(errno, "stat the directory of '" + target_.path + "'");
+        const Error error = fs_error_from_errno(errno, "stat the directory of '" + target_.path + "'");
         discard();
         return error;
     }
     directory_ = DirectoryId{dir.st_dev, dir.st_ino};
-    return std::nullopt;
+    return {};
 }
 
-std::optional<FsError> IncomingUpload::make_durable()
+Result<void> IncomingUpload::make_durable()
 {
     // A failed fsync is never retried as a success: the kernel may have dropped the dirty pages.
     if (::fsync(file_fd_.get()) != 0) {
-        const FsError error = fs_error_from_errno(errno, "fsync '" + target_.path + "'");
+        const Error error = fs_error_from_errno(errno, "fsync '" + target_.path + "'");
         discard();
         return error;
     }
-    return std::nullopt;
+    return {};
 }
 
-std::optional<FsError> IncomingUpload::sync_file_system()
+Result<void> IncomingUpload::sync_file_system()
 {
     // Reports a write-back error of any file on the file system since this partial was opened: the
     // group then fails as a whole, which is safe, where a success would not be.
     if (::syncfs(file_fd_.get()) != 0) {
-        const FsError error = fs_error_from_errno(errno, "syncfs for '" + target_.path + "'");
+        const Error error = fs_error_from_errno(errno, "syncfs for '" + target_.path + "'");
         discard();
         return error;
     }
-    return std::nullopt;
+    return {};
 }
 
-std::optional<FsError> IncomingUpload::check_written()
+Result<void> IncomingUpload::check_written()
 {
     // Everything was written by the syncfs, so this waits for nothing; it returns the error the
     // kernel recorded for this file's pages since this descriptor was opened.
     if (::sync_file_range(file_fd_.get(), 0, 0,
                           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
-        const FsError error = fs_error_from_errno(errno, "write-back of '" + target_.path + "'");
+        const Error error = fs_error_from_errno(errno, "write-back of '" + target_.path + "'");
         discard();
         return error;
     }
-    return std::nullopt;
+    return {};
 }
 
 bool IncomingUpload::syncfs_is_enough() const
@@ -440,23 +440,23 @@ bool IncomingUpload::syncfs_is_enough() const
     }
 }
 
-std::optional<FsError> IncomingUpload::rename_into_place()
+Result<void> IncomingUpload::rename_into_place()
 {
     if (::renameat(dir_fd_.get(), partial_name_.c_str(), dir_fd_.get(), final_name_.c_str()) != 0) {
-        const FsError error = fs_error_from_errno(errno, "rename into '" + target_.path + "'");
+        const Error error = fs_error_from_errno(errno, "rename into '" + target_.path + "'");
         discard();
         return error;
     }
     file_fd_.reset();
-    return std::nullopt;
+    return {};
 }
 
-std::optional<FsError> IncomingUpload::sync_directory()
+Result<void> IncomingUpload::sync_directory()
 {
     if (::fsync(dir_fd_.get()) != 0) {
         return fs_error_from_errno(errno, "fsync directory of '" + target_.path + "'");
     }
-    return std::nullopt;
+    return {};
 }
 
 IncomingUpload::PutResult IncomingUpload::put(int root_fd, std::span<const std::uint8_t> content)
@@ -468,15 +468,15 @@ IncomingUpload::PutResult IncomingUpload::put(int root_fd, std::span<const std::
         return result;
     }
     if (opened.outcome != OpenOutcome::Ready) {
-        result.error = std::move(opened.error);
+        result.stored = std::move(opened.error);
         return result;
     }
     if (WriteResult written = write(0, content); written.error) {
         discard();
-        result.error = std::move(written.error);
+        result.stored = std::move(*written.error);
         return result;
     }
-    result.error = prepare_commit(*target_.sha256);
+    result.stored = prepare_commit(*target_.sha256);
     return result;
 }
 

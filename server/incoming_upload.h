@@ -42,14 +42,14 @@ public:
     struct OpenResult {
         OpenOutcome outcome = OpenOutcome::Failed;
         std::uint64_t offset = 0;
-        FsError error;
+        Error error{ErrorCode::IoError, {}}; // when the outcome is Failed
     };
 
     // stop is checked while hashing an existing file, so a server shutting down is not held up.
     IncomingUpload(UploadTarget target, const std::atomic<bool>& stop) : target_{std::move(target)}, stop_{stop} {}
 
     struct WriteResult {
-        std::optional<FsError> error;
+        std::optional<Error> error; // the write failed
         // Set when this write ended with an fsync: everything below this offset survives a crash.
         std::optional<std::uint64_t> durable_offset;
     };
@@ -65,25 +65,25 @@ public:
     // The durable commit, in the order it must happen; GroupCommitter runs the last three for many
     // uploads of one directory together. Each step that fails discards the partial.
     // 1. Checks size and SHA-256 and applies mode and mtime.
-    std::optional<FsError> prepare_commit(const Sha256Digest& expected);
+    Result<void> prepare_commit(const Sha256Digest& expected);
     // 2. fsync of the partial file; or, for a whole group at once, syncfs of the file system it is on.
-    std::optional<FsError> make_durable();
-    std::optional<FsError> sync_file_system();
+    Result<void> make_durable();
+    Result<void> sync_file_system();
     // After sync_file_system(): any write-back error of this file since it was opened (no I/O, no flush).
-    std::optional<FsError> check_written();
+    Result<void> check_written();
     // Whether syncfs reports write-back errors here: Linux 5.8 or later, on a local file system that
     // implements it fully (ext4, XFS, Btrfs, tmpfs). Elsewhere a group falls back to an fsync each.
     [[nodiscard]] bool syncfs_is_enough() const;
     // 3. Renames the partial to the real name.
-    std::optional<FsError> rename_into_place();
+    Result<void> rename_into_place();
     // 4. fsync of the directory, which makes the renames in it durable (any upload's in it).
-    std::optional<FsError> sync_directory();
+    Result<void> sync_directory();
 
     // A whole file at once (PUT_FILE; the target carries its hash): open, write and prepare_commit(), or
     // nothing to write when the final file already has this content (AlreadyHave; mode and mtime applied).
     struct PutResult {
         bool already_had = false;
-        std::optional<FsError> error;
+        Result<void> stored; // the failure that stopped it, if any
     };
     PutResult put(int root_fd, std::span<const std::uint8_t> content);
     // Removes the partial file; safe to call in any state.
@@ -98,7 +98,7 @@ private:
     // Refuses, before a byte is sent, an upload that cannot fit: streamed anyway, it would fill the disk
     // to its last block, failing every other upload meanwhile, and again at each of the agent's retries.
     // Uploads checked side by side may still not fit together; their writes then fail with NO_SPACE.
-    [[nodiscard]] std::optional<FsError> check_room() const;
+    [[nodiscard]] Result<void> check_room() const;
     // open() for an upload from offset 0.
     OpenResult open_fresh_partial();
     // Large files bypass the page cache while their writes stay block-aligned.
@@ -113,7 +113,7 @@ private:
     // Feeds the first length bytes of the open partial to the running hash; false on a read error.
     bool hash_partial_prefix(std::uint64_t length);
     // Same content, new mode or mtime (a chmod or touch on the agent): applied in place, durably.
-    std::optional<FsError> update_final_metadata(const struct stat& current);
+    Result<void> update_final_metadata(const struct stat& current);
 
     UploadTarget target_;
     const std::atomic<bool>& stop_;

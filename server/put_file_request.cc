@@ -22,9 +22,9 @@ void PutFileRequest::put(UploadTarget&& target, int root_fd, const std::atomic<b
             resume();
             return;
         }
-        commit_or_report(commits, std::move(file), std::move(result.error),
-                         [report](std::optional<FsError> error) {
-                             report(IncomingUpload::PutResult{.already_had = false, .error = std::move(error)});
+        commit_or_report(commits, std::move(file), std::move(result.stored),
+                         [report](Result<void> committed) {
+                             report(IncomingUpload::PutResult{.already_had = false, .stored = std::move(committed)});
                          },
                          std::move(resume));
     });

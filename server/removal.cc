@@ -21,10 +21,10 @@ namespace minisync::server {
 namespace {
 
 // Empties the directory `name` in parent_fd, deepest directories first, then removes it.
-std::optional<FsError> remove_tree(int parent_fd, const std::string& name, const std::string& display,
+Result<void> remove_tree(int parent_fd, const std::string& name, const std::string& display,
                                    const std::atomic<bool>& stop)
 {
-    const FsError stopped{protocol::ErrorCode::IoError, "server shutting down; removal of '" + display + "' unfinished"};
+    const Error stopped{protocol::ErrorCode::IoError, "server shutting down; removal of '" + display + "' unfinished"};
     const UniqueFd top{::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
     if (!top) {
         return fs_error_from_errno(errno, "open '" + display + "'");
@@ -75,33 +75,33 @@ std::optional<FsError> remove_tree(int parent_fd, const std::string& name, const
     if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
         return fs_error_from_errno(errno, "remove directory '" + display + "'");
     }
-    return std::nullopt;
+    return {};
 }
 
 } // namespace
 
-std::optional<FsError> remove_beneath(int root_fd, const std::string& client, const std::string& folder,
+Result<void> remove_beneath(int root_fd, const std::string& client, const std::string& folder,
                                       const std::string& path, protocol::RemoveKind kind,
                                       const std::atomic<bool>& stop)
 {
     auto parent = open_parent_beneath(root_fd, client, folder, path, false);
-    if (auto* error = std::get_if<FsError>(&parent)) {
+    if (!parent.ok()) {
         // A missing parent, or a file or symlink where it would be, means the entry is gone already; a
         // symlink planted at the client or folder level is still refused.
-        if (error->errno_value == ENOENT || error->errno_value == ENOTDIR) {
-            return std::nullopt;
+        if (parent.error().errno_value == ENOENT || parent.error().errno_value == ENOTDIR) {
+            return {};
         }
-        return std::move(*error);
+        return parent.error();
     }
-    const UniqueFd& dir_fd = std::get<ParentDir>(parent).fd;
-    const std::string& name = std::get<ParentDir>(parent).name;
+    const UniqueFd& dir_fd = parent.value().fd;
+    const std::string& name = parent.value().name;
     bool changed = ::unlinkat(dir_fd.get(), partial_name_for(name).c_str(), 0) == 0;
     struct stat st{};
     if (::fstatat(dir_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (S_ISDIR(st.st_mode)) {
             if (kind == protocol::RemoveKind::Tree) {
-                if (auto error = remove_tree(dir_fd.get(), name, path, stop)) {
-                    return error;
+                if (Result<void> done = remove_tree(dir_fd.get(), name, path, stop); !done.ok()) {
+                    return done;
                 }
                 changed = true;
             }
@@ -115,7 +115,7 @@ std::optional<FsError> remove_beneath(int root_fd, const std::string& client, co
     if (changed && ::fsync(dir_fd.get()) != 0) {
         return fs_error_from_errno(errno, "fsync directory of '" + path + "'");
     }
-    return std::nullopt;
+    return {};
 }
 
 } // namespace minisync::server

@@ -16,7 +16,7 @@ namespace minisync::server {
 // directory found there is left as it is; with RemoveKind::Tree it goes with everything beneath it,
 // symlinks removed as links and never followed.
 // A tree removal gives up, unfinished and retryable, once stop is set.
-std::optional<FsError> remove_beneath(int root_fd, const std::string& client, const std::string& folder,
+Result<void> remove_beneath(int root_fd, const std::string& client, const std::string& folder,
                                       const std::string& path, protocol::RemoveKind kind,
                                       const std::atomic<bool>& stop);
 

@@ -69,7 +69,7 @@ std::string describe_peer(const sockaddr* addr)
 Server::Server(ServerSettings settings)
     : settings_{std::move(settings)},
       root_fd_{open_root(settings_.root)},
-      tls_{make_server_tls_context(settings_.tls)},
+      tls_{value_or_throw(make_server_tls_context(settings_.tls))},
       base_{event_base_new()},
       inbox_{base_.get()},
       pool_{settings_.workers},

@@ -204,7 +204,7 @@ ParsedServerArgs parse_server_args(int argc, const char* const* argv)
     return settings_for_start(parse(argc, argv));
 }
 
-std::variant<ServerSettings, std::string> reload_server_settings(const std::vector<std::string>& argv)
+Result<ServerSettings> reload_server_settings(const std::vector<std::string>& argv)
 {
     return settings_for_reload<ServerSettings>(Program, argv, parse);
 }

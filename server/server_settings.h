@@ -3,6 +3,7 @@
 #pragma once
 
 #include "host_port.h"
+#include "result.h"
 #include "tls_context.h"
 
 #include <spdlog/common.h>
@@ -51,6 +52,6 @@ ParsedServerArgs parse_server_args(int argc, const char* const* argv);
 // The same parse again, for a reload: argv is the server's original command line, argv[0] included.
 // Prints nothing; on failure returns what parse_server_args() would have printed on stderr (lines
 // starting with "minisync-server: ", without the final newline).
-std::variant<ServerSettings, std::string> reload_server_settings(const std::vector<std::string>& argv);
+Result<ServerSettings> reload_server_settings(const std::vector<std::string>& argv);
 
 } // namespace minisync::server

@@ -170,24 +170,25 @@ void SessionRequests::on_chunk_written(std::uint32_t request_id, std::size_t byt
     }
 }
 
-void SessionRequests::on_upload_committed(std::uint32_t request_id, const std::optional<FsError>& error)
+void SessionRequests::on_upload_committed(std::uint32_t request_id, const Result<void>& committed)
 {
     if (const UploadRequest* upload = live_as<UploadRequest>(request_id)) {
-        report_commit(request_id, upload->target(), error);
+        report_commit(request_id, upload->target(), committed);
     }
 }
 
 void SessionRequests::report_commit(std::uint32_t request_id, const UploadTarget& target,
-                                    const std::optional<FsError>& error)
+                                    const Result<void>& committed)
 {
-    if (error) {
-        if (error->code == ErrorCode::HashMismatch) {
+    if (!committed.ok()) {
+        const Error& error = committed.error();
+        if (error.code == ErrorCode::HashMismatch) {
             context_.metrics.hash_mismatches.Increment();
             context_.metrics.rejected(RejectReason::HashMismatch);
         }
         SPDLOG_WARN("client={} folder={} path={}: commit failed err={}", client_, target.folder, target.path,
-                    error->message);
-        fail(request_id, error->code, error->message);
+                    error.message);
+        fail(request_id, error.code, error.message);
         return;
     }
     context_.metrics.files_committed.Increment();
@@ -209,19 +210,20 @@ void SessionRequests::on_put_done(std::uint32_t request_id, std::size_t bytes, c
         end(request_id, false);
         return;
     }
-    report_commit(request_id, put->target(), result.error);
+    report_commit(request_id, put->target(), result.stored);
 }
 
-void SessionRequests::on_applied(std::uint32_t request_id, FrameType reply, const std::optional<FsError>& error)
+void SessionRequests::on_applied(std::uint32_t request_id, FrameType reply, const Result<void>& applied)
 {
     if (!requests_.contains(request_id) || connection_.closing()) {
         return;
     }
-    if (error) {
-        if (error->code != ErrorCode::NotFound) {
-            SPDLOG_WARN("client={}: request failed err={}", client_, error->message);
+    if (!applied.ok()) {
+        const Error& error = applied.error();
+        if (error.code != ErrorCode::NotFound) {
+            SPDLOG_WARN("client={}: request failed err={}", client_, error.message);
         }
-        fail(request_id, error->code, error->message);
+        fail(request_id, error.code, error.message);
         return;
     }
     connection_.send(protocol::encode_request_only(reply, request_id));

@@ -73,9 +73,9 @@ public:
     // Worker results, on the loop thread (through completion()).
     void on_upload_opened(std::uint32_t request_id, const IncomingUpload::OpenResult& result);
     void on_chunk_written(std::uint32_t request_id, std::size_t bytes, const IncomingUpload::WriteResult& result);
-    void on_upload_committed(std::uint32_t request_id, const std::optional<FsError>& error);
+    void on_upload_committed(std::uint32_t request_id, const Result<void>& outcome);
     void on_put_done(std::uint32_t request_id, std::size_t bytes, const IncomingUpload::PutResult& result);
-    void on_applied(std::uint32_t request_id, protocol::FrameType reply, const std::optional<FsError>& error);
+    void on_applied(std::uint32_t request_id, protocol::FrameType reply, const Result<void>& outcome);
 
     [[nodiscard]] SessionContext& context() const noexcept { return context_; }
     [[nodiscard]] const SessionCompletion& completion() const noexcept { return completion_; }
@@ -87,7 +87,7 @@ private:
     std::optional<Admission> take_place(const Place& place);
     [[nodiscard]] std::string lock_key_for(const std::string& folder, const std::string& path) const;
     // COMMITTED, or ERROR with the reason the commit failed; either way the request ends.
-    void report_commit(std::uint32_t request_id, const UploadTarget& target, const std::optional<FsError>& error);
+    void report_commit(std::uint32_t request_id, const UploadTarget& target, const Result<void>& outcome);
     // The live request of that kind, or nothing (a worker's result for a request that has ended).
     template <typename R>
     R* live_as(std::uint32_t request_id) const

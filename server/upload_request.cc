@@ -79,8 +79,8 @@ void UploadRequest::commit(GroupCommitter& commits, const Sha256Digest& digest, 
     assert(state_ == State::Committing);
     strand()->post_held(
         [&commits, file = file_, digest, report = std::move(report)](Strand::Resume resume) mutable {
-            std::optional<FsError> error = file->prepare_commit(digest);
-            commit_or_report(commits, file, std::move(error), std::move(report), std::move(resume));
+            Result<void> prepared = file->prepare_commit(digest);
+            commit_or_report(commits, file, std::move(prepared), std::move(report), std::move(resume));
         });
 }
 

@@ -37,7 +37,7 @@ public:
 
     using OpenReport = std::function<void(IncomingUpload::OpenResult)>;
     using WriteReport = std::function<void(IncomingUpload::WriteResult)>;
-    using CommitReport = std::function<void(std::optional<FsError>)>;
+    using CommitReport = std::function<void(Result<void>)>;
 
     UploadRequest(Admission&& admission, std::uint64_t size) : ClientRequest{std::move(admission.path)}, size_{size} {}
 

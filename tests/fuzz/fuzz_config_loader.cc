@@ -98,11 +98,11 @@ void check_error_lines(const std::string& error, std::string_view program)
 void check_agent(const std::string& path)
 {
     const auto result = agent::reload_agent_settings({"minisyncd", "--config", path});
-    if (const auto* error = std::get_if<std::string>(&result)) {
-        check_error_lines(*error, "minisyncd");
+    if (!result.ok()) {
+        check_error_lines(result.error().message, "minisyncd");
         return;
     }
-    const agent::AgentSettings& settings = std::get<agent::AgentSettings>(result);
+    const agent::AgentSettings& settings = result.value();
     check(settings.server.port != 0 && !settings.server_name.empty(), "agent server");
     check(settings.workers >= 1 && settings.workers <= 256, "agent workers out of range");
     check(!settings.bwlimit || *settings.bwlimit >= 1, "agent bwlimit below 1");
@@ -137,11 +137,11 @@ void check_agent(const std::string& path)
 void check_server(const std::string& path)
 {
     const auto result = server::reload_server_settings({"minisync-server", "--config", path});
-    if (const auto* error = std::get_if<std::string>(&result)) {
-        check_error_lines(*error, "minisync-server");
+    if (!result.ok()) {
+        check_error_lines(result.error().message, "minisync-server");
         return;
     }
-    const server::ServerSettings& settings = std::get<server::ServerSettings>(result);
+    const server::ServerSettings& settings = result.value();
     check(!settings.root.empty(), "server root empty");
     for (const std::string_view text : {std::string_view{settings.listen.host}, std::string_view{settings.root},
                                         std::string_view{settings.tls.cert}, std::string_view{settings.tls.key},

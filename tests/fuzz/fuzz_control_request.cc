@@ -31,65 +31,65 @@ void check_one_line(const std::string& line, const char* what)
 void check_request(std::string_view line)
 {
     const auto parsed = parse_request(line);
-    if (const auto* error = std::get_if<std::string>(&parsed)) {
-        check(!error->empty(), "request refused without a message");
+    if (!parsed.ok()) {
+        check(!parsed.error().message.empty(), "request refused without a message");
         return;
     }
-    const Request& request = std::get<Request>(parsed);
+    const Request& request = parsed.value();
     check(request.command != Command::Status || !request.folder, "status with a folder");
     check(request.command == Command::Resync || !request.wait, "wait on a command other than resync");
     const std::string encoded = encode_request(request);
     check_one_line(encoded, "encode_request is not one line");
     const auto again = parse_request(encoded);
-    check(std::holds_alternative<Request>(again), "an encoded request is refused");
-    check(std::get<Request>(again) == request, "request round trip differs");
+    check(again.ok(), "an encoded request is refused");
+    check(again.value() == request, "request round trip differs");
 }
 
 void check_reply(std::string_view line)
 {
     const auto decoded = decode_reply(line);
-    if (const auto* error = std::get_if<std::string>(&decoded)) {
-        check(!error->empty(), "reply refused without a message");
+    if (!decoded.ok()) {
+        check(!decoded.error().message.empty(), "reply refused without a message");
         return;
     }
-    const Reply& reply = std::get<Reply>(decoded);
+    const Reply& reply = decoded.value();
     check(reply.body.is_object(), "reply body is not an object");
     if (!reply.ok) {
         // The text a failed reply carries goes back out unchanged through error_reply().
         const std::string encoded = error_reply(reply.error);
         check_one_line(encoded, "error_reply is not one line");
         const auto again = decode_reply(encoded);
-        check(std::holds_alternative<Reply>(again), "an encoded error reply is refused");
-        check(!std::get<Reply>(again).ok && std::get<Reply>(again).error == reply.error, "error reply round trip");
+        check(again.ok(), "an encoded error reply is refused");
+        check(!again.value().ok && again.value().error == reply.error, "error reply round trip");
     }
 }
 
 void check_status(std::string_view line)
 {
     const auto decoded = decode_status(line);
-    if (!std::holds_alternative<StatusReply>(decoded)) {
+    if (!decoded.ok()) {
         return;
     }
-    const StatusReply& status = std::get<StatusReply>(decoded);
+    const StatusReply& status = decoded.value();
     const std::string encoded = encode_status(status);
     check_one_line(encoded, "encode_status is not one line");
     const auto again = decode_status(encoded);
-    check(std::holds_alternative<StatusReply>(again), "an encoded status is refused");
-    check(std::get<StatusReply>(again) == status, "status round trip differs");
+    check(again.ok(), "an encoded status is refused");
+    check(again.value() == status, "status round trip differs");
 }
 
 void check_folders(std::string_view line)
 {
     const auto decoded = decode_folders(line);
-    if (!std::holds_alternative<FoldersReply>(decoded)) {
+    if (!decoded.ok()) {
         return;
     }
-    const FoldersReply& reply = std::get<FoldersReply>(decoded);
+    const FoldersReply& reply = decoded.value();
     const std::string encoded = encode_folders(reply);
     check_one_line(encoded, "encode_folders is not one line");
     const auto again = decode_folders(encoded);
-    check(std::holds_alternative<FoldersReply>(again), "an encoded folders reply is refused");
-    check(std::get<FoldersReply>(again) == reply, "folders reply round trip differs");
+    check(again.ok(), "an encoded folders reply is refused");
+    check(again.value() == reply, "folders reply round trip differs");
 }
 
 // The bytes fed in chunks of a size taken from the input: the lines that come out, each with its "\n"

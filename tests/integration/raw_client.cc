@@ -31,7 +31,7 @@ int remaining_ms(Clock::time_point end)
 
 RawClient::RawClient(std::uint16_t port, const TlsFiles& files, const std::string& server_name)
 {
-    ctx_ = make_client_tls_context(files);
+    ctx_ = value_or_throw(make_client_tls_context(files));
     // Writing to a connection the server has just dropped must be an error return, not the death of the
     // test process. Children get SIGPIPE back (ChildProcess resets it before exec).
     std::signal(SIGPIPE, SIG_IGN);

@@ -17,7 +17,7 @@ namespace minisync::test {
 
 RawAgentConnection::RawAgentConnection(UniqueFd socket, const TlsFiles& files)
 {
-    ctx_ = make_server_tls_context(files);
+    ctx_ = value_or_throw(make_server_tls_context(files));
     socket_ = std::move(socket);
     ssl_.reset(SSL_new(ctx_.get()));
     if (!ssl_) {

@@ -838,15 +838,15 @@ TEST_F(AgentConfigTest, ReloadReadsTheFileAgainAndKeepsTheCommandLine)
     const std::vector<std::string> argv{"minisyncd", "--config", config, "--log-level", "debug"};
 
     auto first = reload_agent_settings(argv);
-    ASSERT_TRUE(std::holds_alternative<AgentSettings>(first)) << std::get<std::string>(first);
-    EXPECT_EQ(std::get<AgentSettings>(first).workers, 2U);
-    EXPECT_EQ(std::get<AgentSettings>(first).folders.size(), 1U);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    EXPECT_EQ(first.value().workers, 2U);
+    EXPECT_EQ(first.value().folders.size(), 1U);
 
     write_config("a.toml", "workers = 5\nlog_level = \"error\"\n[[folder]]\npath = \"" + a +
                                "\"\n[[folder]]\npath = \"" + b + "\"\n");
     auto second = reload_agent_settings(argv);
-    ASSERT_TRUE(std::holds_alternative<AgentSettings>(second)) << std::get<std::string>(second);
-    const AgentSettings& s = std::get<AgentSettings>(second);
+    ASSERT_TRUE(second.ok()) << second.error().message;
+    const AgentSettings& s = second.value();
     EXPECT_EQ(s.workers, 5U);
     EXPECT_EQ(s.log_level, spdlog::level::debug) << "the command line still wins";
     EXPECT_EQ(s.folders.size(), 2U);
@@ -863,15 +863,16 @@ TEST_F(AgentConfigTest, FailedReloadReturnsTheMessageAndPrintsNothing)
     const std::string err = ::testing::internal::GetCapturedStderr();
     EXPECT_EQ(out, "");
     EXPECT_EQ(err, "");
-    ASSERT_TRUE(std::holds_alternative<std::string>(result));
-    EXPECT_EQ(std::get<std::string>(result),
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error().code, ErrorCode::Config);
+    EXPECT_EQ(result.error().message,
               "minisyncd: " + config + ":1: key 'workers': expected an integer from 1 to 256, got 0\n" +
                   "minisyncd: " + config + ":2: unknown key 'wat'");
 
     std::filesystem::remove(config);
     result = reload_agent_settings({"minisyncd", "--config", config});
-    ASSERT_TRUE(std::holds_alternative<std::string>(result));
-    EXPECT_EQ(std::get<std::string>(result),
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error().message,
               "minisyncd: couldn't open '" + config + "': No such file or directory (2)");
 }
 

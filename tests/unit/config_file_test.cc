@@ -25,18 +25,19 @@ using namespace std::chrono_literals;
 ConfigFile parse_ok(std::string_view text, const std::string& path = "/etc/minisync/test.toml")
 {
     auto parsed = ConfigFile::parse(text, path);
-    if (auto* error = std::get_if<std::string>(&parsed)) {
-        ADD_FAILURE() << "parse failed: " << *error;
-        return std::get<ConfigFile>(ConfigFile::parse("", path));
+    if (!parsed.ok()) {
+        ADD_FAILURE() << "parse failed: " << parsed.error().message;
+        return ConfigFile::parse("", path).value();
     }
-    return std::move(std::get<ConfigFile>(parsed));
+    return std::move(parsed).value();
 }
 
 std::string parse_error(std::string_view text, const std::string& path = "/etc/minisync/test.toml")
 {
     auto parsed = ConfigFile::parse(text, path);
-    if (auto* error = std::get_if<std::string>(&parsed)) {
-        return *error;
+    if (!parsed.ok()) {
+        EXPECT_EQ(parsed.error().code, ErrorCode::Config);
+        return parsed.error().message;
     }
     ADD_FAILURE() << "parsed; expected an error";
     return {};
@@ -130,23 +131,24 @@ TEST_F(ConfigFileLoadTest, LoadsAFile)
     const std::string path = (sandbox() / "c.toml").string();
     std::ofstream{path} << "workers = 3\n";
     auto loaded = ConfigFile::load(path);
-    ASSERT_TRUE(std::holds_alternative<ConfigFile>(loaded)) << std::get<std::string>(loaded);
-    EXPECT_EQ(std::get<ConfigFile>(loaded).root()["workers"].value<std::int64_t>(), 3);
+    ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+    EXPECT_EQ(loaded.value().root()["workers"].value<std::int64_t>(), 3);
 }
 
 TEST_F(ConfigFileLoadTest, MissingFileIsNamed)
 {
     const std::string path = (sandbox() / "missing.toml").string();
     auto loaded = ConfigFile::load(path);
-    ASSERT_TRUE(std::holds_alternative<std::string>(loaded));
-    EXPECT_EQ(std::get<std::string>(loaded), "couldn't open '" + path + "': No such file or directory (2)");
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.error().message, "couldn't open '" + path + "': No such file or directory (2)");
+    EXPECT_EQ(loaded.error().errno_value, ENOENT);
 }
 
 TEST_F(ConfigFileLoadTest, DirectoryIsRefused)
 {
     auto loaded = ConfigFile::load(sandbox().string());
-    ASSERT_TRUE(std::holds_alternative<std::string>(loaded));
-    EXPECT_NE(std::get<std::string>(loaded).find("Is a directory"), std::string::npos) << std::get<std::string>(loaded);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_NE(loaded.error().message.find("Is a directory"), std::string::npos) << loaded.error().message;
 }
 
 TEST_F(ConfigFileLoadTest, UnreadableFileIsNamed)
@@ -158,9 +160,9 @@ TEST_F(ConfigFileLoadTest, UnreadableFileIsNamed)
     std::ofstream{path} << "workers = 3\n";
     ASSERT_EQ(::chmod(path.c_str(), 0), 0);
     auto loaded = ConfigFile::load(path);
-    ASSERT_TRUE(std::holds_alternative<std::string>(loaded));
-    EXPECT_NE(std::get<std::string>(loaded).find("'" + path + "': Permission denied"), std::string::npos)
-        << std::get<std::string>(loaded);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_NE(loaded.error().message.find("'" + path + "': Permission denied"), std::string::npos)
+        << loaded.error().message;
 }
 
 TEST_F(ConfigFileLoadTest, HugeFileIsRefused)
@@ -174,8 +176,8 @@ TEST_F(ConfigFileLoadTest, HugeFileIsRefused)
         }
     }
     auto loaded = ConfigFile::load(path);
-    ASSERT_TRUE(std::holds_alternative<std::string>(loaded));
-    EXPECT_NE(std::get<std::string>(loaded).find("larger than"), std::string::npos) << std::get<std::string>(loaded);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_NE(loaded.error().message.find("larger than"), std::string::npos) << loaded.error().message;
 }
 
 TEST_F(ConfigFileLoadTest, ParseErrorOfALoadedFileHasItsPath)
@@ -183,8 +185,8 @@ TEST_F(ConfigFileLoadTest, ParseErrorOfALoadedFileHasItsPath)
     const std::string path = (sandbox() / "bad.toml").string();
     std::ofstream{path} << "# fine\nworkers = = 4\n";
     auto loaded = ConfigFile::load(path);
-    ASSERT_TRUE(std::holds_alternative<std::string>(loaded));
-    EXPECT_EQ(std::get<std::string>(loaded).rfind(path + ":2:", 0), 0U) << std::get<std::string>(loaded);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.error().message.rfind(path + ":2:", 0), 0U) << loaded.error().message;
 }
 
 // ---- value kinds through TableReader::get -----------------------------------------------------------

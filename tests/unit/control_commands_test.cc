@@ -6,28 +6,28 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 
 namespace minisync::control {
 namespace {
 
 Request parsed(std::string_view line)
 {
-    std::variant<Request, std::string> result = parse_request(line);
-    if (const auto* error = std::get_if<std::string>(&result)) {
-        ADD_FAILURE() << "refused " << line << ": " << *error;
+    Result<Request> result = parse_request(line);
+    if (!result.ok()) {
+        ADD_FAILURE() << "refused " << line << ": " << result.error().message;
         return {};
     }
-    return std::get<Request>(result);
+    return result.value();
 }
 
 // The message parse_request gives, or "" when it accepted the line.
 std::string refusal(std::string_view line)
 {
-    std::variant<Request, std::string> result = parse_request(line);
-    if (const auto* error = std::get_if<std::string>(&result)) {
-        EXPECT_FALSE(error->empty()) << "empty message for " << line;
-        return *error;
+    Result<Request> result = parse_request(line);
+    if (!result.ok()) {
+        EXPECT_FALSE(result.error().message.empty()) << "empty message for " << line;
+        EXPECT_EQ(result.error().code, ErrorCode::Control) << line;
+        return result.error().message;
     }
     return "";
 }
@@ -169,9 +169,9 @@ TEST(ControlCommandsTest, RefusesInvalidUtf8)
     EXPECT_NE(refusal("{\"comm\xff\":\"status\"}"), "");
     // The message may quote the bad bytes; error_reply must still produce valid JSON from it.
     const std::string reply = error_reply(refusal("{\"command\":\"\xff\"}"));
-    const std::variant<Reply, std::string> decoded = decode_reply(reply);
-    ASSERT_TRUE(std::holds_alternative<Reply>(decoded)) << std::get<std::string>(decoded);
-    EXPECT_FALSE(std::get<Reply>(decoded).ok);
+    const Result<Reply> decoded = decode_reply(reply);
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    EXPECT_FALSE(decoded.value().ok);
 }
 
 TEST(ControlCommandsTest, RefusesNulAndControlBytes)

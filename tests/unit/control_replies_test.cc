@@ -5,7 +5,6 @@
 
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 namespace minisync::control {
@@ -19,16 +18,16 @@ TEST(ControlRepliesTest, ErrorReplies)
     EXPECT_EQ(unknown_folder_error("photos"), "no folder named 'photos'");
     EXPECT_LT(unknown_folder_error(std::string(100000, 'x')).size(), 300U);
 
-    const std::variant<Reply, std::string> decoded = decode_reply(error_reply(unknown_folder_error("x\"y")));
-    ASSERT_TRUE(std::holds_alternative<Reply>(decoded));
-    EXPECT_FALSE(std::get<Reply>(decoded).ok);
-    EXPECT_EQ(std::get<Reply>(decoded).error, "no folder named 'x\"y'");
+    const Result<Reply> decoded = decode_reply(error_reply(unknown_folder_error("x\"y")));
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_FALSE(decoded.value().ok);
+    EXPECT_EQ(decoded.value().error, "no folder named 'x\"y'");
 
     // Invalid UTF-8 in a message is replaced, never thrown on.
     const std::string bad = error_reply("couldn't open 'caf\xe9'");
-    const std::variant<Reply, std::string> replaced = decode_reply(bad);
-    ASSERT_TRUE(std::holds_alternative<Reply>(replaced));
-    EXPECT_EQ(std::get<Reply>(replaced).error, "couldn't open 'caf\xef\xbf\xbd'");
+    const Result<Reply> replaced = decode_reply(bad);
+    ASSERT_TRUE(replaced.ok());
+    EXPECT_EQ(replaced.value().error, "couldn't open 'caf\xef\xbf\xbd'");
 }
 
 StatusReply sample_status()
@@ -51,12 +50,12 @@ StatusReply sample_status()
 
 StatusReply decoded_status(const std::string& line)
 {
-    std::variant<StatusReply, std::string> result = decode_status(line);
-    if (const auto* error = std::get_if<std::string>(&result)) {
-        ADD_FAILURE() << "couldn't decode " << line << ": " << *error;
+    Result<StatusReply> result = decode_status(line);
+    if (!result.ok()) {
+        ADD_FAILURE() << "couldn't decode " << line << ": " << result.error().message;
         return {};
     }
-    return std::get<StatusReply>(result);
+    return result.value();
 }
 
 TEST(ControlRepliesTest, StatusRoundTrip)
@@ -75,9 +74,9 @@ TEST(ControlRepliesTest, StatusRoundTrip)
 
 TEST(ControlRepliesTest, StatusCarriesEverySpecField)
 {
-    const std::variant<Reply, std::string> reply = decode_reply(encode_status(sample_status()));
-    ASSERT_TRUE(std::holds_alternative<Reply>(reply));
-    const nlohmann::json& body = std::get<Reply>(reply).body;
+    const Result<Reply> reply = decode_reply(encode_status(sample_status()));
+    ASSERT_TRUE(reply.ok());
+    const nlohmann::json& body = reply.value().body;
     EXPECT_EQ(body["ok"], true);
     EXPECT_EQ(body["state"], "running");
     EXPECT_EQ(body["connected"], true);
@@ -130,12 +129,12 @@ TEST(ControlRepliesTest, NonUtf8PathsBecomeReplacementCharacters)
 TEST(ControlRepliesTest, DecodeStatusRefusesMalformedReplies)
 {
     const auto refused = [](std::string_view line) {
-        std::variant<StatusReply, std::string> result = decode_status(line);
-        if (std::holds_alternative<StatusReply>(result)) {
+        Result<StatusReply> result = decode_status(line);
+        if (result.ok()) {
             ADD_FAILURE() << "accepted " << line;
             return std::string{};
         }
-        return std::get<std::string>(result);
+        return result.error().message;
     };
     EXPECT_NE(refused(""), "");
     EXPECT_NE(refused("not json"), "");
@@ -192,18 +191,18 @@ TEST(ControlRepliesTest, OverallState)
 
 FoldersReply decoded_folders(const std::string& line)
 {
-    std::variant<Reply, std::string> reply = decode_reply(line);
-    if (const auto* error = std::get_if<std::string>(&reply)) {
-        ADD_FAILURE() << *error;
+    Result<Reply> reply = decode_reply(line);
+    if (!reply.ok()) {
+        ADD_FAILURE() << reply.error().message;
         return {};
     }
-    EXPECT_TRUE(std::get<Reply>(reply).ok);
-    std::variant<FoldersReply, std::string> result = decode_folders_body(std::get<Reply>(reply).body);
-    if (const auto* error = std::get_if<std::string>(&result)) {
-        ADD_FAILURE() << *error;
+    EXPECT_TRUE(reply.value().ok);
+    Result<FoldersReply> result = decode_folders_body(reply.value().body);
+    if (!result.ok()) {
+        ADD_FAILURE() << result.error().message;
         return {};
     }
-    return std::get<FoldersReply>(result);
+    return result.value();
 }
 
 TEST(ControlRepliesTest, FoldersRoundTrip)
@@ -220,13 +219,14 @@ TEST(ControlRepliesTest, FoldersRoundTrip)
     EXPECT_EQ(decoded_folders(encode_folders(none)), none);
 
     // The whole-line decoder: ok:false is a failure carrying the daemon's text.
-    const std::variant<FoldersReply, std::string> line = decode_folders(encode_folders(waited));
-    ASSERT_TRUE(std::holds_alternative<FoldersReply>(line));
-    EXPECT_EQ(std::get<FoldersReply>(line), waited);
-    const std::variant<FoldersReply, std::string> paused = decode_folders(error_reply(PausedError));
-    ASSERT_TRUE(std::holds_alternative<std::string>(paused));
-    EXPECT_EQ(std::get<std::string>(paused), "paused");
-    EXPECT_TRUE(std::holds_alternative<std::string>(decode_folders("{\"ok\":true}")));
+    const Result<FoldersReply> line = decode_folders(encode_folders(waited));
+    ASSERT_TRUE(line.ok());
+    EXPECT_EQ(line.value(), waited);
+    const Result<FoldersReply> paused = decode_folders(error_reply(PausedError));
+    ASSERT_FALSE(paused.ok());
+    EXPECT_EQ(paused.error().code, ErrorCode::Refused);
+    EXPECT_EQ(paused.error().message, "paused");
+    EXPECT_FALSE(decode_folders("{\"ok\":true}").ok());
 
     const FoldersReply odd{{"caf\xe9"}, std::nullopt};
     EXPECT_EQ(decoded_folders(encode_folders(odd)).folders, std::vector<std::string>{"caf\xef\xbf\xbd"});
@@ -235,8 +235,8 @@ TEST(ControlRepliesTest, FoldersRoundTrip)
 TEST(ControlRepliesTest, DecodeFoldersRefusesMalformedBodies)
 {
     const auto refused = [](const char* text) {
-        const std::variant<FoldersReply, std::string> result = decode_folders_body(nlohmann::json::parse(text));
-        return std::holds_alternative<std::string>(result);
+        const Result<FoldersReply> result = decode_folders_body(nlohmann::json::parse(text));
+        return !result.ok();
     };
     EXPECT_TRUE(refused(R"({"ok":true})"));
     EXPECT_TRUE(refused(R"({"ok":true,"folders":"a"})"));
@@ -252,11 +252,11 @@ TEST(ControlRepliesTest, DecodeReplyNeverThrows)
     for (const std::string& line :
          {""s, "\n"s, "{"s, "}"s, "[]"s, "null"s, "{\"ok\":1}"s, "{\"ok\":\"true\"}"s, "\xff"s, "{\"ok\":true,\"x\":\"\xff\"}"s,
           std::string(100000, '['), "{\"ok\":true,\"n\":1e400}"s, "{\"ok\":true}\0junk"s}) {
-        EXPECT_TRUE(std::holds_alternative<std::string>(decode_reply(line))) << line.substr(0, 40);
+        EXPECT_FALSE(decode_reply(line).ok()) << line.substr(0, 40);
     }
-    const std::variant<Reply, std::string> no_message = decode_reply(R"({"ok":false})");
-    ASSERT_TRUE(std::holds_alternative<Reply>(no_message));
-    EXPECT_FALSE(std::get<Reply>(no_message).error.empty());
+    const Result<Reply> no_message = decode_reply(R"({"ok":false})");
+    ASSERT_TRUE(no_message.ok());
+    EXPECT_FALSE(no_message.value().error.empty());
 }
 
 } // namespace

@@ -34,14 +34,13 @@ TEST_F(EntryChangeTest, ApplyRunsTheWorkAndReportsItsResult)
 {
     EntryChange entry{admission("dir")};
     EXPECT_EQ(entry.state(), EntryChange::State::Admitted);
-    test::Reported<std::optional<FsError>> applied;
-    entry.apply([] { return std::optional<FsError>{FsError{protocol::ErrorCode::NotFound, "gone"}}; },
-                applied.reporter());
+    test::Reported<Result<void>> applied;
+    entry.apply([] { return Result<void>{Error{protocol::ErrorCode::NotFound, "gone"}}; }, applied.reporter());
     EXPECT_EQ(entry.state(), EntryChange::State::Applying);
-    const auto error = applied.wait();
-    ASSERT_TRUE(error) << "no report";
-    ASSERT_TRUE(*error);
-    EXPECT_EQ((*error)->code, protocol::ErrorCode::NotFound);
+    const auto outcome = applied.wait();
+    ASSERT_TRUE(outcome) << "no report";
+    ASSERT_FALSE(outcome->ok());
+    EXPECT_EQ(outcome->error().code, protocol::ErrorCode::NotFound);
 }
 
 TEST_F(EntryChangeTest, TheWorkWaitsForTheStrandsItRunsAfter)
@@ -60,9 +59,9 @@ TEST_F(EntryChangeTest, TheWorkWaitsForTheStrandsItRunsAfter)
     auto report = applied.reporter();
     entry.apply(
         [&earlier_done] {
-            return earlier_done ? std::nullopt : std::optional<FsError>{FsError{protocol::ErrorCode::Internal, "early"}};
+            return earlier_done ? Result<void>{} : Result<void>{Error{protocol::ErrorCode::Internal, "early"}};
         },
-        [report, &earlier_done](std::optional<FsError> error) { report(!error && earlier_done); });
+        [report, &earlier_done](Result<void> outcome) { report(outcome.ok() && earlier_done); });
     EXPECT_FALSE(applied.wait(100ms)) << "ran while the strand it waits for was busy";
     gate_.set_value();
     gate_ = std::promise<void>{};

@@ -58,7 +58,7 @@ protected:
         auto upload = std::make_shared<IncomingUpload>(std::move(target), stop_);
         EXPECT_EQ(upload->open(root_.get()).outcome, IncomingUpload::OpenOutcome::Ready);
         EXPECT_FALSE(upload->write(0, bytes).error);
-        EXPECT_FALSE(upload->prepare_commit(sha256_of(bytes)));
+        EXPECT_TRUE(upload->prepare_commit(sha256_of(bytes)).ok());
         return upload;
     }
 
@@ -83,8 +83,8 @@ TEST_F(GroupCommitTest, TheFirstUploadForAnIdleDirectoryCommitsAtOnceOnTheSubmit
 {
     const auto upload = ready_upload("dir/file", "at once");
     bool reported = false;
-    committer_.submit(upload, [&](std::optional<FsError> error) {
-        EXPECT_FALSE(error);
+    committer_.submit(upload, [&](Result<void> committed) {
+        EXPECT_TRUE(committed.ok());
         EXPECT_EQ(read("dir/file"), "at once") << "reported before the file was in place";
         reported = true;
     });
@@ -103,12 +103,12 @@ TEST_F(GroupCommitTest, UploadsArrivingWhileTheirDirectoryCommitsShareTheNextDir
     std::atomic<int> in_place_when_reported{0};
     std::promise<void> all_done;
     std::atomic<int> reported{0};
-    committer_.submit(first, [&](std::optional<FsError> error) {
-        EXPECT_FALSE(error);
+    committer_.submit(first, [&](Result<void> committed) {
+        EXPECT_TRUE(committed.ok());
         // Still inside the first group's run: these wait, and then go together.
         for (int i = 0; i < Later; ++i) {
-            committer_.submit(later[static_cast<std::size_t>(i)], [&, i](std::optional<FsError> later_error) {
-                EXPECT_FALSE(later_error) << later_error->message;
+            committer_.submit(later[static_cast<std::size_t>(i)], [&, i](Result<void> later_committed) {
+                EXPECT_TRUE(later_committed.ok()) << later_committed.error().message;
                 if (read("dir/f" + std::to_string(i)) == "content " + std::to_string(i)) {
                     ++in_place_when_reported;
                 }
@@ -135,22 +135,22 @@ TEST_F(GroupCommitTest, AnotherDirectoryDoesNotWaitForTheGroupOfThisOne)
     const auto third = ready_upload("a/third", "a third in a");
     std::atomic<int> reported{0};
     std::promise<void> all_done;
-    const auto count = [&](std::optional<FsError> error) {
-        EXPECT_FALSE(error);
+    const auto count = [&](Result<void> committed) {
+        EXPECT_TRUE(committed.ok());
         if (++reported == 4) {
             all_done.set_value();
         }
     };
     bool b_done_inside_a = false;
-    committer_.submit(first, [&](std::optional<FsError> error) {
+    committer_.submit(first, [&](Result<void> committed) {
         committer_.submit(second, count);
         committer_.submit(third, count);
-        committer_.submit(other_dir, [&](std::optional<FsError> b_error) {
+        committer_.submit(other_dir, [&](Result<void> b_committed) {
             b_done_inside_a = true;
-            count(std::move(b_error));
+            count(std::move(b_committed));
         });
         EXPECT_TRUE(b_done_inside_a) << "b/ waited for a/";
-        count(std::move(error));
+        count(std::move(committed));
     });
     ASSERT_EQ(all_done.get_future().wait_for(10s), std::future_status::ready);
     // a/file alone, b/file alone, then a/other and a/third together.

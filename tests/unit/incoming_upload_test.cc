@@ -135,9 +135,9 @@ TEST_P(PiecewiseWriteTest, ChunksWrittenInPiecesLandByteForByte)
         const auto written = upload.write(offset, pieces);
         ASSERT_FALSE(written.error) << written.error->message;
     }
-    ASSERT_FALSE(upload.prepare_commit(sha256_of(all))) << "the hash over the pieces differs";
-    ASSERT_FALSE(upload.make_durable());
-    ASSERT_FALSE(upload.rename_into_place());
+    ASSERT_TRUE(upload.prepare_commit(sha256_of(all)).ok()) << "the hash over the pieces differs";
+    ASSERT_TRUE(upload.make_durable().ok());
+    ASSERT_TRUE(upload.rename_into_place().ok());
     EXPECT_TRUE(read_whole(sandbox() / "client" / "folder" / "pieces.bin") == content)
         << "the stored file differs from what was sent";
 }
@@ -161,10 +161,10 @@ TEST_F(IncomingUploadTest, ALargeFileIsWrittenPastThePageCacheAndLandsWhole)
         const auto written = upload.write(offset, all.subspan(offset, std::min(Chunk, Size - offset)));
         ASSERT_FALSE(written.error) << written.error->message;
     }
-    ASSERT_FALSE(upload.prepare_commit(sha256_of(all)));
-    ASSERT_FALSE(upload.make_durable());
-    ASSERT_FALSE(upload.rename_into_place());
-    ASSERT_FALSE(upload.sync_directory());
+    ASSERT_TRUE(upload.prepare_commit(sha256_of(all)).ok());
+    ASSERT_TRUE(upload.make_durable().ok());
+    ASSERT_TRUE(upload.rename_into_place().ok());
+    ASSERT_TRUE(upload.sync_directory().ok());
 
     const fs::path final_path = sandbox() / "client" / "folder" / "big.bin";
     // Only the tail may be cached; buffered writes would have left all 8,193 pages there.

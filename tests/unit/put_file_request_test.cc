@@ -36,7 +36,7 @@ protected:
         EXPECT_EQ(request.state(), PutFileRequest::State::Committing);
         auto result = done.wait();
         EXPECT_TRUE(result) << "no report";
-        return result.value_or(IncomingUpload::PutResult{.already_had = false, .error = FsError{}});
+        return result.value_or(IncomingUpload::PutResult{.already_had = false, .stored = Error{ErrorCode::IoError, {}}});
     }
 
     std::string read(const std::string& path) const
@@ -50,16 +50,16 @@ TEST_F(PutFileRequestTest, TheContentLandsDurablyInOneTask)
 {
     const IncomingUpload::PutResult result = put("small.txt", "a small file");
     EXPECT_FALSE(result.already_had);
-    ASSERT_FALSE(result.error) << result.error->message;
+    ASSERT_TRUE(result.stored.ok()) << result.stored.error().message;
     EXPECT_EQ(read("small.txt"), "a small file");
 }
 
 TEST_F(PutFileRequestTest, TheSameContentAgainIsAlreadyThere)
 {
-    ASSERT_FALSE(put("again.txt", "same bytes").error);
+    ASSERT_TRUE(put("again.txt", "same bytes").stored.ok());
     const IncomingUpload::PutResult again = put("again.txt", "same bytes");
     EXPECT_TRUE(again.already_had);
-    EXPECT_FALSE(again.error);
+    EXPECT_TRUE(again.stored.ok());
 }
 
 } // namespace

@@ -294,20 +294,21 @@ TEST_F(ServerSettingsTest, ReloadReadsTheFileAgain)
     const std::string config = write_config("a.toml", "workers = 2\n");
     const std::vector<std::string> argv{"minisync-server", "--config", config};
     auto first = reload_server_settings(argv);
-    ASSERT_TRUE(std::holds_alternative<ServerSettings>(first)) << std::get<std::string>(first);
-    EXPECT_EQ(std::get<ServerSettings>(first).workers, 2U);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    EXPECT_EQ(first.value().workers, 2U);
 
     write_config("a.toml", "workers = 7\n");
     auto second = reload_server_settings(argv);
-    ASSERT_TRUE(std::holds_alternative<ServerSettings>(second)) << std::get<std::string>(second);
-    EXPECT_EQ(std::get<ServerSettings>(second).workers, 7U);
+    ASSERT_TRUE(second.ok()) << second.error().message;
+    EXPECT_EQ(second.value().workers, 7U);
 
     write_config("a.toml", "workers = 0\n");
     ::testing::internal::CaptureStderr();
     auto third = reload_server_settings(argv);
     EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
-    ASSERT_TRUE(std::holds_alternative<std::string>(third));
-    EXPECT_EQ(std::get<std::string>(third),
+    ASSERT_FALSE(third.ok());
+    EXPECT_EQ(third.error().code, ErrorCode::Config);
+    EXPECT_EQ(third.error().message,
               "minisync-server: " + config + ":1: key 'workers': expected an integer from 1 to 256, got 0");
 }
 

@@ -102,22 +102,22 @@ protected:
     StorePtr open_store()
     {
         auto result = StateStore::open(db_path());
-        if (const auto* error = std::get_if<StateOpenError>(&result)) {
-            ADD_FAILURE() << "open failed: " << error->message;
+        if (!result.ok()) {
+            ADD_FAILURE() << "open failed: " << result.error().message;
             return nullptr;
         }
-        return std::move(std::get<StorePtr>(result));
+        return std::move(result).value();
     }
 
     // Opens path and returns the error, or fails the test when the store accepted it.
-    static StateOpenError open_failure(const std::string& path)
+    static Error open_failure(const std::string& path)
     {
         auto result = StateStore::open(path);
-        if (std::holds_alternative<StorePtr>(result)) {
+        if (result.ok()) {
             ADD_FAILURE() << "open of '" << path << "' unexpectedly succeeded";
             return {};
         }
-        return std::get<StateOpenError>(result);
+        return result.error();
     }
     static std::string open_error(const std::string& path) { return open_failure(path).message; }
 };
@@ -567,18 +567,18 @@ TEST_F(StateStoreTest, GarbageFileIsRefusedWithItsPath)
         }
         out << "this is not an SQLite database\n" << junk;
     }
-    const StateOpenError error = open_failure(path);
+    const Error error = open_failure(path);
     EXPECT_NE(error.message.find("'" + path + "'"), std::string::npos) << error.message;
     // Only damage justifies moving the file aside and starting afresh.
-    EXPECT_TRUE(error.damaged) << error.message;
+    EXPECT_EQ(error.code, ErrorCode::DamagedState) << error.message;
 }
 
 TEST_F(StateStoreTest, MissingDirectoryIsRefusedWithItsPath)
 {
     const std::string path = (sandbox() / "no-such-dir" / "state.db").string();
-    const StateOpenError error = open_failure(path);
+    const Error error = open_failure(path);
     EXPECT_NE(error.message.find("'" + path + "'"), std::string::npos) << error.message;
-    EXPECT_FALSE(error.damaged) << error.message;
+    EXPECT_EQ(error.code, ErrorCode::State) << error.message;
 }
 
 TEST_F(StateStoreTest, NewerSchemaVersionIsRefused)
@@ -588,12 +588,12 @@ TEST_F(StateStoreTest, NewerSchemaVersionIsRefused)
         ASSERT_TRUE(raw.ok());
         ASSERT_TRUE(raw.exec("PRAGMA user_version = 99"));
     }
-    const StateOpenError failure = open_failure(db_path());
+    const Error failure = open_failure(db_path());
     const std::string& error = failure.message;
     EXPECT_NE(error.find("99"), std::string::npos) << error;
     EXPECT_NE(error.find("'" + db_path() + "'"), std::string::npos) << error;
     // A newer minisyncd may still want it: not damage, so it is not moved aside.
-    EXPECT_FALSE(failure.damaged);
+    EXPECT_EQ(failure.code, ErrorCode::State);
     // The refused database is left as it was.
     RawDb raw{db_path()};
     EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"99"});

@@ -132,11 +132,11 @@ TEST_F(UploadRequestTest, ChunksWrittenOnTheStrandAreCommittedDurably)
         ASSERT_FALSE(result->error) << result->error->message;
     }
     ASSERT_EQ(upload->accept_commit(), CommitCheck::Accepted);
-    test::Reported<std::optional<FsError>> committed;
+    test::Reported<Result<void>> committed;
     upload->commit(commits_, sha256_of(std::string_view{content}), committed.reporter());
-    const auto error = committed.wait();
-    ASSERT_TRUE(error) << "no report";
-    ASSERT_FALSE(*error) << (*error)->message;
+    const auto outcome = committed.wait();
+    ASSERT_TRUE(outcome) << "no report";
+    ASSERT_TRUE(outcome->ok()) << outcome->error().message;
 
     std::ifstream in{sandbox() / Client / Folder / "whole.txt", std::ios::binary};
     EXPECT_EQ(std::string(std::istreambuf_iterator<char>{in}, {}), content);
