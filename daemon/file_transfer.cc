@@ -130,7 +130,7 @@ Outcome FileTransfer::on_chunk(std::uint64_t offset, std::size_t length, Outgoin
         return Outcome::Continue; // read before the request ended; nothing more to send
     }
     if (!chunk.ok) {
-        error_ = RequestError{protocol::ErrorCode::IoError, std::move(chunk.error)};
+        error_ = Error{protocol::ErrorCode::IoError, std::move(chunk.error)};
         abort();
         return Outcome::ReadFailed;
     }

@@ -88,7 +88,7 @@ Verdict OutcomeJudge::judge(Job& job, Outcome outcome)
 Verdict OutcomeJudge::judge_refusal(Job& job)
 {
     const std::string& folder = folders_[job.item.folder].spec.name;
-    const RequestError& error = job.request->error();
+    const Error& error = job.request->error();
     ledger_.refused();
     if (error.code == ErrorCode::Conflict && job.item.kind == SyncItem::Kind::Upload) {
         // A directory where this file goes: the agent has a file there, so the server's tree is stale. It
@@ -116,7 +116,7 @@ Verdict OutcomeJudge::judge_rename(const Job& job, Outcome outcome)
     if (outcome == Outcome::Refused) {
         // Nothing there (never sent, or already moved) or something in the way: the old path is removed
         // and the new one compared and sent, as if the rename had been a delete and a create.
-        const RequestError& error = job.request->error();
+        const Error& error = job.request->error();
         SPDLOG_INFO("folder={} path={}: rename from {} not applied ({}: {}); sending it anew", folder, job.item.path,
                     job.item.from, protocol::to_string(error.code), error.message);
         return Verdict::RenameNotApplied;

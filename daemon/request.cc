@@ -48,7 +48,7 @@ std::optional<ServerReply> decode_reply(const protocol::FrameHeader& header, pro
 
 Outcome Request::refused(const ServerReply& reply)
 {
-    error_ = RequestError{reply.code, reply.message};
+    error_ = Error{reply.code, reply.message};
     return Outcome::Refused;
 }
 

@@ -6,6 +6,7 @@
 #include "frame_sink.h"
 #include "protocol.h"
 #include "protocol_codec.h"
+#include "result.h"
 
 #include <cstdint>
 #include <optional>
@@ -41,11 +42,6 @@ enum class Outcome {
     Invalid,          // a reply this request cannot take in its state: a protocol error
 };
 
-struct RequestError {
-    protocol::ErrorCode code{};
-    std::string message;
-};
-
 class Request {
 public:
     Request(const Request&) = delete;
@@ -60,7 +56,7 @@ public:
     [[nodiscard]] virtual bool awaits_answer() const noexcept = 0;
     [[nodiscard]] virtual const char* state_name() const noexcept = 0;
     // Why the request was refused or failed (Refused, ReadFailed).
-    [[nodiscard]] const RequestError& error() const noexcept { return error_; }
+    [[nodiscard]] const Error& error() const noexcept { return error_; }
 
 protected:
     Request(FrameSink& sink, std::uint32_t id) : sink_{sink}, id_{id} {}
@@ -70,7 +66,7 @@ protected:
 
     FrameSink& sink_;
     const std::uint32_t id_;
-    RequestError error_;
+    Error error_;
 };
 
 // A request the server answers once: MAKE_DIR, MAKE_SYMLINK, REMOVE and RENAME.
