@@ -5,7 +5,6 @@
 
 #include <malloc.h>
 
-#include <stdexcept>
 
 namespace minisync {
 
@@ -16,9 +15,7 @@ IdleMemoryRelease::IdleMemoryRelease(event_base* base, std::function<std::uint64
       release_{release ? std::move(release) : [] { ::malloc_trim(0); }},
       timer_{evtimer_new(base, &IdleMemoryRelease::on_timer, this)}
 {
-    if (!timer_) {
-        throw std::runtime_error("evtimer_new failed for the idle memory release");
-    }
+    must_succeed(timer_ != nullptr, "evtimer_new");
 }
 
 void IdleMemoryRelease::note_work()

@@ -2,18 +2,17 @@
 // timer add/del can lose wake-ups, an activation of a never-pending event cannot.
 #include "loop_inbox.h"
 
+#include "must_succeed.h"
+
 #include <spdlog/spdlog.h>
 
 #include <exception>
-#include <stdexcept>
 
 namespace minisync {
 
 LoopInbox::LoopInbox(event_base* base) : wake_{event_new(base, -1, 0, &LoopInbox::on_wake, this)}
 {
-    if (!wake_) {
-        throw std::runtime_error("event_new failed for the loop inbox");
-    }
+    must_succeed(wake_ != nullptr, "event_new");
 }
 
 void LoopInbox::post(Task task)

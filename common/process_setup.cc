@@ -1,11 +1,12 @@
 // SIGPIPE, SIGXFSZ, allocator and libevent threading setup.
 #include "process_setup.h"
 
+#include "must_succeed.h"
+
 #include <event2/thread.h>
 #include <malloc.h>
 
 #include <csignal>
-#include <stdexcept>
 
 namespace minisync {
 namespace {
@@ -28,9 +29,7 @@ void prepare_process()
     std::signal(SIGXFSZ, SIG_IGN);
     ::mallopt(M_MMAP_THRESHOLD, MmapThreshold);
     ::mallopt(M_TRIM_THRESHOLD, TrimThreshold);
-    if (evthread_use_pthreads() != 0) {
-        throw std::runtime_error("evthread_use_pthreads failed");
-    }
+    must_succeed(evthread_use_pthreads() == 0, "evthread_use_pthreads");
 }
 
 } // namespace minisync

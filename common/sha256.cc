@@ -1,7 +1,8 @@
 // SHA-256 through a digest implementation fetched once per process and shared by every hasher.
 #include "sha256.h"
 
-#include <stdexcept>
+#include "must_succeed.h"
+
 
 namespace minisync {
 namespace {
@@ -10,9 +11,7 @@ namespace {
 const EVP_MD* sha256_md()
 {
     static const EvpMdPtr md{EVP_MD_fetch(nullptr, "SHA256", nullptr)};
-    if (!md) {
-        throw std::runtime_error("OpenSSL has no SHA256 implementation");
-    }
+    must_succeed(md != nullptr, "EVP_MD_fetch(SHA256)");
     return md.get();
 }
 
@@ -20,15 +19,13 @@ const EVP_MD* sha256_md()
 
 Sha256::Sha256() : ctx_{EVP_MD_CTX_new()}
 {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), sha256_md(), nullptr) != 1) {
-        throw std::runtime_error("EVP_DigestInit_ex(SHA256) failed");
-    }
+    must_succeed(ctx_ && EVP_DigestInit_ex(ctx_.get(), sha256_md(), nullptr) == 1, "EVP_MD_CTX_new, EVP_DigestInit_ex");
 }
 
 void Sha256::update(std::span<const std::uint8_t> data)
 {
     if (!data.empty()) {
-        EVP_DigestUpdate(ctx_.get(), data.data(), data.size());
+        must_succeed(EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) == 1, "EVP_DigestUpdate");
     }
 }
 
@@ -41,8 +38,9 @@ Sha256Digest Sha256::finish()
 {
     Sha256Digest digest{};
     unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_.get(), digest.data(), &len);
-    EVP_DigestInit_ex(ctx_.get(), sha256_md(), nullptr);
+    must_succeed(EVP_DigestFinal_ex(ctx_.get(), digest.data(), &len) == 1 &&
+                     EVP_DigestInit_ex(ctx_.get(), sha256_md(), nullptr) == 1,
+                 "EVP_DigestFinal_ex, EVP_DigestInit_ex");
     return digest;
 }
 
@@ -51,16 +49,15 @@ Sha256Digest Sha256::digest_so_far() const
     const EvpMdCtxPtr copy{EVP_MD_CTX_new()};
     Sha256Digest digest{};
     unsigned int len = 0;
-    if (!copy || EVP_MD_CTX_copy_ex(copy.get(), ctx_.get()) != 1 ||
-        EVP_DigestFinal_ex(copy.get(), digest.data(), &len) != 1) {
-        throw std::runtime_error("copying a SHA-256 context failed");
-    }
+    must_succeed(copy && EVP_MD_CTX_copy_ex(copy.get(), ctx_.get()) == 1 &&
+                     EVP_DigestFinal_ex(copy.get(), digest.data(), &len) == 1,
+                 "EVP_MD_CTX_copy_ex, EVP_DigestFinal_ex");
     return digest;
 }
 
 void Sha256::reset()
 {
-    EVP_DigestInit_ex(ctx_.get(), sha256_md(), nullptr);
+    must_succeed(EVP_DigestInit_ex(ctx_.get(), sha256_md(), nullptr) == 1, "EVP_DigestInit_ex");
 }
 
 Sha256Digest sha256_of(std::string_view data)

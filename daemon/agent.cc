@@ -62,7 +62,11 @@ FolderTable initial_folders(StateStore& store, std::vector<FolderSpec> specs)
     FolderTable folders;
     for (FolderSpec& spec : specs) {
         Folder folder;
-        folder.state_id = store.folder_id(spec.name);
+        Result<std::int64_t> id = store.folder_id(spec.name);
+        if (!id.ok()) {
+            throw std::runtime_error("folder '" + spec.name + "': " + id.error().message);
+        }
+        folder.state_id = id.value();
         auto root = identify_folder_root(spec.path);
         if (!root) {
             throw std::runtime_error("folder '" + spec.path + "' is not a directory");
@@ -110,7 +114,7 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
       state_writer_{base_.get(), inbox_, pool_, store_, metrics_},
       scheduler_{timers_, inbox_, pool_, settings_, folders_, state_writer_, metrics_},
       link_{base_.get(), settings_, scheduler_, metrics_},
-      watcher_{base_.get(), inbox_, pool_, folders_,
+      watcher_{base_.get(), timers_, inbox_, pool_, folders_,
                settings_.excludes, metrics_,
                [this](SyncItem item) { scheduler_.enqueue(std::move(item)); },
                [this](std::size_t folder, std::optional<std::string> subtree, FolderWatcher::RecordsReady done) {
@@ -169,7 +173,11 @@ int Agent::run()
     // Loaded before the loop runs: reconciliation compares every scanned file with these records.
     std::vector<std::shared_ptr<const FolderRecords>> known;
     for (const Folder& folder : folders_) {
-        known.push_back(std::make_shared<const FolderRecords>(store_->load_folder(folder.state_id)));
+        Result<FolderRecords> records = store_->load_folder(folder.state_id);
+        if (!records.ok()) {
+            throw std::runtime_error("folder '" + folder.spec.name + "': " + records.error().message);
+        }
+        known.push_back(std::make_shared<const FolderRecords>(std::move(records).value()));
     }
     if (metrics_endpoint_) {
         SPDLOG_INFO("metrics on http://{}:{}/metrics", settings_.metrics->host, metrics_endpoint_->port());

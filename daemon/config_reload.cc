@@ -104,9 +104,16 @@ void ConfigReload::add_folder(FolderSpec folder)
     // The state id stays 0 until the state database has given the folder one; nothing is sent before that.
     const std::size_t index = folders_.append(std::move(added));
     scheduler_.set_paused(index, true);
-    state_writer_.folder_id(name, [this, index](std::int64_t id) {
-        folders_[index].state_id = id;
-        state_writer_.load_folder(id, [this, index](std::shared_ptr<const FolderRecords> records) {
+    state_writer_.folder_id(name, [this, index](Result<std::int64_t> id) {
+        if (!id.ok()) {
+            // Never watched and nothing queued for it: marking it removed is all there is to undo.
+            SPDLOG_ERROR("reload: folder '{}' not added: {}", folders_[index].spec.name, id.error().message);
+            folders_[index].removed = true;
+            scheduler_.remove_folder(index);
+            return;
+        }
+        folders_[index].state_id = id.value();
+        state_writer_.load_folder(id.value(), [this, index](std::shared_ptr<const FolderRecords> records) {
             if (folders_[index].removed) {
                 return; // removed by a later reload before it was ever watched
             }

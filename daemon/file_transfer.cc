@@ -129,12 +129,12 @@ Outcome FileTransfer::on_chunk(std::uint64_t offset, std::size_t length, Outgoin
     if (state_ != State::Streaming) {
         return Outcome::Continue; // read before the request ended; nothing more to send
     }
-    if (!chunk.ok) {
-        error_ = Error{protocol::ErrorCode::IoError, std::move(chunk.error)};
+    if (!chunk.ok()) {
+        error_ = chunk.error();
         abort();
         return Outcome::ReadFailed;
     }
-    sink_.send_data(protocol::DataPrefix{id_, offset}, std::move(chunk.data));
+    sink_.send_data(protocol::DataPrefix{id_, offset}, std::move(chunk).value());
     bytes_sent_ += length;
     finish_if_all_sent();
     return Outcome::Continue;

@@ -12,26 +12,13 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <stdexcept>
 
 namespace minisync::agent {
 namespace {
 
-using namespace std::chrono_literals;
-
-// The two halves of a rename normally arrive together; the window only covers a read that splits them.
-constexpr auto MoveWindow = 50ms;
-constexpr auto CreateSettle = 100ms;
-constexpr auto GrowingInterval = 2s;
 // Rescans of a folder not fully watched back off from the first to the last interval.
 constexpr std::chrono::seconds FirstWatchLimitRescan{5};
 constexpr std::chrono::seconds LastWatchLimitRescan{60};
-
-timeval to_timeval(std::chrono::microseconds us)
-{
-    const auto clamped = std::max(us, std::chrono::microseconds{0});
-    return timeval{static_cast<time_t>(clamped.count() / 1'000'000), static_cast<suseconds_t>(clamped.count() % 1'000'000)};
-}
 
 std::string max_user_watches()
 {
@@ -43,7 +30,8 @@ std::string max_user_watches()
 
 } // namespace
 
-FolderWatcher::FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool, FolderTable& folders,
+FolderWatcher::FolderWatcher(event_base* base, TimerMaker& timers, LoopInbox& inbox, WorkerPool& pool,
+                             FolderTable& folders,
                              std::vector<std::string> global_excludes,
                              AgentMetrics& metrics, ChangeSink sink, RecordsLoader load_records)
     : inbox_{inbox},
@@ -55,13 +43,11 @@ FolderWatcher::FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& poo
       load_records_{std::move(load_records)},
       watches_{std::make_shared<WatchTable>()},
       read_event_{event_new(base, watches_->inotify_fd(), EV_READ | EV_PERSIST, &FolderWatcher::on_readable, this)},
-      due_timer_{evtimer_new(base, &FolderWatcher::on_due, this)},
-      rescan_timer_{evtimer_new(base, &FolderWatcher::on_rescan, this)},
+      due_timer_{timers.make([this] { send_due(); })},
+      rescan_timer_{timers.make([this] { rescan_watch_limited(); })},
       rescan_interval_{FirstWatchLimitRescan}
 {
-    if (!read_event_ || !due_timer_ || !rescan_timer_) {
-        throw std::runtime_error("event_new failed for the inotify descriptor");
-    }
+    must_succeed(read_event_ != nullptr, "event_new");
     for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
         folders_[folder].watched = true;
         folders_[folder].exclude_filter = filter_for(folder);
@@ -92,8 +78,8 @@ void FolderWatcher::remove_folder(std::size_t folder)
 {
     watches_->unwatch_tree(folder, "");
     folders_[folder].watch_limited = false;
-    std::erase_if(moves_out_, [folder](const MoveOut& move) { return move.folder == folder; });
-    std::erase_if(deferred_, [folder](const auto& entry) { return entry.first.first == folder; });
+    moves_out_.drop_folder(folder);
+    deferred_.drop_folder(folder);
 }
 
 void FolderWatcher::set_excludes(std::vector<std::string> global_excludes)
@@ -121,8 +107,8 @@ void FolderWatcher::start(std::vector<std::shared_ptr<const FolderRecords>> know
 void FolderWatcher::stop()
 {
     must_succeed(event_del(read_event_.get()) == 0, "event_del");
-    must_succeed(evtimer_del(due_timer_.get()) == 0, "evtimer_del");
-    must_succeed(evtimer_del(rescan_timer_.get()) == 0, "evtimer_del");
+    due_timer_->cancel();
+    rescan_timer_->cancel();
 }
 
 void FolderWatcher::reconcile_subtree(std::size_t folder, std::string path)
@@ -238,9 +224,8 @@ void FolderWatcher::note_watch_limit(std::size_t folder, bool reached)
                      "the first in {} s",
                      name, watched.error, rescan_interval_.count());
     }
-    if (evtimer_pending(rescan_timer_.get(), nullptr) == 0) {
-        const timeval delay = to_timeval(rescan_interval_);
-        must_succeed(evtimer_add(rescan_timer_.get(), &delay) == 0, "evtimer_add");
+    if (!rescan_timer_->armed()) {
+        rescan_timer_->arm(rescan_interval_);
     }
 }
 
@@ -332,7 +317,7 @@ void FolderWatcher::handle_event(const inotify_event& event)
     const bool excluded = event_folder.exclude_filter->excluded(path);
     const bool is_dir = (event.mask & IN_ISDIR) != 0;
     if ((event.mask & IN_MOVED_FROM) != 0) {
-        moves_out_.push_back(MoveOut{event.cookie, dir->folder, std::move(path), is_dir, excluded, Clock::now() + MoveWindow});
+        moves_out_.add(MoveOut{event.cookie, dir->folder, std::move(path), is_dir, excluded}, Clock::now());
         return;
     }
     if ((event.mask & IN_MOVED_TO) != 0) {
@@ -362,10 +347,10 @@ void FolderWatcher::handle_event(const inotify_event& event)
 void FolderWatcher::handle_file_event(std::size_t folder, std::string path, std::uint32_t mask)
 {
     if ((mask & IN_CLOSE_WRITE) != 0) {
-        drop_deferred(folder, path);
+        deferred_.drop(folder, path);
         send(folder, std::move(path), SyncItem::Kind::Upload);
     } else if ((mask & IN_DELETE) != 0) {
-        drop_deferred(folder, path);
+        deferred_.drop(folder, path);
         send(folder, std::move(path), SyncItem::Kind::Remove);
     } else if ((mask & IN_ATTRIB) != 0) {
         // chmod or touch: the content is most likely what the server has, so offer the hash and let
@@ -376,22 +361,16 @@ void FolderWatcher::handle_file_event(std::size_t folder, std::string path, std:
         item.verify_first = true;
         sink_(std::move(item));
     } else if ((mask & IN_MODIFY) != 0) {
-        defer(folder, std::move(path), true);
+        deferred_.defer(folder, std::move(path), true, Clock::now());
     } else if ((mask & IN_CREATE) != 0) {
-        defer(folder, std::move(path), false);
+        deferred_.defer(folder, std::move(path), false, Clock::now());
     }
 }
 
 void FolderWatcher::handle_move_in(std::uint32_t cookie, std::size_t folder, std::string path, bool is_dir,
                                    bool excluded)
 {
-    const auto it = std::find_if(moves_out_.begin(), moves_out_.end(),
-                                 [cookie](const MoveOut& move) { return move.cookie == cookie; });
-    std::optional<MoveOut> source;
-    if (it != moves_out_.end()) {
-        source = std::move(*it);
-        moves_out_.erase(it);
-    }
+    const std::optional<MoveOut> source = moves_out_.take(cookie);
     if (source && source->folder == folder && !source->excluded && !excluded) {
         renamed(folder, source->path, std::move(path), is_dir);
         return;
@@ -407,7 +386,7 @@ void FolderWatcher::handle_move_in(std::uint32_t cookie, std::size_t folder, std
 
 void FolderWatcher::renamed(std::size_t folder, const std::string& from, std::string to, bool is_dir)
 {
-    drop_deferred(folder, from);
+    deferred_.drop(folder, from);
     if (is_dir) {
         watches_->rename_tree(folder, from, to);
     }
@@ -425,7 +404,7 @@ void FolderWatcher::moved_away(const MoveOut& move)
     if (move.excluded) {
         return;
     }
-    drop_deferred(move.folder, move.path);
+    deferred_.drop(move.folder, move.path);
     if (move.is_dir) {
         watches_->unwatch_tree(move.folder, move.path);
     }
@@ -451,53 +430,19 @@ void FolderWatcher::send(std::size_t folder, std::string path, SyncItem::Kind ki
     sink_(std::move(item));
 }
 
-void FolderWatcher::defer(std::size_t folder, std::string path, bool growing)
-{
-    const Clock::time_point now = Clock::now();
-    auto [it, inserted] = deferred_.try_emplace(PathKey{folder, std::move(path)});
-    Deferred& entry = it->second;
-    if (inserted) {
-        entry.growing = growing;
-        entry.due = now + (growing ? Clock::duration{GrowingInterval} : Clock::duration{CreateSettle});
-    } else if (growing && !entry.growing) {
-        // Being written: no longer a bare create, so it waits for its close-write or the growing interval.
-        entry.growing = true;
-        entry.due = now + GrowingInterval;
-    }
-}
-
-void FolderWatcher::drop_deferred(std::size_t folder, const std::string& path)
-{
-    auto it = deferred_.lower_bound(PathKey{folder, path});
-    while (it != deferred_.end() && it->first.first == folder && paths_overlap(it->first.second, path) &&
-           it->first.second.size() >= path.size()) {
-        it = deferred_.erase(it);
-    }
-}
-
 void FolderWatcher::send_due()
 {
     due_timer_at_.reset();
     const Clock::time_point now = Clock::now();
-    for (auto it = moves_out_.begin(); it != moves_out_.end();) {
-        if (it->due <= now) {
-            const MoveOut move = std::move(*it);
-            it = moves_out_.erase(it);
-            moved_away(move);
-        } else {
-            ++it;
-        }
+    // Moves out first: a removal drops what was deferred below the path it removes.
+    for (const MoveOut& move : moves_out_.take_expired(now)) {
+        moved_away(move);
     }
-    for (auto it = deferred_.begin(); it != deferred_.end();) {
-        if (it->second.due > now) {
-            ++it;
-            continue;
-        }
+    for (DeferredSends::Due& due : deferred_.take_due(now)) {
         SyncItem item;
-        item.folder = it->first.first;
-        item.path = it->first.second;
-        item.growing = it->second.growing;
-        it = deferred_.erase(it);
+        item.folder = due.folder;
+        item.path = std::move(due.path);
+        item.growing = due.growing;
         sink_(std::move(item));
     }
     arm_due_timer();
@@ -505,20 +450,17 @@ void FolderWatcher::send_due()
 
 void FolderWatcher::arm_due_timer()
 {
-    std::optional<Clock::time_point> earliest;
-    for (const MoveOut& move : moves_out_) {
-        earliest = earliest ? std::min(*earliest, move.due) : move.due;
-    }
-    for (const auto& [key, entry] : deferred_) {
-        earliest = earliest ? std::min(*earliest, entry.due) : entry.due;
+    std::optional<Clock::time_point> earliest = moves_out_.earliest();
+    if (const auto next_send = deferred_.earliest(); next_send && (!earliest || *next_send < *earliest)) {
+        earliest = next_send;
     }
     if (!earliest || (due_timer_at_ && *due_timer_at_ <= *earliest)) {
         return;
     }
     due_timer_at_ = earliest;
-    const timeval delay =
-        to_timeval(std::chrono::duration_cast<std::chrono::microseconds>(*earliest - Clock::now()));
-    must_succeed(evtimer_add(due_timer_.get(), &delay) == 0, "evtimer_add");
+    // Rounded up: a timer that fired before anything was due would only arm itself again.
+    const auto delay = std::chrono::ceil<std::chrono::milliseconds>(*earliest - Clock::now());
+    due_timer_->arm(std::max(delay, std::chrono::milliseconds{0}));
 }
 
 } // namespace minisync::agent

@@ -11,14 +11,17 @@
 
 #include "agent_metrics.h"
 #include "agent_settings.h"
+#include "deferred_sends.h"
 #include "exclude_filter.h"
 #include "folder_table.h"
 #include "libevent_handles.h"
 #include "loop_inbox.h"
+#include "pending_moves.h"
 #include "reconcile.h"
 #include "state_store.h"
 #include "tree_scanner.h"
 #include "sync_queue.h"
+#include "timer.h"
 #include "watch_table.h"
 #include "worker_pool.h"
 
@@ -27,7 +30,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,7 +49,7 @@ public:
     // folders is the agent's table, which may grow (add_folder); each folder's excludes are the global
     // ones plus its own. The watcher keeps its view of each folder there (watched, exclude filter, watch
     // limit, error).
-    FolderWatcher(event_base* base, LoopInbox& inbox, WorkerPool& pool, FolderTable& folders,
+    FolderWatcher(event_base* base, TimerMaker& timers, LoopInbox& inbox, WorkerPool& pool, FolderTable& folders,
                   std::vector<std::string> global_excludes, AgentMetrics& metrics, ChangeSink sink,
                   RecordsLoader load_records);
     FolderWatcher(const FolderWatcher&) = delete;
@@ -81,27 +83,9 @@ public:
 
 private:
     using Clock = std::chrono::steady_clock;
-    using PathKey = std::pair<std::size_t, std::string>; // folder, relative path
-
-    struct Deferred {
-        Clock::time_point due;
-        bool growing = false; // modified without a close-write; otherwise only created
-    };
-    struct MoveOut {
-        std::uint32_t cookie = 0;
-        std::size_t folder = 0;
-        std::string path;
-        bool is_dir = false;
-        bool excluded = false;
-        Clock::time_point due;
-    };
+    using MoveOut = PendingMoves::MoveOut;
 
     static void on_readable(evutil_socket_t, short, void* self) { static_cast<FolderWatcher*>(self)->read_events(); }
-    static void on_due(evutil_socket_t, short, void* self) { static_cast<FolderWatcher*>(self)->send_due(); }
-    static void on_rescan(evutil_socket_t, short, void* self)
-    {
-        static_cast<FolderWatcher*>(self)->rescan_watch_limited();
-    }
 
     void finish_scan(std::size_t folder, const std::string& start, const ScanResult& result, ReconcilePlan&& plan);
     void read_events();
@@ -112,9 +96,6 @@ private:
     void moved_away(const MoveOut& move);
     void moved_in(std::size_t folder, std::string path, bool is_dir);
     void send(std::size_t folder, std::string path, SyncItem::Kind kind, bool tree = false);
-    void defer(std::size_t folder, std::string path, bool growing);
-    // Forgets deferred sends at or below path: it was deleted or moved.
-    void drop_deferred(std::size_t folder, const std::string& path);
     void send_due();
     void arm_due_timer();
     // Without known records every entry found is reported (files with verify_first as given); with them,
@@ -136,10 +117,10 @@ private:
     const RecordsLoader load_records_;
     const std::shared_ptr<WatchTable> watches_;
     const EventPtr read_event_;
-    const EventPtr due_timer_;
-    const EventPtr rescan_timer_;
-    std::map<PathKey, Deferred> deferred_;
-    std::vector<MoveOut> moves_out_;
+    const TimerPtr due_timer_;    // the next deferred send or move out coming due
+    const TimerPtr rescan_timer_; // the next rescan of folders with directories not watched
+    DeferredSends deferred_;
+    PendingMoves moves_out_;
     std::optional<Clock::time_point> due_timer_at_;
     std::chrono::seconds rescan_interval_;
     std::size_t scans_running_ = 0;

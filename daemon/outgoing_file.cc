@@ -93,24 +93,26 @@ void OutgoingFile::wait_for_tick_after_mtime(struct stat& st)
     }
 }
 
-OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<ResumeHint>& resume,
-                                        std::size_t inline_limit)
+Result<OutgoingFile::Opened> OutgoingFile::open(bool hash_first, const std::optional<ResumeHint>& resume,
+                                                std::size_t inline_limit)
 {
     Opened opened;
     const UniqueFd root = open_folder_root(folder_root_);
     if (!root) {
         // Not Gone: a folder moved away or unmounted says nothing about its files.
-        opened.error = "folder '" + folder_root_.path + "' is missing or is no longer the directory watched at start";
-        return opened;
+        return Error{ErrorCode::IoError,
+                     "folder '" + folder_root_.path + "' is missing or is no longer the directory watched at start"};
     }
     // O_NONBLOCK: a FIFO put where a file was must not hang the worker.
     fd_ = open_beneath(root.get(), relative_path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
     if (!fd_) {
         // ELOOP: the path is a symlink, or crosses one (then it is not this folder's entry any more).
         const int err = errno;
-        opened.status = (err == ENOENT || err == ELOOP || err == EXDEV || err == ENOTDIR) ? Status::Gone
-                                                                                           : Status::Failed;
-        opened.error = "cannot open '" + display_path() + "': " + std::strerror(err);
+        if (err != ENOENT && err != ELOOP && err != EXDEV && err != ENOTDIR) {
+            return Error{err == EACCES || err == EPERM ? ErrorCode::PermissionDenied : ErrorCode::IoError,
+                         "cannot open '" + display_path() + "': " + std::strerror(err), err};
+        }
+        opened.status = Status::Gone;
         if (err == ELOOP) {
             describe_other_entry(root.get(), opened);
         }
@@ -118,8 +120,8 @@ OutgoingFile::Opened OutgoingFile::open(bool hash_first, const std::optional<Res
     }
     struct stat st{};
     if (::fstat(fd_.get(), &st) != 0) {
-        opened.error = "cannot stat '" + display_path() + "': " + std::strerror(errno);
-        return opened;
+        const int err = errno;
+        return Error{ErrorCode::IoError, "cannot stat '" + display_path() + "': " + std::strerror(err), err};
     }
     if (!S_ISREG(st.st_mode)) {
         fd_.reset();
@@ -224,21 +226,17 @@ std::uint64_t OutgoingFile::hash_range(Sha256& hasher, std::uint64_t length)
 
 OutgoingFile::Chunk OutgoingFile::read(std::uint64_t offset, ByteBuffer&& buffer)
 {
-    Chunk chunk;
-    chunk.data = std::move(buffer);
-    const std::size_t length = chunk.data.size();
-    const ssize_t n = read_fully(fd_.get(), chunk.data.data(), length, offset);
+    const std::size_t length = buffer.size();
+    const ssize_t n = read_fully(fd_.get(), buffer.data(), length, offset);
     if (n < 0) {
-        chunk.error = "cannot read '" + display_path() + "': " + std::strerror(errno);
-        return chunk;
+        const int err = errno;
+        return Error{ErrorCode::IoError, "cannot read '" + display_path() + "': " + std::strerror(err), err};
     }
     if (static_cast<std::size_t>(n) != length) {
-        chunk.error = "'" + display_path() + "' shrank while being sent";
-        return chunk;
+        return Error{ErrorCode::IoError, "'" + display_path() + "' shrank while being sent"};
     }
-    hasher_.update(chunk.data);
-    chunk.ok = true;
-    return chunk;
+    hasher_.update(buffer);
+    return std::move(buffer);
 }
 
 OutgoingFile::Finished OutgoingFile::finish()

@@ -5,6 +5,7 @@
 #include "byte_buffer.h"
 #include "file_version.h"
 #include "folder_root.h"
+#include "result.h"
 #include "sha256.h"
 #include "sync_queue.h"
 #include "unique_fd.h"
@@ -23,10 +24,10 @@ class OutgoingFile {
 public:
     // Directory and Symlink: the path holds that instead of a file (version, mode and link_target tell
     // what to mirror); Special: a FIFO, socket or device, which is never synced.
-    enum class Status { Ready, Directory, Symlink, Special, Gone, Failed };
+    enum class Status { Ready, Directory, Symlink, Special, Gone };
 
     struct Opened {
-        Status status = Status::Failed;
+        Status status = Status::Gone;
         FileVersion version;
         std::uint32_t mode = 0;
         std::string link_target;
@@ -37,14 +38,11 @@ public:
         // When the resume hint still matches the file: where to continue, and the hash of what precedes.
         std::uint64_t resume_offset = 0;
         Sha256Digest prefix_sha256{};
-        std::string error;
     };
 
-    struct Chunk {
-        bool ok = false; // false: read error or the file shrank; the upload must start over
-        ByteBuffer data;
-        std::string error;
-    };
+    // The bytes read, or why they could not be (a read error, or the file shrank): the upload must then
+    // start over.
+    using Chunk = Result<ByteBuffer>;
 
     struct Finished {
         bool unchanged = false; // same size, mtime and content as when opened
@@ -60,8 +58,10 @@ public:
     {
     }
 
-    // A file of at most inline_limit bytes is read whole, unless resuming.
-    Opened open(bool hash_first, const std::optional<ResumeHint>& resume, std::size_t inline_limit = 0);
+    // A file of at most inline_limit bytes is read whole, unless resuming. Fails when the path could not
+    // be looked at (a missing folder, a permission, an I/O error): that is no answer about the file, which
+    // Gone is.
+    Result<Opened> open(bool hash_first, const std::optional<ResumeHint>& resume, std::size_t inline_limit = 0);
     // The server did not take the resume offset: the running hash starts again from byte 0.
     void restart() { hasher_.reset(); }
     // Reads buffer.size() bytes at offset into buffer. Reads must come in offset order: they feed the

@@ -278,8 +278,8 @@ void RequestScheduler::start_job(SyncItem item)
     }
     stored.strand->post([this, file = stored.file, id, hash_first = stored.item.hash_requested,
                          resume = stored.item.resume] {
-        OutgoingFile::Opened opened = file->open(hash_first, resume, InlineFileMax);
-        inbox_.post([this, id, opened = std::move(opened)]() mutable { on_prepared(id, std::move(opened)); });
+        Result<OutgoingFile::Opened> prepared = file->open(hash_first, resume, InlineFileMax);
+        inbox_.post([this, id, prepared = std::move(prepared)]() mutable { on_prepared(id, std::move(prepared)); });
     });
 }
 
@@ -368,7 +368,7 @@ void RequestScheduler::on_removal_checked(std::uint64_t job_id, PathPresence pre
                                                        job.item.tree));
 }
 
-void RequestScheduler::on_prepared(std::uint64_t job_id, OutgoingFile::Opened&& opened)
+void RequestScheduler::on_prepared(std::uint64_t job_id, Result<OutgoingFile::Opened>&& prepared)
 {
     Job* found = jobs_.find(job_id);
     if (found == nullptr) {
@@ -376,8 +376,16 @@ void RequestScheduler::on_prepared(std::uint64_t job_id, OutgoingFile::Opened&& 
     }
     Job& job = *found;
     const std::string& folder = folder_name(job);
+    if (!prepared.ok()) {
+        const std::string& reason = prepared.error().message;
+        ledger_.open_failed(folder + "/" + job.item.path, reason);
+        SPDLOG_WARN("folder={} path={}: not sent, retried in 5 s err={}", folder, job.item.path, reason);
+        end_job(job_id, Then::RetryLater);
+        return;
+    }
+    OutgoingFile::Opened& opened = prepared.value();
     using Status = OutgoingFile::Status;
-    if (job.item.settle && opened.status != Status::Directory && opened.status != Status::Failed) {
+    if (job.item.settle && opened.status != Status::Directory) {
         // Only a directory's attributes were to be restored; whatever is there now came with events of
         // its own (a removal, a rename of the directory), which say what the server must do.
         end_job(job_id, Then::Done);
@@ -402,11 +410,6 @@ void RequestScheduler::on_prepared(std::uint64_t job_id, OutgoingFile::Opened&& 
         SPDLOG_DEBUG("folder={} path={}: gone before it could be sent", folder, job.item.path);
         note_change_during_job(job, SyncItem::Kind::Remove);
         end_job(job_id, Then::Done);
-        return;
-    case Status::Failed:
-        ledger_.open_failed(folder + "/" + job.item.path, opened.error);
-        SPDLOG_WARN("folder={} path={}: not sent, retried in 5 s err={}", folder, job.item.path, opened.error);
-        end_job(job_id, Then::RetryLater);
         return;
     case Status::Ready: break;
     }

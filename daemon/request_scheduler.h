@@ -121,7 +121,7 @@ private:
     void start_removal(Job& job);
     void start_rename(Job& job);
     [[nodiscard]] std::uint32_t take_request_id();
-    void on_prepared(std::uint64_t job_id, OutgoingFile::Opened&& opened);
+    void on_prepared(std::uint64_t job_id, Result<OutgoingFile::Opened>&& prepared);
     void on_removal_checked(std::uint64_t job_id, PathPresence presence);
     void on_chunk(std::uint64_t job_id, std::uint64_t offset, std::size_t length,
                   OutgoingFile::Chunk&& chunk) override;

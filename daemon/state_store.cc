@@ -45,6 +45,13 @@ void bind_below(sqlite3_stmt* stmt, int first, const std::string& below, const s
     sqlite3_bind_blob(stmt, first + 1, after.data(), static_cast<int>(after.size()), SQLITE_STATIC);
 }
 
+// A corrupt file is DamagedState (rebuilding the database cures it); anything else is State.
+ErrorCode code_of(sqlite3* db)
+{
+    const int code = db == nullptr ? SQLITE_OK : (sqlite3_errcode(db) & 0xff);
+    return code == SQLITE_NOTADB || code == SQLITE_CORRUPT ? ErrorCode::DamagedState : ErrorCode::State;
+}
+
 std::string blob_text(sqlite3_stmt* stmt, int column)
 {
     const void* data = sqlite3_column_blob(stmt, column);
@@ -65,10 +72,7 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path)
     auto failure = [](std::string message, bool damaged) {
         return Error{damaged ? ErrorCode::DamagedState : ErrorCode::State, std::move(message)};
     };
-    auto is_damage = [](sqlite3* db) {
-        const int code = db == nullptr ? SQLITE_OK : (sqlite3_errcode(db) & 0xff);
-        return code == SQLITE_NOTADB || code == SQLITE_CORRUPT;
-    };
+    auto is_damage = [](sqlite3* db) { return code_of(db) == ErrorCode::DamagedState; };
     const std::string recovery = "; it can be rebuilt by a full rescan";
     // flock is independent of SQLite's own fcntl locks, which it keeps taking and releasing.
     UniqueFd lock{::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)};
@@ -126,8 +130,9 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path)
         }
     }
     for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
-        if (auto error = store->exec(sql)) {
-            return failure("state database '" + path + "' is unusable: " + *error, is_damage(store->db_.get()));
+        if (Result<void> done = store->exec(sql); !done.ok()) {
+            return failure("state database '" + path + "' is unusable: " + done.error().message,
+                           is_damage(store->db_.get()));
         }
     }
     if (version < SchemaVersion) {
@@ -137,24 +142,30 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path)
         }
         migrate += MigrationV2;
         migrate += "PRAGMA user_version=" + std::to_string(SchemaVersion) + "; COMMIT;";
-        if (auto error = store->exec(migrate.c_str())) {
-            store->exec("ROLLBACK");
-            return failure("cannot create or upgrade the schema in '" + path + "': " + *error,
-                           is_damage(store->db_.get()));
+        if (Result<void> done = store->exec(migrate.c_str()); !done.ok()) {
+            const bool damaged = is_damage(store->db_.get());
+            (void)store->exec("ROLLBACK");
+            return failure("cannot create or upgrade the schema in '" + path + "': " + done.error().message, damaged);
         }
     }
     return store;
 }
 
-std::optional<std::string> StateStore::exec(const char* sql)
+Error StateStore::failure(const std::string& doing) const
+{
+    return Error{code_of(db_.get()), "state database '" + path_ + "': cannot " + doing + ": " + sqlite3_errmsg(db_.get())};
+}
+
+// The error's message is SQLite's alone: open() and apply() say what it concerns.
+Result<void> StateStore::exec(const char* sql)
 {
     char* message = nullptr;
     if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &message) != SQLITE_OK) {
         std::string text = message != nullptr ? message : sqlite3_errmsg(db_.get());
         sqlite3_free(message);
-        return text;
+        return Error{code_of(db_.get()), std::move(text)};
     }
-    return std::nullopt;
+    return {};
 }
 
 sqlite3_stmt* StateStore::prepare(SqliteStmtPtr& slot, const char* sql)
@@ -167,33 +178,43 @@ sqlite3_stmt* StateStore::prepare(SqliteStmtPtr& slot, const char* sql)
     return slot.get();
 }
 
-std::int64_t StateStore::folder_id(const std::string& name)
+Result<std::int64_t> StateStore::folder_id(const std::string& name)
 {
+    const std::string doing = "give folder '" + name + "' an id";
     sqlite3_stmt* insert = nullptr;
     sqlite3_prepare_v2(db_.get(), "INSERT OR IGNORE INTO folders(name) VALUES (?1)", -1, &insert, nullptr);
     const SqliteStmtPtr insert_owned{insert};
-    sqlite3_bind_blob(insert, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
-    sqlite3_step(insert);
+    if (insert == nullptr ||
+        sqlite3_bind_blob(insert, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_step(insert) != SQLITE_DONE) {
+        return failure(doing);
+    }
     sqlite3_stmt* select = nullptr;
     sqlite3_prepare_v2(db_.get(), "SELECT id FROM folders WHERE name = ?1", -1, &select, nullptr);
     const SqliteStmtPtr select_owned{select};
-    sqlite3_bind_blob(select, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
-    return sqlite3_step(select) == SQLITE_ROW ? sqlite3_column_int64(select, 0) : 0;
+    if (select == nullptr ||
+        sqlite3_bind_blob(select, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_step(select) != SQLITE_ROW) {
+        return failure(doing);
+    }
+    return sqlite3_column_int64(select, 0);
 }
 
-std::unordered_map<std::string, FileRecord> StateStore::load_folder(std::int64_t folder_id)
+Result<FolderRecords> StateStore::load_folder(std::int64_t folder_id)
 {
     return load(folder_id, nullptr);
 }
 
-std::unordered_map<std::string, FileRecord> StateStore::load_subtree(std::int64_t folder_id, const std::string& path)
+Result<FolderRecords> StateStore::load_subtree(std::int64_t folder_id, const std::string& path)
 {
     return load(folder_id, &path);
 }
 
-std::unordered_map<std::string, FileRecord> StateStore::load(std::int64_t folder_id, const std::string* subtree)
+Result<FolderRecords> StateStore::load(std::int64_t folder_id, const std::string* subtree)
 {
-    std::unordered_map<std::string, FileRecord> records;
+    const std::string doing = subtree == nullptr ? "read the records of folder id " + std::to_string(folder_id)
+                                                 : "read the records below '" + *subtree + "'";
+    FolderRecords records;
     std::string sql = "SELECT path, size, mtime_ns, inode, mode, sha256, upload_size, upload_mtime_ns, upload_inode, "
                       "upload_offset, kind FROM files WHERE folder_id = ?1";
     if (subtree != nullptr) {
@@ -202,6 +223,9 @@ std::unordered_map<std::string, FileRecord> StateStore::load(std::int64_t folder
     sqlite3_stmt* stmt = nullptr;
     sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &stmt, nullptr);
     const SqliteStmtPtr owned{stmt};
+    if (stmt == nullptr) {
+        return failure(doing);
+    }
     sqlite3_bind_int64(stmt, 1, folder_id);
     const std::string below = subtree != nullptr ? *subtree + "/" : std::string{};
     const std::string after = subtree != nullptr ? *subtree + "0" : std::string{};
@@ -209,7 +233,8 @@ std::unordered_map<std::string, FileRecord> StateStore::load(std::int64_t folder
         sqlite3_bind_blob(stmt, 2, subtree->data(), static_cast<int>(subtree->size()), SQLITE_STATIC);
         bind_below(stmt, 3, below, after);
     }
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         FileRecord record;
         if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) {
             record.committed = FileVersion{static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 1)),
@@ -232,40 +257,55 @@ std::unordered_map<std::string, FileRecord> StateStore::load(std::int64_t folder
         record.kind = kind == 1 ? EntryKind::Directory : kind == 2 ? EntryKind::Symlink : EntryKind::File;
         records.emplace(blob_text(stmt, 0), std::move(record));
     }
+    if (rc != SQLITE_DONE) {
+        return failure(doing); // part of the records is no answer: a caller would take the rest as deleted
+    }
     return records;
 }
 
-std::optional<std::string> StateStore::apply(const std::vector<StateChange>& changes)
+Result<void> StateStore::apply(const std::vector<StateChange>& changes)
 {
     if (changes.empty()) {
-        return std::nullopt;
+        return {};
     }
-    if (auto error = exec("BEGIN IMMEDIATE")) {
-        return error;
+    const auto in_file = [this](const Error& error, const char* doing) {
+        return Error{error.code, "state database '" + path_ + "': cannot " + doing + ": " + error.message};
+    };
+    if (Result<void> begun = exec("BEGIN IMMEDIATE"); !begun.ok()) {
+        return in_file(begun.error(), "begin a transaction");
     }
     for (const StateChange& change : changes) {
-        if (auto error = apply_one(change)) {
-            exec("ROLLBACK");
-            return "state database '" + path_ + "': " + *error;
+        if (Result<void> done = apply_one(change); !done.ok()) {
+            (void)exec("ROLLBACK");
+            return done;
         }
     }
-    if (auto error = exec("COMMIT")) {
-        exec("ROLLBACK");
-        return "state database '" + path_ + "': " + *error;
+    if (Result<void> committed = exec("COMMIT"); !committed.ok()) {
+        (void)exec("ROLLBACK");
+        return in_file(committed.error(), "commit a transaction");
     }
-    return std::nullopt;
+    return {};
 }
 
-std::optional<std::string> StateStore::apply_one(const StateChange& change)
+Result<void> StateStore::apply_one(const StateChange& change)
 {
-    auto step = [this](sqlite3_stmt* stmt) -> std::optional<std::string> {
+    const auto doing = [&change] { return "record the change of '" + change.path + "'"; };
+    auto step = [this, &doing](sqlite3_stmt* stmt) -> Result<void> {
+        if (stmt == nullptr) {
+            return failure(doing()); // prepare() failed
+        }
         const int rc = sqlite3_step(stmt);
+        // Taken before the reset: the error it describes is this step's.
+        std::optional<Error> error;
+        if (rc != SQLITE_DONE) {
+            error = failure(doing());
+        }
         sqlite3_reset(stmt);
         sqlite3_clear_bindings(stmt);
-        if (rc != SQLITE_DONE) {
-            return std::string{sqlite3_errmsg(db_.get())};
+        if (error) {
+            return *error;
         }
-        return std::nullopt;
+        return {};
     };
     auto bind_path = [](sqlite3_stmt* stmt, int index, const std::string& path) {
         sqlite3_bind_blob(stmt, index, path.data(), static_cast<int>(path.size()), SQLITE_STATIC);
@@ -323,8 +363,8 @@ std::optional<std::string> StateStore::apply_one(const StateChange& change)
     case StateChange::Kind::Renamed: {
         // What the rename replaced is gone, then every record at or below from moves below path. The
         // concatenation yields TEXT, cast back so the paths stay BLOBs like every other.
-        if (auto error = forget_tree()) {
-            return error;
+        if (Result<void> forgot = forget_tree(); !forgot.ok()) {
+            return forgot;
         }
         stmt = prepare(rename_tree_,
                        "UPDATE files SET path = CAST(?2 || substr(path, ?3) AS BLOB) WHERE folder_id = ?1 AND "
@@ -339,7 +379,7 @@ std::optional<std::string> StateStore::apply_one(const StateChange& change)
         return step(stmt);
     }
     }
-    return std::nullopt;
+    return {};
 }
 
 } // namespace minisync::agent

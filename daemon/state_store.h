@@ -62,19 +62,26 @@ public:
     StateStore(const StateStore&) = delete;
     StateStore& operator=(const StateStore&) = delete;
 
+    // Every operation below fails with code State (DamagedState when SQLite finds the file corrupt) and a
+    // message naming the database and SQLite's reason; a failed one has changed nothing.
+
     // The id of the folder with this name, created on first use.
-    std::int64_t folder_id(const std::string& name);
-    std::unordered_map<std::string, FileRecord> load_folder(std::int64_t folder_id);
+    Result<std::int64_t> folder_id(const std::string& name);
+    // Every record of the folder; never a part of them.
+    Result<FolderRecords> load_folder(std::int64_t folder_id);
     // The records of path and everything below it.
-    std::unordered_map<std::string, FileRecord> load_subtree(std::int64_t folder_id, const std::string& path);
-    // All changes in one transaction. Returns the error text on failure (nothing is applied then).
-    std::optional<std::string> apply(const std::vector<StateChange>& changes);
+    Result<FolderRecords> load_subtree(std::int64_t folder_id, const std::string& path);
+    // All changes in one transaction: all of them or none.
+    Result<void> apply(const std::vector<StateChange>& changes);
 
 private:
     StateStore(SqlitePtr db, std::string path, UniqueFd lock);
-    std::optional<std::string> exec(const char* sql);
-    std::unordered_map<std::string, FileRecord> load(std::int64_t folder_id, const std::string* subtree);
-    std::optional<std::string> apply_one(const StateChange& change);
+    // SQLite's last error on this connection, as the message for what was being done.
+    Error failure(const std::string& doing) const;
+    Result<void> exec(const char* sql);
+    Result<FolderRecords> load(std::int64_t folder_id, const std::string* subtree);
+    Result<void> apply_one(const StateChange& change);
+    // The statement in slot, prepared on first use; null when SQLite refused it (see failure()).
     sqlite3_stmt* prepare(SqliteStmtPtr& slot, const char* sql);
 
     SqlitePtr db_;

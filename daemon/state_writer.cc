@@ -45,12 +45,12 @@ void StateWriter::flush()
     const std::uint64_t id = next_batch_++;
     unconfirmed_.emplace(id, batch);
     strand_->post([this, &inbox = inbox_, store = store_, batch, id] {
-        std::optional<std::string> error = store->apply(*batch);
-        inbox.post([this, id, error = std::move(error)] {
+        Result<void> written = store->apply(*batch);
+        inbox.post([this, id, written = std::move(written)] {
             unconfirmed_.erase(id);
-            if (error) {
+            if (!written.ok()) {
                 metrics_.error(ErrorKind::State);
-                SPDLOG_ERROR("{}; the next start-up rescan makes up for it", *error);
+                SPDLOG_ERROR("{}; the next start-up rescan makes up for it", written.error().message);
             }
         });
     });
@@ -73,19 +73,35 @@ void StateWriter::load(std::int64_t folder_id, std::optional<std::string> subtre
 {
     flush();
     // Behind every batch already handed to the strand, so the records include them.
-    strand_->post([&inbox = inbox_, store = store_, folder_id, subtree = std::move(subtree),
+    strand_->post([this, &inbox = inbox_, store = store_, folder_id, subtree = std::move(subtree),
                    done = std::move(done)]() mutable {
-        auto records = std::make_shared<const FolderRecords>(subtree ? store->load_subtree(folder_id, *subtree)
-                                                                     : store->load_folder(folder_id));
-        inbox.post([records = std::move(records), done = std::move(done)] { done(records); });
+        Result<FolderRecords> loaded = subtree ? store->load_subtree(folder_id, *subtree) : store->load_folder(folder_id);
+        inbox.post([this, loaded = std::move(loaded), done = std::move(done)]() mutable {
+            if (loaded.ok()) {
+                done(std::make_shared<const FolderRecords>(std::move(loaded).value()));
+                return;
+            }
+            // No records is the safe answer: what is not known is never removed from the server, and every
+            // file there is hashed and offered again, which the server answers without a transfer when it
+            // has the same content.
+            metrics_.error(ErrorKind::State);
+            SPDLOG_ERROR("{}; nothing there is removed from the server, and every file is checked against it again",
+                         loaded.error().message);
+            done(std::make_shared<const FolderRecords>());
+        });
     });
 }
 
-void StateWriter::folder_id(std::string name, std::function<void(std::int64_t)> done)
+void StateWriter::folder_id(std::string name, std::function<void(Result<std::int64_t>)> done)
 {
-    strand_->post([&inbox = inbox_, store = store_, name = std::move(name), done = std::move(done)]() mutable {
-        const std::int64_t id = store->folder_id(name);
-        inbox.post([id, done = std::move(done)] { done(id); });
+    strand_->post([this, &inbox = inbox_, store = store_, name = std::move(name), done = std::move(done)]() mutable {
+        Result<std::int64_t> id = store->folder_id(name);
+        inbox.post([this, id = std::move(id), done = std::move(done)]() mutable {
+            if (!id.ok()) {
+                metrics_.error(ErrorKind::State);
+            }
+            done(std::move(id));
+        });
     });
 }
 
@@ -95,12 +111,12 @@ void StateWriter::write_remaining()
         // A batch whose completion was only lost in the queue is written twice. Every change but a rename
         // is an upsert; a rename replayed forgets the records it moved, which costs the next start-up a hash
         // of those files, nothing more.
-        if (auto error = store_->apply(*batch)) {
-            SPDLOG_ERROR("{}", *error);
+        if (Result<void> written = store_->apply(*batch); !written.ok()) {
+            SPDLOG_ERROR("{}", written.error().message);
         }
     }
-    if (auto error = store_->apply(std::exchange(pending_, {}))) {
-        SPDLOG_ERROR("{}", *error);
+    if (Result<void> written = store_->apply(std::exchange(pending_, {})); !written.ok()) {
+        SPDLOG_ERROR("{}", written.error().message);
     }
 }
 

@@ -27,13 +27,15 @@ public:
 
     void record(StateChange change);
     // The folder's records as of every change recorded so far (pending ones are written first);
-    // done runs on the loop thread.
+    // done runs on the loop thread. When the database cannot give them, the failure is logged and counted
+    // and done gets no records (see state_writer.cc for why that is safe).
     void load_folder(std::int64_t folder_id, std::function<void(std::shared_ptr<const FolderRecords>)> done);
     // The same for path and everything below it.
     void load_subtree(std::int64_t folder_id, std::string path,
                       std::function<void(std::shared_ptr<const FolderRecords>)> done);
-    // The state database's id of a folder name (created on first use), for a folder added by a reload.
-    void folder_id(std::string name, std::function<void(std::int64_t)> done);
+    // The state database's id of a folder name (created on first use), for a folder added by a reload; a
+    // failure is counted here and left to done to report.
+    void folder_id(std::string name, std::function<void(Result<std::int64_t>)> done);
     // After the worker pool has stopped: writes every batch not yet confirmed, on the calling thread.
     void write_remaining();
 

@@ -7,6 +7,7 @@
 #include "wait_for.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -41,6 +42,22 @@ protected:
 
     double server_commits() const { return sample(server(), "minisync_server_files_committed_total"); }
 };
+
+// Runs sql on the database through a connection of the test's own.
+::testing::AssertionResult execute_sql(const fs::path& db, const std::string& sql)
+{
+    sqlite3* raw = nullptr;
+    const int opened = sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr);
+    char* message = nullptr;
+    const int rc = opened == SQLITE_OK ? sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &message) : opened;
+    const std::string error = message != nullptr ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    sqlite3_close(raw);
+    if (rc != SQLITE_OK) {
+        return ::testing::AssertionFailure() << sql << ": " << error;
+    }
+    return ::testing::AssertionSuccess();
+}
 
 TEST_F(StateTest, ChangesMadeWhileStoppedAreMirroredAtStart)
 {
@@ -126,6 +143,22 @@ TEST_F(StateTest, GarbageStateDatabaseIsMovedAsideAndRebuiltWithoutResending)
     stop(agent);
     ChildProcess& again = start_watching();
     EXPECT_TRUE(wait_for_log(again, "folder=src: scanned 5 entries in 2 directories: 5 unchanged, 0 to send, 0 to remove"));
+}
+
+// A database that opens but cannot answer is not taken as "nothing synced yet": the agent stops at once,
+// naming the folder and SQLite's reason, and leaves both the database and the server's copy alone.
+TEST_F(StateTest, AStateDatabaseThatCannotAnswerStopsTheStartNamingTheFolder)
+{
+    write_file(src_ / "a.txt", "alpha\n");
+    ASSERT_NO_FATAL_FAILURE(sync_once_and_stop());
+    ASSERT_TRUE(execute_sql(state_db(), "DROP TABLE files; DROP TABLE folders;"));
+
+    ChildProcess& agent = start_watching();
+    EXPECT_EQ(agent.wait_for_exit(20s), std::optional<int>{1}) << agent.log_text();
+    EXPECT_TRUE(agent.log_contains("folder 'src': state database '" + state_db().string() + "'")) << agent.log_text();
+    EXPECT_TRUE(agent.log_contains("no such table: folders")) << agent.log_text();
+    EXPECT_EQ(read_file(dst_ / "a.txt"), "alpha\n");
+    ASSERT_TRUE(execute_sql(state_db(), "SELECT 1")) << "the database was moved or replaced";
 }
 
 TEST_F(StateTest, EmptiedFolderIsNotWipedOnTheServer)

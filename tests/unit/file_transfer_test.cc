@@ -42,10 +42,7 @@ ServerReply error_reply(ErrorCode code, std::string message)
 
 OutgoingFile::Chunk chunk_of(std::size_t length)
 {
-    OutgoingFile::Chunk chunk;
-    chunk.ok = true;
-    chunk.data = ByteBuffer(length);
-    return chunk;
+    return OutgoingFile::Chunk{ByteBuffer(length)};
 }
 
 Sha256Digest digest(std::uint8_t fill)
@@ -339,8 +336,7 @@ TEST_F(FileTransferTest, AFailedReadAbortsWithItsReason)
     transfer.begin();
     ASSERT_EQ(transfer.on_reply(reply(FrameType::UploadReady, 0)), Outcome::Ready);
     transfer.issue_reads(SIZE_MAX);
-    OutgoingFile::Chunk failed;
-    failed.error = "file shrank";
+    OutgoingFile::Chunk failed{Error{ErrorCode::IoError, "file shrank"}};
     EXPECT_EQ(transfer.on_chunk(0, 1000, std::move(failed)), Outcome::ReadFailed);
     EXPECT_EQ(sink_.frames.back().type, FrameType::Abort);
     EXPECT_EQ(transfer.error().message, "file shrank");

@@ -20,6 +20,26 @@ namespace {
 
 using StorePtr = std::unique_ptr<StateStore>;
 
+// The value of a Result the test expects to hold one; otherwise the test fails with the error's message
+// and goes on with an empty value.
+template <typename T>
+T value_of(Result<T> result)
+{
+    if (!result.ok()) {
+        ADD_FAILURE() << result.error().message;
+        return T{};
+    }
+    return std::move(result).value();
+}
+
+::testing::AssertionResult succeeded(const Result<void>& result)
+{
+    if (result.ok()) {
+        return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << result.error().message;
+}
+
 Sha256Digest digest_of(const std::string& text)
 {
     return sha256_of(text);
@@ -176,7 +196,7 @@ TEST_F(StateStoreTest, VersionOneDatabaseIsUpgradedKeepingItsRecords)
     }
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const FolderRecords records = store->load_folder(store->folder_id("f"));
+    const FolderRecords records = value_of(store->load_folder(value_of(store->folder_id("f"))));
     ASSERT_TRUE(records.contains("a.txt"));
     EXPECT_EQ(records.at("a.txt").kind, EntryKind::File);
     EXPECT_EQ(records.at("a.txt").committed, (FileVersion{3, 4, 5}));
@@ -188,14 +208,13 @@ TEST_F(StateStoreTest, DirectoriesAndSymlinksAreRecordedByKind)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
+    const std::int64_t folder = value_of(store->folder_id("f"));
     StateChange dir = committed(folder, "d", FileVersion{0, 10, 1}, 0755, Sha256Digest{});
     dir.entry = EntryKind::Directory;
     StateChange link = committed(folder, "d/l", FileVersion{7, 11, 2}, 0, Sha256Digest{});
     link.entry = EntryKind::Symlink;
-    ASSERT_EQ(store->apply({dir, link, committed(folder, "d/f", FileVersion{1, 12, 3}, 0644, digest_of("x"))}),
-              std::nullopt);
-    const FolderRecords records = store->load_folder(folder);
+    ASSERT_TRUE(succeeded(store->apply({dir, link, committed(folder, "d/f", FileVersion{1, 12, 3}, 0644, digest_of("x"))})));
+    const FolderRecords records = value_of(store->load_folder(folder));
     ASSERT_EQ(records.size(), 3U);
     EXPECT_EQ(records.at("d").kind, EntryKind::Directory);
     EXPECT_EQ(records.at("d").mode, 0755U);
@@ -210,21 +229,20 @@ TEST_F(StateStoreTest, LoadSubtreeReturnsThePathAndWhatIsBelowIt)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
+    const std::int64_t folder = value_of(store->folder_id("f"));
     const Sha256Digest digest = digest_of("x");
-    ASSERT_EQ(store->apply({committed(folder, "d", FileVersion{1, 1, 1}, 0, digest),
+    ASSERT_TRUE(succeeded(store->apply({committed(folder, "d", FileVersion{1, 1, 1}, 0, digest),
                             committed(folder, "d/a", FileVersion{1, 1, 2}, 0, digest),
                             committed(folder, "d/sub/b", FileVersion{1, 1, 3}, 0, digest),
                             committed(folder, "d0", FileVersion{1, 1, 4}, 0, digest),
-                            committed(folder, "d.txt", FileVersion{1, 1, 5}, 0, digest)}),
-              std::nullopt);
-    const FolderRecords subtree = store->load_subtree(folder, "d");
+                            committed(folder, "d.txt", FileVersion{1, 1, 5}, 0, digest)})));
+    const FolderRecords subtree = value_of(store->load_subtree(folder, "d"));
     EXPECT_EQ(subtree.size(), 3U);
     EXPECT_TRUE(subtree.contains("d"));
     EXPECT_TRUE(subtree.contains("d/a"));
     EXPECT_TRUE(subtree.contains("d/sub/b"));
-    EXPECT_EQ(store->load_subtree(folder, "d.txt").size(), 1U);
-    EXPECT_TRUE(store->load_subtree(folder, "nothing").empty());
+    EXPECT_EQ(value_of(store->load_subtree(folder, "d.txt")).size(), 1U);
+    EXPECT_TRUE(value_of(store->load_subtree(folder, "nothing")).empty());
 }
 
 StateChange renamed(std::int64_t folder, std::string from, std::string to)
@@ -241,17 +259,16 @@ TEST_F(StateStoreTest, RenamedMovesTheRecordsBelowTheNewPathAndReplacesWhatWasTh
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
+    const std::int64_t folder = value_of(store->folder_id("f"));
     const std::string odd = "\xff\xfe dir\n";
-    ASSERT_EQ(store->apply({committed(folder, odd, FileVersion{0, 1, 1}, 0755, Sha256Digest{}),
+    ASSERT_TRUE(succeeded(store->apply({committed(folder, odd, FileVersion{0, 1, 1}, 0755, Sha256Digest{}),
                             committed(folder, odd + "/a", FileVersion{1, 1, 2}, 0644, digest_of("a")),
                             committed(folder, odd + "/sub/b", FileVersion{1, 1, 3}, 0644, digest_of("b")),
                             committed(folder, odd + "0", FileVersion{1, 1, 4}, 0644, digest_of("sibling")),
                             committed(folder, "new/old-file", FileVersion{1, 1, 5}, 0644, digest_of("replaced")),
-                            progress(folder, odd + "/big", FileVersion{100, 1, 6}, 50)}),
-              std::nullopt);
-    ASSERT_EQ(store->apply({renamed(folder, odd, "new")}), std::nullopt);
-    const FolderRecords records = store->load_folder(folder);
+                            progress(folder, odd + "/big", FileVersion{100, 1, 6}, 50)})));
+    ASSERT_TRUE(succeeded(store->apply({renamed(folder, odd, "new")})));
+    const FolderRecords records = value_of(store->load_folder(folder));
     EXPECT_EQ(records.size(), 5U);
     EXPECT_TRUE(records.contains("new"));
     ASSERT_TRUE(records.contains("new/a"));
@@ -262,9 +279,9 @@ TEST_F(StateStoreTest, RenamedMovesTheRecordsBelowTheNewPathAndReplacesWhatWasTh
     EXPECT_TRUE(records.contains(odd + "0"));
     EXPECT_FALSE(records.contains("new/old-file"));
     // The moved paths are still found as BLOBs by later changes.
-    ASSERT_EQ(store->apply({forgotten(folder, "new/a")}), std::nullopt);
-    EXPECT_FALSE(store->load_folder(folder).contains("new/a"));
-    EXPECT_EQ(store->load_subtree(folder, "new").size(), 3U);
+    ASSERT_TRUE(succeeded(store->apply({forgotten(folder, "new/a")})));
+    EXPECT_FALSE(value_of(store->load_folder(folder)).contains("new/a"));
+    EXPECT_EQ(value_of(store->load_subtree(folder, "new")).size(), 3U);
 }
 
 TEST_F(StateStoreTest, FolderIdIsStableAndDistinctPerName)
@@ -275,34 +292,34 @@ TEST_F(StateStoreTest, FolderIdIsStableAndDistinctPerName)
     {
         StorePtr store = open_store();
         ASSERT_NE(store, nullptr);
-        photos = store->folder_id("photos");
-        docs = store->folder_id("docs");
-        binary = store->folder_id(std::string{"bin\xff\n\0x", 7});
+        photos = value_of(store->folder_id("photos"));
+        docs = value_of(store->folder_id("docs"));
+        binary = value_of(store->folder_id(std::string{"bin\xff\n\0x", 7}));
         EXPECT_NE(photos, 0);
         EXPECT_NE(docs, 0);
         EXPECT_NE(binary, 0);
         EXPECT_NE(photos, docs);
         EXPECT_NE(binary, photos);
         EXPECT_NE(binary, docs);
-        EXPECT_EQ(store->folder_id("photos"), photos);
-        EXPECT_EQ(store->folder_id("docs"), docs);
+        EXPECT_EQ(value_of(store->folder_id("photos")), photos);
+        EXPECT_EQ(value_of(store->folder_id("docs")), docs);
         // Names are compared as bytes: a prefix or a different case is another folder.
-        EXPECT_NE(store->folder_id("Photos"), photos);
-        EXPECT_NE(store->folder_id(std::string{"bin\xff\n", 5}), binary);
+        EXPECT_NE(value_of(store->folder_id("Photos")), photos);
+        EXPECT_NE(value_of(store->folder_id(std::string{"bin\xff\n", 5})), binary);
     }
     StorePtr reopened = open_store();
     ASSERT_NE(reopened, nullptr);
-    EXPECT_EQ(reopened->folder_id("docs"), docs);
-    EXPECT_EQ(reopened->folder_id("photos"), photos);
-    EXPECT_EQ(reopened->folder_id(std::string{"bin\xff\n\0x", 7}), binary);
+    EXPECT_EQ(value_of(reopened->folder_id("docs")), docs);
+    EXPECT_EQ(value_of(reopened->folder_id("photos")), photos);
+    EXPECT_EQ(value_of(reopened->folder_id(std::string{"bin\xff\n\0x", 7})), binary);
 }
 
 TEST_F(StateStoreTest, CommittedRoundTripWithBinaryPaths)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
-    EXPECT_TRUE(store->load_folder(folder).empty());
+    const std::int64_t folder = value_of(store->folder_id("f"));
+    EXPECT_TRUE(value_of(store->load_folder(folder)).empty());
 
     std::vector<StateChange> changes;
     std::uint64_t n = 0;
@@ -311,9 +328,9 @@ TEST_F(StateStoreTest, CommittedRoundTripWithBinaryPaths)
         changes.push_back(committed(folder, path, FileVersion{n * 1000, -static_cast<std::int64_t>(n) * 7, n + 40},
                                     0100600 + static_cast<std::uint32_t>(n), digest_of(path)));
     }
-    ASSERT_EQ(store->apply(changes), std::nullopt);
+    ASSERT_TRUE(succeeded(store->apply(changes)));
 
-    const FolderRecords records = store->load_folder(folder);
+    const FolderRecords records = value_of(store->load_folder(folder));
     ASSERT_EQ(records.size(), awkward_paths().size());
     for (const StateChange& change : changes) {
         const auto it = records.find(change.path);
@@ -331,13 +348,12 @@ TEST_F(StateStoreTest, ExtremeNumbersSurviveTheRoundTrip)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
+    const std::int64_t folder = value_of(store->folder_id("f"));
     const FileVersion big{0xffffffffffffffffULL, std::numeric_limits<std::int64_t>::min(), 0xfedcba9876543210ULL};
     const FileVersion other{0x8000000000000000ULL, std::numeric_limits<std::int64_t>::max(), 1};
-    ASSERT_EQ(store->apply({committed(folder, "a", big, 0xffffffffU, digest_of("a")),
-                            progress(folder, "b", other, 0xfffffffffffffff0ULL)}),
-              std::nullopt);
-    const FolderRecords records = store->load_folder(folder);
+    ASSERT_TRUE(succeeded(store->apply({committed(folder, "a", big, 0xffffffffU, digest_of("a")),
+                            progress(folder, "b", other, 0xfffffffffffffff0ULL)})));
+    const FolderRecords records = value_of(store->load_folder(folder));
     ASSERT_EQ(records.size(), 2U);
     EXPECT_EQ(records.at("a").committed, std::optional<FileVersion>{big});
     EXPECT_EQ(records.at("a").mode, 0xffffffffU);
@@ -349,12 +365,12 @@ TEST_F(StateStoreTest, ProgressOnAnUnknownPathRecordsOnlyTheUpload)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
+    const std::int64_t folder = value_of(store->folder_id("f"));
     const std::string path = "new\n\xfe file";
     const FileVersion version{5000, 1234567890123, 99};
-    ASSERT_EQ(store->apply({progress(folder, path, version, 4096)}), std::nullopt);
+    ASSERT_TRUE(succeeded(store->apply({progress(folder, path, version, 4096)})));
 
-    const FolderRecords records = store->load_folder(folder);
+    const FolderRecords records = value_of(store->load_folder(folder));
     ASSERT_EQ(records.size(), 1U);
     const FileRecord& record = records.at(path);
     EXPECT_EQ(record.committed, std::nullopt);
@@ -368,15 +384,15 @@ TEST_F(StateStoreTest, ProgressOnACommittedFileKeepsTheCommittedVersion)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
+    const std::int64_t folder = value_of(store->folder_id("f"));
     const FileVersion old_version{100, 1, 7};
     const FileVersion new_version{200, 2, 7};
-    ASSERT_EQ(store->apply({committed(folder, "a", old_version, 0100644, digest_of("old"))}), std::nullopt);
-    ASSERT_EQ(store->apply({progress(folder, "a", new_version, 64)}), std::nullopt);
+    ASSERT_TRUE(succeeded(store->apply({committed(folder, "a", old_version, 0100644, digest_of("old"))})));
+    ASSERT_TRUE(succeeded(store->apply({progress(folder, "a", new_version, 64)})));
     // A later Progress moves the offset forward.
-    ASSERT_EQ(store->apply({progress(folder, "a", new_version, 128)}), std::nullopt);
+    ASSERT_TRUE(succeeded(store->apply({progress(folder, "a", new_version, 128)})));
 
-    const FileRecord record = store->load_folder(folder).at("a");
+    const FileRecord record = value_of(store->load_folder(folder)).at("a");
     EXPECT_EQ(record.committed, std::optional<FileVersion>{old_version});
     EXPECT_EQ(record.mode, 0100644U);
     EXPECT_EQ(record.sha256, std::optional<Sha256Digest>{digest_of("old")});
@@ -388,13 +404,13 @@ TEST_F(StateStoreTest, CommittedAfterProgressClearsTheUploadFields)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
+    const std::int64_t folder = value_of(store->folder_id("f"));
     const FileVersion version{300, 3, 8};
-    ASSERT_EQ(store->apply({progress(folder, "a", version, 200)}), std::nullopt);
-    ASSERT_TRUE(store->load_folder(folder).at("a").uploading.has_value());
+    ASSERT_TRUE(succeeded(store->apply({progress(folder, "a", version, 200)})));
+    ASSERT_TRUE(value_of(store->load_folder(folder)).at("a").uploading.has_value());
 
-    ASSERT_EQ(store->apply({committed(folder, "a", version, 0100755, digest_of("done"))}), std::nullopt);
-    const FileRecord record = store->load_folder(folder).at("a");
+    ASSERT_TRUE(succeeded(store->apply({committed(folder, "a", version, 0100755, digest_of("done"))})));
+    const FileRecord record = value_of(store->load_folder(folder)).at("a");
     EXPECT_EQ(record.committed, std::optional<FileVersion>{version});
     EXPECT_EQ(record.mode, 0100755U);
     EXPECT_EQ(record.sha256, std::optional<Sha256Digest>{digest_of("done")});
@@ -406,12 +422,11 @@ TEST_F(StateStoreTest, ProgressThenCommittedInOneBatch)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
+    const std::int64_t folder = value_of(store->folder_id("f"));
     const FileVersion version{300, 3, 8};
-    ASSERT_EQ(store->apply({progress(folder, "a", version, 100), committed(folder, "a", version, 0100644,
-                                                                           digest_of("a"))}),
-              std::nullopt);
-    const FileRecord record = store->load_folder(folder).at("a");
+    ASSERT_TRUE(succeeded(store->apply({progress(folder, "a", version, 100), committed(folder, "a", version, 0100644,
+                                                                           digest_of("a"))})));
+    const FileRecord record = value_of(store->load_folder(folder)).at("a");
     EXPECT_EQ(record.committed, std::optional<FileVersion>{version});
     EXPECT_EQ(record.uploading, std::nullopt);
     EXPECT_EQ(record.confirmed_offset, 0U);
@@ -421,18 +436,16 @@ TEST_F(StateStoreTest, ForgottenDeletesOnlyThatPath)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
+    const std::int64_t folder = value_of(store->folder_id("f"));
     const std::string odd = "gone\n\xff";
-    ASSERT_EQ(store->apply({committed(folder, odd, FileVersion{1, 1, 1}, 0, digest_of("1")),
+    ASSERT_TRUE(succeeded(store->apply({committed(folder, odd, FileVersion{1, 1, 1}, 0, digest_of("1")),
                             committed(folder, "stays", FileVersion{2, 2, 2}, 0, digest_of("2")),
-                            progress(folder, "uploading", FileVersion{3, 3, 3}, 1)}),
-              std::nullopt);
-    ASSERT_EQ(store->load_folder(folder).size(), 3U);
+                            progress(folder, "uploading", FileVersion{3, 3, 3}, 1)})));
+    ASSERT_EQ(value_of(store->load_folder(folder)).size(), 3U);
 
     // Forgetting a path the store never knew is not an error.
-    ASSERT_EQ(store->apply({forgotten(folder, odd), forgotten(folder, "uploading"), forgotten(folder, "never")}),
-              std::nullopt);
-    const FolderRecords records = store->load_folder(folder);
+    ASSERT_TRUE(succeeded(store->apply({forgotten(folder, odd), forgotten(folder, "uploading"), forgotten(folder, "never")})));
+    const FolderRecords records = value_of(store->load_folder(folder));
     ASSERT_EQ(records.size(), 1U);
     EXPECT_TRUE(records.contains("stays"));
 }
@@ -441,41 +454,39 @@ TEST_F(StateStoreTest, ForgottenTreeDeletesThePathAndEverythingBelowIt)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
-    const std::int64_t other = store->folder_id("other");
+    const std::int64_t folder = value_of(store->folder_id("f"));
+    const std::int64_t other = value_of(store->folder_id("other"));
     const Sha256Digest digest = digest_of("x");
-    ASSERT_EQ(store->apply({committed(folder, "d", FileVersion{1, 1, 1}, 0, digest),
+    ASSERT_TRUE(succeeded(store->apply({committed(folder, "d", FileVersion{1, 1, 1}, 0, digest),
                             committed(folder, "d/a", FileVersion{1, 1, 2}, 0, digest),
                             committed(folder, "d/sub/b", FileVersion{1, 1, 3}, 0, digest),
                             committed(folder, "d0", FileVersion{1, 1, 4}, 0, digest),
                             committed(folder, "d.txt", FileVersion{1, 1, 5}, 0, digest),
                             committed(folder, "dd/a", FileVersion{1, 1, 6}, 0, digest),
-                            committed(other, "d/a", FileVersion{1, 1, 7}, 0, digest)}),
-              std::nullopt);
+                            committed(other, "d/a", FileVersion{1, 1, 7}, 0, digest)})));
     StateChange tree = forgotten(folder, "d");
     tree.kind = StateChange::Kind::ForgottenTree;
-    ASSERT_EQ(store->apply({tree}), std::nullopt);
-    const FolderRecords records = store->load_folder(folder);
+    ASSERT_TRUE(succeeded(store->apply({tree})));
+    const FolderRecords records = value_of(store->load_folder(folder));
     // Siblings whose names merely start with "d" stay, and so does the other folder's "d/a".
     EXPECT_EQ(records.size(), 3U);
     EXPECT_TRUE(records.contains("d0"));
     EXPECT_TRUE(records.contains("d.txt"));
     EXPECT_TRUE(records.contains("dd/a"));
-    EXPECT_EQ(store->load_folder(other).size(), 1U);
+    EXPECT_EQ(value_of(store->load_folder(other)).size(), 1U);
 }
 
 TEST_F(StateStoreTest, FoldersDoNotShareRecords)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t one = store->folder_id("one");
-    const std::int64_t two = store->folder_id("two");
-    ASSERT_EQ(store->apply({committed(one, "same", FileVersion{1, 1, 1}, 1, digest_of("one")),
-                            committed(two, "same", FileVersion{2, 2, 2}, 2, digest_of("two"))}),
-              std::nullopt);
-    ASSERT_EQ(store->apply({forgotten(one, "same")}), std::nullopt);
-    EXPECT_TRUE(store->load_folder(one).empty());
-    const FolderRecords records = store->load_folder(two);
+    const std::int64_t one = value_of(store->folder_id("one"));
+    const std::int64_t two = value_of(store->folder_id("two"));
+    ASSERT_TRUE(succeeded(store->apply({committed(one, "same", FileVersion{1, 1, 1}, 1, digest_of("one")),
+                            committed(two, "same", FileVersion{2, 2, 2}, 2, digest_of("two"))})));
+    ASSERT_TRUE(succeeded(store->apply({forgotten(one, "same")})));
+    EXPECT_TRUE(value_of(store->load_folder(one)).empty());
+    const FolderRecords records = value_of(store->load_folder(two));
     ASSERT_EQ(records.size(), 1U);
     EXPECT_EQ(records.at("same").committed, (std::optional<FileVersion>{FileVersion{2, 2, 2}}));
 }
@@ -484,8 +495,8 @@ TEST_F(StateStoreTest, EmptyBatchIsANoOp)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->apply({}), std::nullopt);
-    EXPECT_TRUE(store->load_folder(store->folder_id("f")).empty());
+    EXPECT_TRUE(succeeded(store->apply({})));
+    EXPECT_TRUE(value_of(store->load_folder(value_of(store->folder_id("f")))).empty());
 }
 
 // A change for a folder id that does not exist violates the foreign key: the whole batch is refused,
@@ -494,27 +505,65 @@ TEST_F(StateStoreTest, FailedBatchAppliesNothing)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
-    ASSERT_EQ(store->apply({committed(folder, "before", FileVersion{1, 1, 1}, 0, digest_of("b"))}), std::nullopt);
+    const std::int64_t folder = value_of(store->folder_id("f"));
+    ASSERT_TRUE(succeeded(store->apply({committed(folder, "before", FileVersion{1, 1, 1}, 0, digest_of("b"))})));
 
     const std::int64_t missing_folder = folder + 1000;
-    const std::optional<std::string> error =
+    const Result<void> failed =
         store->apply({committed(folder, "valid", FileVersion{2, 2, 2}, 0, digest_of("v")),
                       forgotten(folder, "before"),
                       committed(missing_folder, "orphan", FileVersion{3, 3, 3}, 0, digest_of("o"))});
-    ASSERT_TRUE(error.has_value());
-    EXPECT_NE(error->find(db_path()), std::string::npos) << *error;
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.error().code, ErrorCode::State);
+    EXPECT_NE(failed.error().message.find(db_path()), std::string::npos) << failed.error().message;
+    EXPECT_NE(failed.error().message.find("orphan"), std::string::npos) << failed.error().message;
 
-    FolderRecords records = store->load_folder(folder);
+    FolderRecords records = value_of(store->load_folder(folder));
     ASSERT_EQ(records.size(), 1U);
     EXPECT_TRUE(records.contains("before"));
-    EXPECT_TRUE(store->load_folder(missing_folder).empty());
+    EXPECT_TRUE(value_of(store->load_folder(missing_folder)).empty());
 
     // The failed transaction was rolled back: the next batch goes through.
-    ASSERT_EQ(store->apply({committed(folder, "after", FileVersion{4, 4, 4}, 0, digest_of("a"))}), std::nullopt);
-    records = store->load_folder(folder);
+    ASSERT_TRUE(succeeded(store->apply({committed(folder, "after", FileVersion{4, 4, 4}, 0, digest_of("a"))})));
+    records = value_of(store->load_folder(folder));
     EXPECT_EQ(records.size(), 2U);
     EXPECT_TRUE(records.contains("after"));
+}
+
+// A database that cannot answer is an error, never an id of 0 or an empty folder: an empty folder would
+// read as "nothing was ever synced here".
+TEST_F(StateStoreTest, AFolderIdThatCannotBeGivenIsAnError)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    RawDb raw{db_path()};
+    ASSERT_TRUE(raw.exec("DROP TABLE folders"));
+    const Result<std::int64_t> id = store->folder_id("photos");
+    ASSERT_FALSE(id.ok());
+    EXPECT_EQ(id.error().code, ErrorCode::State);
+    EXPECT_NE(id.error().message.find(db_path()), std::string::npos) << id.error().message;
+    EXPECT_NE(id.error().message.find("photos"), std::string::npos) << id.error().message;
+    EXPECT_NE(id.error().message.find("no such table"), std::string::npos) << id.error().message;
+}
+
+TEST_F(StateStoreTest, RecordsThatCannotBeReadAreAnErrorNotAnEmptyFolder)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t folder = value_of(store->folder_id("f"));
+    ASSERT_TRUE(succeeded(store->apply({committed(folder, "d/a", FileVersion{1, 1, 1}, 0, digest_of("a"))})));
+    RawDb raw{db_path()};
+    ASSERT_TRUE(raw.exec("DROP TABLE files"));
+    const Result<FolderRecords> whole = store->load_folder(folder);
+    ASSERT_FALSE(whole.ok());
+    EXPECT_EQ(whole.error().code, ErrorCode::State);
+    EXPECT_NE(whole.error().message.find("no such table"), std::string::npos) << whole.error().message;
+    const Result<FolderRecords> below = store->load_subtree(folder, "d");
+    ASSERT_FALSE(below.ok());
+    EXPECT_NE(below.error().message.find("'d'"), std::string::npos) << below.error().message;
+    const Result<void> write = store->apply({forgotten(folder, "d/a")});
+    ASSERT_FALSE(write.ok());
+    EXPECT_NE(write.error().message.find(db_path()), std::string::npos) << write.error().message;
 }
 
 TEST_F(StateStoreTest, DataPersistsAcrossReopen)
@@ -526,15 +575,14 @@ TEST_F(StateStoreTest, DataPersistsAcrossReopen)
     {
         StorePtr store = open_store();
         ASSERT_NE(store, nullptr);
-        folder = store->folder_id("f");
-        ASSERT_EQ(store->apply({committed(folder, path, version, 0100640, digest_of(path)),
-                                progress(folder, "partial", partial, 2048)}),
-                  std::nullopt);
+        folder = value_of(store->folder_id("f"));
+        ASSERT_TRUE(succeeded(store->apply({committed(folder, path, version, 0100640, digest_of(path)),
+                                progress(folder, "partial", partial, 2048)})));
     }
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    ASSERT_EQ(store->folder_id("f"), folder);
-    const FolderRecords records = store->load_folder(folder);
+    ASSERT_EQ(value_of(store->folder_id("f")), folder);
+    const FolderRecords records = value_of(store->load_folder(folder));
     ASSERT_EQ(records.size(), 2U);
     EXPECT_EQ(records.at(path).committed, std::optional<FileVersion>{version});
     EXPECT_EQ(records.at(path).mode, 0100640U);
@@ -548,8 +596,8 @@ TEST_F(StateStoreTest, CommittedBatchesAreVisibleToAnotherConnection)
 {
     StorePtr store = open_store();
     ASSERT_NE(store, nullptr);
-    const std::int64_t folder = store->folder_id("f");
-    ASSERT_EQ(store->apply({committed(folder, "a", FileVersion{1, 2, 3}, 0, digest_of("a"))}), std::nullopt);
+    const std::int64_t folder = value_of(store->folder_id("f"));
+    ASSERT_TRUE(succeeded(store->apply({committed(folder, "a", FileVersion{1, 2, 3}, 0, digest_of("a"))})));
     RawDb raw{db_path()};
     ASSERT_TRUE(raw.ok());
     EXPECT_EQ(raw.text("SELECT size || ',' || mtime_ns || ',' || inode FROM files WHERE path = CAST('a' AS BLOB)"),
