@@ -39,10 +39,9 @@ ServerLink::ServerLink(event_base* base, const AgentSettings& settings, Listener
       keepalive_timer_{event_new(base, -1, EV_PERSIST, &ServerLink::on_keepalive, this)},
       dns_{evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)}
 {
-    if (!dns_) {
-        throw std::runtime_error("evdns_base_new failed");
-    }
-    must_succeed(retry_timer_ && keepalive_timer_, "evtimer_new, event_new");
+    // A missing or unreadable resolv.conf is no failure here (libevent then asks 127.0.0.1): only a
+    // lack of memory is.
+    must_succeed(dns_ && retry_timer_ && keepalive_timer_, "evdns_base_new, evtimer_new, event_new");
     set_bwlimit(settings.bwlimit);
 }
 

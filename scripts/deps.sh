@@ -16,7 +16,8 @@ PACKAGES=(
   libsystemd-dev librsync-dev
   systemd   # systemd-analyze, used to verify the unit files
   procps    # pgrep/ps, used by the integration tests
-  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes come with clang
+  clang libclang-rt-14-dev  # scripts/fuzz.sh, scripts/sanitize.sh: libFuzzer and the sanitizer runtimes come with clang
+  llvm-14   # llvm-symbolizer: file and line in a sanitizer report
 )
 
 missing=()

@@ -3,6 +3,11 @@
 # and UndefinedBehaviorSanitizer in a build directory of its own and runs the unit and integration tests
 # against those binaries. Any finding aborts the process it happens in, so the test that drove it fails.
 #
+# The build uses clang (installed for scripts/fuzz.sh) at -O1 with line tables only, the optimisation
+# level the sanitizers' authors recommend and all a report needs to name file and line: it compiles about
+# four times faster than GCC instrumenting at -O2 with full debug information, which kept CI over its time.
+# The plain build (scripts/test.sh) stays with GCC, so both compilers check the code.
+#
 # Usage: scripts/sanitize.sh [CTEST_ARGS...]     (works from any directory)
 # Environment: BUILD_DIR (default: build-asan), SANITIZERS (default: address,undefined; "thread" for TSan,
 #              which needs a build directory of its own, e.g. BUILD_DIR=build-tsan).
@@ -15,9 +20,15 @@ build_dir=${BUILD_DIR:-build-asan}
 sanitizers=${SANITIZERS:-address,undefined}
 
 scripts/deps.sh
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINISYNC_SANITIZE="$sanitizers"
+cmake -S . -B "$build_dir" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
+  -DMINISYNC_SANITIZE="$sanitizers"
 cmake --build "$build_dir" -j2
 
+# clang's runtimes name file and line through llvm-symbolizer (package llvm-14, which deps.sh installs).
+if [[ -z ${ASAN_SYMBOLIZER_PATH:-} && -x /usr/lib/llvm-14/bin/llvm-symbolizer ]]; then
+  export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+fi
 # Leak checks run when a process exits normally (a daemon stopped with SIGTERM, every test binary).
 # check_printf=0: the metrics endpoint (Debian's civetweb) serves from threads with 100 KiB stacks, which
 # ASan's printf argument checking overflows.
