@@ -200,4 +200,9 @@ constexpr const char* SystemAgentSocket = "/run/minisync/minisyncd.sock";
 std::string socket_path_for(std::optional<std::string_view> runtime_directory,
                             std::optional<std::string_view> xdg_runtime_dir, uid_t uid);
 
+// Whether a socket in this directory can be trusted by user: the directory (not a symlink to one) is
+// owned by user or root and nobody else may write to it, sticky bit or not. Otherwise another user could
+// have put a socket there, and an Error with code Untrusted says why.
+Result<void> check_socket_directory(const std::string& directory, uid_t user);
+
 } // namespace minisync::control

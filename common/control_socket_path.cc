@@ -1,12 +1,15 @@
-// Where the control socket lives: the path rule over the environment, and the client's fallback to the
-// system agent's socket.
+// Where the control socket lives: the path rule over the environment, the client's fallback to the
+// system agent's socket, and whether a socket's directory can be trusted.
 #include "control_protocol.h"
 
 #include <sys/stat.h>
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <sstream>
 
 namespace minisync::control {
 
@@ -53,6 +56,32 @@ std::string client_socket_path()
         return SystemAgentSocket;
     }
     return preferred;
+}
+
+Result<void> check_socket_directory(const std::string& directory, uid_t user)
+{
+    const auto untrusted = [&](const std::string& why) {
+        return Error{ErrorCode::Untrusted, "directory '" + directory + "' " + why};
+    };
+    struct stat st{};
+    if (::lstat(directory.c_str(), &st) != 0) {
+        const int err = errno;
+        return Error{ErrorCode::Unreachable, "directory '" + directory + "': " + std::strerror(err), err};
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return untrusted("is not a directory (a symlink is not followed)");
+    }
+    if (st.st_uid != user && st.st_uid != 0) {
+        return untrusted("is owned by uid " + std::to_string(st.st_uid) + ", neither this user (uid " +
+                         std::to_string(user) + ") nor root; another user could have put a socket there");
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        std::ostringstream mode;
+        mode << std::oct << (st.st_mode & 07777);
+        return untrusted("is writable by others (mode " + mode.str() +
+                         "); another user could have put a socket there");
+    }
+    return {};
 }
 
 } // namespace minisync::control

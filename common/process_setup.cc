@@ -25,6 +25,10 @@ constexpr int TrimThreshold = 32 << 20;
 void prepare_process()
 {
     std::signal(SIGPIPE, SIG_IGN);
+    // No use yet: a stray kill -USR1 (meant for another daemon, or a log rotation script's habit) must
+    // not end the process, which is their default action.
+    std::signal(SIGUSR1, SIG_IGN);
+    std::signal(SIGUSR2, SIG_IGN);
     // A write past a file size limit (LimitFSIZE=) then fails with EFBIG instead of ending the process.
     std::signal(SIGXFSZ, SIG_IGN);
     ::mallopt(M_MMAP_THRESHOLD, MmapThreshold);

@@ -32,6 +32,7 @@ const char* to_string(ErrorCode code) noexcept
     case ErrorCode::Control: return "control protocol";
     case ErrorCode::Unreachable: return "unreachable";
     case ErrorCode::Refused: return "refused";
+    case ErrorCode::Untrusted: return "untrusted";
     }
     return "unknown error";
 }

@@ -41,6 +41,7 @@ enum class ErrorCode : std::uint16_t {
     Control = 1004,       // a control request or reply that does not follow the control protocol
     Unreachable = 1005,   // the peer could not be reached or stopped answering (connect, timeout, EOF)
     Refused = 1006,       // the agent answered a control request with ok:false; the message is its reason
+    Untrusted = 1007,     // a control socket another user may have put there, or one served by another user
 };
 
 // Short readable name ("no space", "state database"), for logs and metric labels.

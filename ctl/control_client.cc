@@ -5,11 +5,13 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace minisync::ctl {
 namespace {
@@ -69,6 +71,14 @@ Result<ControlClient> ControlClient::connect(const std::string& path, std::chron
                            " bytes)");
     }
     std::memcpy(address.sun_path, path.data(), path.size());
+    // Nothing is sent to a socket another user could have put in place (docs/CONTROL.md, "Trust"): a
+    // request may carry what minisyncctl was told, and a reply is shown as the agent's word.
+    const std::filesystem::path directory = std::filesystem::path{path}.parent_path();
+    // A directory that cannot be looked at is left to connect() to report, in the words users know.
+    if (Result<void> trusted = control::check_socket_directory(directory.empty() ? "." : directory.string(), ::getuid());
+        !trusted.ok() && trusted.error().code == ErrorCode::Untrusted) {
+        return Error{ErrorCode::Untrusted, "refusing to use it: " + trusted.error().message};
+    }
 
     UniqueFd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
     if (!fd) {
@@ -85,6 +95,16 @@ Result<ControlClient> ControlClient::connect(const std::string& path, std::chron
     if (rc < 0) {
         const int err = errno;
         return unreachable(connect_error_text(err), err);
+    }
+    ucred peer{};
+    socklen_t length = sizeof peer;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) {
+        return call_failed("couldn't read the credentials of the process serving the socket");
+    }
+    if (peer.uid != ::getuid() && peer.uid != 0) {
+        return Error{ErrorCode::Untrusted, "refusing to use it: the process serving it runs as uid " +
+                                               std::to_string(peer.uid) + ", neither this user (uid " +
+                                               std::to_string(::getuid()) + ") nor root"};
     }
     return ControlClient{std::move(fd)};
 }

@@ -43,16 +43,10 @@ void prepare_directory(const std::filesystem::path& dir, std::optional<gid_t> gr
             throw failure("cannot set the mode or group of '" + dir.string() + "': " + std::strerror(errno));
         }
     }
-    struct stat st{};
-    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        throw failure("'" + dir.string() + "' is not a directory");
-    }
-    if (st.st_uid != ::geteuid()) {
-        throw failure("directory '" + dir.string() + "' is owned by uid " + std::to_string(st.st_uid) +
-                      ", not by this user; refusing to put the socket there");
-    }
-    if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
-        throw failure("directory '" + dir.string() + "' is writable by others; refusing to put the socket there");
+    // The rule minisyncctl applies before it connects (docs/CONTROL.md): /tmp itself, sticky or not, is
+    // refused, since anyone could have put a socket there first.
+    if (Result<void> trusted = control::check_socket_directory(dir.string(), ::geteuid()); !trusted.ok()) {
+        throw failure(trusted.error().message + "; refusing to put the socket there");
     }
 }
 

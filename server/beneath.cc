@@ -39,7 +39,11 @@ Result<UniqueFd> open_dir_beneath(int base_fd, std::span<const std::string_view>
             errno = ENOENT;
         }
         if (!next && errno == ENOENT && create) {
-            if (::mkdirat(current.get(), name.c_str(), 0755) == 0) {
+            // A client's and a folder's namespace directory are the server user's alone: other users of the
+            // backup host must not read clients' files (docs/SECURITY.md). Directories below are mirrored,
+            // and their modes come from the agent.
+            const mode_t mode = level < mirrored_from ? 0700 : 0755;
+            if (::mkdirat(current.get(), name.c_str(), mode) == 0) {
                 // The new entry must survive a crash as surely as the file about to be committed in it.
                 if (::fsync(current.get()) != 0) {
                     return fs_error_from_errno(errno, "fsync directory above '" + name + "'");

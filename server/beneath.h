@@ -14,8 +14,9 @@
 
 namespace minisync::server {
 
-// Opens base/components[0]/components[1]/..., creating missing directories (mode 0755) when create is
-// set. Each component must already be validated.
+// Opens base/components[0]/components[1]/..., creating missing directories when create is set: 0700 at
+// the server's own levels, 0755 at mirrored ones (the agent's mode follows). Each component must already
+// be validated.
 // From index mirrored_from on, the components are the agent's mirrored entries: there a symlink or
 // file in the way is replaced by a directory when creating (the agent has a directory there), and
 // otherwise reported as absent (errno_value ENOTDIR). Before it, they are the server's own levels,

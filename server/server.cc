@@ -97,6 +97,9 @@ Server::Server(ServerSettings settings)
         must_succeed(event_add(ev.get(), nullptr) == 0, "event_add");
         signal_events_.push_back(std::move(ev));
     }
+    EventPtr hangup{evsignal_new(base_.get(), SIGHUP, &Server::on_hangup, this)};
+    must_succeed(hangup != nullptr && event_add(hangup.get(), nullptr) == 0, "evsignal_new, event_add");
+    signal_events_.push_back(std::move(hangup));
     bind_listener();
     if (settings_.metrics) {
         metrics_endpoint_ = std::make_unique<MetricsEndpoint>(*settings_.metrics, registry_);
@@ -199,6 +202,13 @@ void Server::handle_accept_error()
     // Out of descriptors: accepting again at once would spin on the same error.
     must_succeed(evconnlistener_disable(listener_.get()) == 0, "evconnlistener_disable");
     must_succeed(evtimer_add(accept_resume_.get(), &AcceptRetryDelay) == 0, "evtimer_add");
+}
+
+// SIGHUP's default action would end the server without a word (a reload sent to the wrong daemon, an
+// operator's habit); it is logged instead, and the server keeps serving.
+void Server::on_hangup(evutil_socket_t, short, void*)
+{
+    SPDLOG_WARN("SIGHUP: this server does not re-read its configuration; restart it to apply a changed one");
 }
 
 void Server::begin_shutdown()

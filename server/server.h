@@ -42,6 +42,7 @@ private:
     }
     static void on_accept_error(evconnlistener*, void* self) { static_cast<Server*>(self)->handle_accept_error(); }
     static void on_signal(evutil_socket_t, short, void* self) { static_cast<Server*>(self)->begin_shutdown(); }
+    static void on_hangup(evutil_socket_t, short, void*);
     static void on_reap(evutil_socket_t, short, void* self) { static_cast<Server*>(self)->graveyard_.clear(); }
     static void on_accept_resume(evutil_socket_t, short, void* self)
     {

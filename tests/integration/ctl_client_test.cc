@@ -5,10 +5,14 @@
 #include "sandbox.h"
 #include "unique_fd.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -342,6 +346,62 @@ TEST_F(CtlClientTest, RefusalIsReadEvenWhenTheRequestCannotBeSent)
     const CtlResult run = run_ctl({"--socket", path.string(), "status"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_NE(run.output.find("too many control connections"), std::string::npos) << run.output;
+}
+
+// Another user could have put a socket in a directory others may write to (/tmp, sticky or not):
+// minisyncctl says so and sends nothing there.
+TEST_F(CtlClientTest, ASocketInADirectoryOthersMayWriteToIsRefusedBeforeAnythingIsSent)
+{
+    for (const mode_t mode : {01777, 0777, 0770}) {
+        const fs::path dir = sandbox() / ("open-" + std::to_string(mode));
+        fs::create_directory(dir);
+        ASSERT_EQ(::chmod(dir.c_str(), mode), 0);
+        const FakeDaemon daemon{dir / "minisyncd.sock", control::encode_folders({{"docs"}, std::nullopt})};
+        const CtlResult run = run_ctl({"--socket", (dir / "minisyncd.sock").string(), "pause", "docs"});
+        EXPECT_EQ(run.exit_code, 3) << run.output;
+        EXPECT_NE(run.output.find("is writable by others"), std::string::npos) << run.output;
+        EXPECT_EQ(daemon.request(), std::nullopt) << "a request went to a socket in a directory of mode " << mode;
+    }
+}
+
+// A socket served by another user is refused once connected, from its credentials, before a byte is sent.
+TEST_F(CtlClientTest, ASocketServedByAnotherUserIsRefusedBeforeAnythingIsSent)
+{
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "serving a socket as another user needs root (CI runs as root)";
+    }
+    const fs::path path = sandbox() / "other-user.sock";
+    const UniqueFd listener = bound_socket(path);
+    int report[2];
+    ASSERT_EQ(::pipe2(report, O_CLOEXEC), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        // SO_PEERCRED tells a client the credentials of the process that called listen().
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0 || ::listen(listener.get(), 4) != 0) {
+            ::_exit(1);
+        }
+        pollfd waiting{listener.get(), POLLIN, 0};
+        char verdict = 'X'; // nobody came
+        if (::poll(&waiting, 1, 20'000) > 0) {
+            const int connection = ::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
+            pollfd reading{connection, POLLIN, 0};
+            char byte = 0;
+            verdict = ::poll(&reading, 1, 20'000) <= 0 ? 'T' : ::recv(connection, &byte, 1, 0) == 0 ? 'E' : 'B';
+        }
+        (void)!::write(report[1], &verdict, 1);
+        ::_exit(0);
+    }
+    ::close(report[1]);
+    const UniqueFd verdicts{report[0]};
+    const CtlResult run = run_ctl({"--socket", path.string(), "status"});
+    EXPECT_EQ(run.exit_code, 3) << run.output;
+    EXPECT_NE(run.output.find("runs as uid 65534"), std::string::npos) << run.output;
+    char verdict = 0;
+    EXPECT_EQ(::read(verdicts.get(), &verdict, 1), 1);
+    EXPECT_EQ(verdict, 'E') << "E: closed without a byte; B: bytes were sent, X: no connection, T: left open";
+    int status = 0;
+    EXPECT_EQ(::waitpid(child, &status, 0), child);
 }
 
 TEST_F(CtlClientTest, FindsTheSocketLikeTheDaemon)

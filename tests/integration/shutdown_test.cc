@@ -1,4 +1,5 @@
-// SIGTERM handling of both daemons: exit status 0 within 5 s when idle, connected, or in the middle of an upload.
+// Signals and both daemons: SIGTERM gives exit status 0 within 5 s when idle, connected, or in the middle of an
+// upload; any other signal a careless operator or script may send leaves them serving.
 #include "minisync_fixture.h"
 #include "protocol_codec.h"
 #include "raw_client.h"
@@ -92,6 +93,27 @@ TEST_F(ShutdownTest, ServerInTheMiddleOfAnUploadExitsZero)
     ASSERT_TRUE(server().send_signal(SIGTERM));
     EXPECT_EQ(server().wait_for_exit(ExitDeadline), 0);
     EXPECT_FALSE(fs::exists(server_file(DefaultCn, "f", "half.bin")));
+}
+
+// SIGUSR1, SIGUSR2 and SIGPIPE end a process by default; SIGHUP does too, and the server has no reload.
+// Both daemons must keep serving through all of them.
+TEST_F(ShutdownTest, StraySignalsLeaveBothDaemonsServing)
+{
+    write_file(src_ / "before.txt", "before\n");
+    ChildProcess& agent = start_and_sync({.probe = false});
+
+    // SIGHUP last: once its log line is written, the signals sent before it have been dealt with.
+    for (const int signal_number : {SIGUSR1, SIGUSR2, SIGPIPE, SIGHUP}) {
+        ASSERT_TRUE(server().send_signal(signal_number));
+        ASSERT_TRUE(agent.send_signal(signal_number));
+    }
+    EXPECT_TRUE(wait_for_log(server(), "SIGHUP: this server does not re-read its configuration")) << server().log_text();
+    EXPECT_TRUE(wait_for_log(agent, "reloading the configuration")) << agent.log_text();
+
+    write_file(src_ / "after.txt", "after\n");
+    EXPECT_TRUE(wait_until_synced(src_, dst_, 20s));
+    EXPECT_TRUE(server().running()) << "the server ended: " << server().wait_for_exit(0ms).value_or(-1);
+    EXPECT_TRUE(agent.running()) << "the agent ended: " << agent.wait_for_exit(0ms).value_or(-1);
 }
 
 } // namespace

@@ -104,6 +104,19 @@ TEST_F(SyncTest, ClientsWithTheSameFolderNameStayInTheirOwnNamespaces)
     EXPECT_TRUE(wait_until_synced(bob_dir, server_file("bob", "shared"), 20s));
 }
 
+// Other users of the backup host must not read clients' files: a client's and a folder's directories
+// are the server user's alone.
+TEST_F(SyncTest, NamespaceDirectoriesAreOpenOnlyToTheServersUser)
+{
+    write_file(src_ / "a.txt", "a\n");
+    start_and_sync({.probe = false});
+    for (const fs::path& dir : {dst_.parent_path(), dst_}) {
+        struct stat st{};
+        ASSERT_EQ(::stat(dir.c_str(), &st), 0) << dir;
+        EXPECT_EQ(st.st_mode & 07777, 0700U) << dir << " has mode " << std::oct << (st.st_mode & 07777);
+    }
+}
+
 TEST_F(SyncTest, StartupScanSyncsExistingFilesAndRestartRewritesNothing)
 {
     fs::create_directories(src_ / "docs" / "deep" / "er");
