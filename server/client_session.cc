@@ -53,10 +53,12 @@ const char* const ServerVersion = "minisync-server " MINISYNC_VERSION;
 
 } // namespace
 
-ClientSession::ClientSession(std::uint64_t id, SessionContext& context, BufferEventPtr bev, std::string peer)
+ClientSession::ClientSession(std::uint64_t id, SessionContext& context, BufferEventPtr bev, std::string peer,
+                             HandshakeAdmission::Slot handshake)
     : id_{id},
       context_{context},
       peer_{std::move(peer)},
+      handshake_{std::move(handshake)},
       handshake_deadline_{evtimer_new(bufferevent_get_base(bev.get()), &ClientSession::on_handshake_deadline, this)},
       channel_{std::move(bev), *this, OutputLowWater},
       requests_{context, id, client_, *this}
@@ -88,6 +90,7 @@ ClientSession::~ClientSession()
         if (--it->second == 0) {
             context_.connections_per_client.erase(it);
         }
+        --context_.authenticated_connections;
     }
     // The requests still in flight go with requests_, and their path locks with them. Their partials
     // stay on disk: the agent resumes them on its next connection.
@@ -103,6 +106,7 @@ void ClientSession::on_connected()
     SSL* ssl = channel_.ssl();
     // From here on, a refusal is about who the client is, not about the handshake.
     state_ = State::Refused;
+    handshake_.release();
     if (SSL_get_verify_result(ssl) != X509_V_OK) {
         reject_connection(ErrorCode::NotAllowed, "client certificate not verified", RejectReason::BadCert);
         return;
@@ -119,6 +123,14 @@ void ClientSession::on_connected()
                           RejectReason::CnNotAllowed);
         return;
     }
+    if (context_.authenticated_connections >= context_.settings.max_connections) {
+        client_ = *cn;
+        reject_connection(ErrorCode::NotAllowed,
+                          "already " + std::to_string(context_.authenticated_connections) +
+                              " connections open (--max-connections)",
+                          RejectReason::TooManyConnections);
+        return;
+    }
     std::size_t& open = context_.connections_per_client[*cn];
     if (open >= context_.settings.max_connections_per_client) {
         client_ = *cn;
@@ -128,6 +140,7 @@ void ClientSession::on_connected()
         return;
     }
     ++open;
+    ++context_.authenticated_connections;
     counted_for_client_ = true;
     client_ = *cn;
     state_ = State::AwaitHello;

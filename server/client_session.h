@@ -29,7 +29,10 @@ namespace minisync::server {
 
 class ClientSession final : public FrameChannel::Handler, private ReplySink {
 public:
-    ClientSession(std::uint64_t id, SessionContext& context, BufferEventPtr bev, std::string peer);
+    // handshake: the connection's place among the handshakes in progress, given back once its client is
+    // authenticated (or it goes).
+    ClientSession(std::uint64_t id, SessionContext& context, BufferEventPtr bev, std::string peer,
+                  HandshakeAdmission::Slot handshake);
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
     ~ClientSession();
@@ -68,6 +71,7 @@ private:
     const std::uint64_t id_;
     SessionContext& context_;
     const std::string peer_;
+    HandshakeAdmission::Slot handshake_;
     EventPtr handshake_deadline_; // cancelled by HELLO; before the channel, which its callback uses
     FrameChannel channel_;
     State state_ = State::Handshake;

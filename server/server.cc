@@ -46,6 +46,18 @@ UniqueFd open_root(const std::string& root)
     return fd;
 }
 
+// The source address alone, without the port: what a per-address limit counts.
+std::string address_of(const sockaddr* addr)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (addr->sa_family == AF_INET) {
+        evutil_inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr, host, sizeof host);
+    } else if (addr->sa_family == AF_INET6) {
+        evutil_inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr, host, sizeof host);
+    }
+    return host;
+}
+
 std::string describe_peer(const sockaddr* addr)
 {
     char host[INET6_ADDRSTRLEN] = "?";
@@ -84,7 +96,8 @@ Server::Server(ServerSettings settings)
                memory_release_,
                [this](std::uint64_t id) { return find_session(id); },
                [this](std::uint64_t id) { session_closed(id); },
-               connections_per_client_}
+               connections_per_client_,
+               authenticated_connections_}
 {
     reap_event_.reset(event_new(base_.get(), -1, 0, &Server::on_reap, this));
     accept_resume_.reset(evtimer_new(base_.get(), &Server::on_accept_resume, this));
@@ -165,12 +178,25 @@ void Server::handle_accept(evutil_socket_t fd, sockaddr* addr, int)
         evutil_closesocket(fd);
         return;
     }
-    if (sessions_.size() >= settings_.max_connections) {
-        // Closed before any TLS work: a flood costs an accept and a close each. Counted first, so that
-        // whoever sees the close finds it counted.
+    // Refusals here come before any TLS work: a flood costs an accept and a close each. Each is counted
+    // first, so that whoever sees the close finds it counted.
+    if (authenticated_connections_ >= settings_.max_connections) {
         metrics_.rejected(RejectReason::TooManyConnections);
         SPDLOG_WARN("connection peer={}: refused err=already {} connections open (--max-connections)",
-                    describe_peer(addr), sessions_.size());
+                    describe_peer(addr), authenticated_connections_);
+        evutil_closesocket(fd);
+        return;
+    }
+    HandshakeAdmission::Slot handshake;
+    const std::string address = address_of(addr);
+    if (const auto verdict = handshakes_.admit(address, handshake); verdict != HandshakeAdmission::Verdict::Admitted) {
+        metrics_.rejected(RejectReason::TooManyHandshakes);
+        SPDLOG_WARN("connection peer={}: refused err={}", describe_peer(addr),
+                    verdict == HandshakeAdmission::Verdict::TooManyInAll
+                        ? "already " + std::to_string(handshakes_.in_progress()) +
+                              " handshakes in progress (--max-handshakes)"
+                        : "already " + std::to_string(handshakes_.from(address)) + " handshakes in progress from " +
+                              address + " (--max-handshakes-per-address)");
         evutil_closesocket(fd);
         return;
     }
@@ -190,7 +216,8 @@ void Server::handle_accept(evutil_socket_t fd, sockaddr* addr, int)
         return;
     }
     const std::uint64_t id = next_session_id_++;
-    sessions_.emplace(id, std::make_unique<ClientSession>(id, context_, std::move(bev), describe_peer(addr)));
+    sessions_.emplace(id, std::make_unique<ClientSession>(id, context_, std::move(bev), describe_peer(addr),
+                                                          std::move(handshake)));
     metrics_.connections.Increment();
 }
 

@@ -78,6 +78,9 @@ private:
         return static_cast<std::uint64_t>(metrics_.files_committed.Value() + metrics_.bytes_received.Value());
     }};
     std::map<std::string, std::size_t> connections_per_client_;
+    std::size_t authenticated_connections_ = 0;
+    // Before the sessions, whose handshake slots it counts.
+    HandshakeAdmission handshakes_{settings_.max_handshakes, settings_.max_handshakes_per_address};
     SessionContext context_;
     std::map<std::uint64_t, std::unique_ptr<ClientSession>> sessions_;
     // Sessions closed during a callback are destroyed on a later loop pass, never inside their own callback.

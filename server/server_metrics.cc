@@ -14,7 +14,7 @@ constexpr RejectReason AllRejectReasons[] = {
     RejectReason::HandshakeTimeout,   RejectReason::IdleTimeout, RejectReason::TooManyConnections,
     RejectReason::UnsupportedVersion, RejectReason::BadFrame,    RejectReason::Protocol,
     RejectReason::BadPath,            RejectReason::HashMismatch, RejectReason::TooManyUploads,
-    RejectReason::FileTooLarge,       RejectReason::NoSpace,
+    RejectReason::FileTooLarge,       RejectReason::NoSpace,      RejectReason::TooManyHandshakes,
 };
 
 } // namespace
@@ -28,6 +28,7 @@ const char* to_string(RejectReason reason) noexcept
     case RejectReason::HandshakeTimeout: return "handshake_timeout";
     case RejectReason::IdleTimeout: return "idle_timeout";
     case RejectReason::TooManyConnections: return "too_many_connections";
+    case RejectReason::TooManyHandshakes: return "too_many_handshakes";
     case RejectReason::TooManyUploads: return "too_many_uploads";
     case RejectReason::UnsupportedVersion: return "unsupported_version";
     case RejectReason::BadFrame: return "bad_frame";

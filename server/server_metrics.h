@@ -20,6 +20,7 @@ enum class RejectReason {
     HandshakeTimeout,   // TLS and HELLO not done within --handshake-timeout
     IdleTimeout,        // nothing received for --idle-timeout
     TooManyConnections, // --max-connections or --max-connections-per-client
+    TooManyHandshakes,  // --max-handshakes or --max-handshakes-per-address
     TooManyUploads,     // more requests in flight on one connection than the server allows
     UnsupportedVersion,
     BadFrame,           // malformed, oversized or unknown frame

@@ -41,6 +41,8 @@ struct CommandLine {
     std::string workers;
     std::string max_connections;
     std::string max_connections_per_client;
+    std::string max_handshakes;
+    std::string max_handshakes_per_address;
     std::string handshake_timeout;
     std::string idle_timeout;
     std::string max_file_size;
@@ -67,6 +69,8 @@ Outcome parse(int argc, const char* const* argv)
     cli.workers = std::to_string(settings.workers);
     cli.max_connections = std::to_string(settings.max_connections);
     cli.max_connections_per_client = std::to_string(settings.max_connections_per_client);
+    cli.max_handshakes = std::to_string(settings.max_handshakes);
+    cli.max_handshakes_per_address = std::to_string(settings.max_handshakes_per_address);
     cli.handshake_timeout = std::to_string(settings.handshake_timeout.count()) + "s";
     cli.idle_timeout = std::to_string(settings.idle_timeout.count()) + "s";
     cli.partial_max_age = "7d";
@@ -93,11 +97,19 @@ Outcome parse(int argc, const char* const* argv)
     app.add_option("--workers", cli.workers, "disk and hashing threads, 1 to 256")
         ->type_name("N")
         ->capture_default_str();
-    app.add_option("--max-connections", cli.max_connections, "connections open at once, in all")
+    app.add_option("--max-connections", cli.max_connections, "authenticated connections open at once, in all")
         ->type_name("N")
         ->capture_default_str();
     app.add_option("--max-connections-per-client", cli.max_connections_per_client,
                    "connections open at once with one client certificate CN")
+        ->type_name("N")
+        ->capture_default_str();
+    app.add_option("--max-handshakes", cli.max_handshakes,
+                   "connections still in their TLS handshake, in all (more are closed at accept)")
+        ->type_name("N")
+        ->capture_default_str();
+    app.add_option("--max-handshakes-per-address", cli.max_handshakes_per_address,
+                   "connections still in their TLS handshake from one source address")
         ->type_name("N")
         ->capture_default_str();
     app.add_option("--handshake-timeout", cli.handshake_timeout,
@@ -170,6 +182,13 @@ Outcome parse(int argc, const char* const* argv)
     if (auto limit = from.value("--max-connections-per-client", cli.max_connections_per_client,
                                 integer_value(1, MaxConnections))) {
         settings.max_connections_per_client = static_cast<std::size_t>(*limit);
+    }
+    if (auto limit = from.value("--max-handshakes", cli.max_handshakes, integer_value(1, MaxConnections))) {
+        settings.max_handshakes = static_cast<std::size_t>(*limit);
+    }
+    if (auto limit = from.value("--max-handshakes-per-address", cli.max_handshakes_per_address,
+                                integer_value(1, MaxConnections))) {
+        settings.max_handshakes_per_address = static_cast<std::size_t>(*limit);
     }
     if (auto timeout = from.value("--handshake-timeout", cli.handshake_timeout,
                                   duration_value(MinHandshakeTimeout, MaxTimeout))) {

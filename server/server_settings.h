@@ -25,10 +25,14 @@ struct ServerSettings {
     std::optional<HostPort> metrics;
     spdlog::level::level_enum log_level = spdlog::level::info;
     std::size_t workers = 4;
-    // Connections open at once: in all (more are closed at accept), and per client CN (more are refused
-    // right after the handshake), so no one client and no flood of strangers can take every slot.
+    // Authenticated connections open at once: in all, and per client CN (more are refused right after the
+    // handshake), so no one client can take every slot.
     std::size_t max_connections = 1024;
     std::size_t max_connections_per_client = 16;
+    // Connections still in their handshake, counted apart (handshake_admission.h): in all, and per source
+    // address, so that no flood of strangers can take the authenticated clients' room.
+    std::size_t max_handshakes = 256;
+    std::size_t max_handshakes_per_address = 8;
     // A connection must finish its TLS handshake and HELLO within handshake_timeout, and after that is
     // dropped when nothing arrives from the peer for idle_timeout (the agent's KEEPALIVE counts).
     std::chrono::seconds handshake_timeout{10};

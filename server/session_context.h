@@ -3,6 +3,7 @@
 #pragma once
 
 #include "group_commit.h"
+#include "handshake_admission.h"
 #include "idle_memory_release.h"
 #include "loop_inbox.h"
 #include "path_locks.h"
@@ -37,6 +38,8 @@ struct SessionContext {
     std::function<void(std::uint64_t)> session_closed;
     // Open connections per client CN, against settings.max_connections_per_client.
     std::map<std::string, std::size_t>& connections_per_client;
+    // Connections past their handshake, against settings.max_connections: their sum.
+    std::size_t& authenticated_connections;
 };
 
 } // namespace minisync::server

@@ -1,16 +1,23 @@
-// The server's connection limits: in all (closed at accept, before any TLS work) and per client CN
-// (refused right after the handshake); both counted, and other clients unaffected.
+// The server's connection limits: authenticated connections in all (closed at accept, before any TLS
+// work) and per client CN (refused right after the handshake), and connections still in their handshake,
+// in all and per source address; each counted, and other clients unaffected.
 #include "minisync_fixture.h"
 #include "protocol_codec.h"
 #include "raw_client.h"
 #include "wait_for.h"
 
+#include "test_files.h"
+
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,17 +27,22 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A plain TCP connection that says nothing: it holds a slot until the handshake timeout.
+// A plain TCP connection that says nothing: it holds a handshake slot until the handshake timeout.
+// source: the loopback address it comes from (all of 127/8 is loopback), so a test can be another host.
 class SilentConnection {
 public:
-    explicit SilentConnection(std::uint16_t port)
+    explicit SilentConnection(std::uint16_t port, const char* source = "127.0.0.1")
     {
         fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in from{};
+        from.sin_family = AF_INET;
+        ::inet_pton(AF_INET, source, &from.sin_addr);
         sockaddr_in address{};
         address.sin_family = AF_INET;
         address.sin_port = htons(port);
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+        connected_ = ::bind(fd_, reinterpret_cast<const sockaddr*>(&from), sizeof from) == 0 &&
+                     ::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
     }
     ~SilentConnection() { ::close(fd_); }
     SilentConnection(const SilentConnection&) = delete;
@@ -101,31 +113,67 @@ TEST_F(ConnectionLimitsTest, ASlotFreedByAClosedConnectionCanBeUsedAgain)
     }, 10s));
 }
 
-TEST_F(ConnectionLimitsTest, ConnectionsBeyondTheTotalLimitAreClosedAtAccept)
+// Only authenticated connections count against --max-connections: beyond it, a new connection is closed
+// on arrival, and a freed place can be used again.
+TEST_F(ConnectionLimitsTest, AuthenticatedConnectionsBeyondTheTotalLimitAreClosedAtAccept)
 {
+    pki().generate({"--client", "alice", "--client", "bob", "--client", "carol"});
     start_server({"--max-connections", "3", "--metrics", "127.0.0.1:0"});
-    std::vector<std::unique_ptr<SilentConnection>> silent;
-    for (int i = 0; i < 3; ++i) {
-        silent.push_back(std::make_unique<SilentConnection>(port()));
-        ASSERT_TRUE(silent.back()->connected());
+    std::vector<std::unique_ptr<RawClient>> clients;
+    for (const char* cn : {"alice", "bob", "carol"}) {
+        clients.push_back(std::make_unique<RawClient>(port(), pki().client(cn)));
+        clients.back()->hello();
     }
-    // The server has accepted the three once the fourth is closed on arrival.
+    // Idle connections are no client: they do not take the authenticated clients' room...
+    SilentConnection idle{port()};
+    ASSERT_TRUE(idle.connected());
+    // ...but with three clients in, a fourth connection is closed as it arrives.
     EXPECT_TRUE(wait_for([&] {
         SilentConnection extra{port()};
         return extra.connected() && extra.closed_by_server(1s);
     }, 10s));
     EXPECT_TRUE(wait_for([&] { return rejected("too_many_connections") >= 1; }, 5s));
-    // Freed slots are usable: the silent ones go, an agent's connection is served.
-    silent.clear();
+    // A freed place is usable again.
+    clients.pop_back();
     EXPECT_TRUE(wait_for([&] {
         try {
-            RawClient client{port(), pki().client()};
+            RawClient client{port(), pki().client("alice")};
             client.hello(2s);
             return true;
         } catch (const std::exception&) {
             return false;
         }
     }, 15s));
+}
+
+// More idle TCP connections than --max-connections, from one other host, cannot lock an agent out: they
+// fill their address's few handshake places, the rest are closed on arrival, and the agent is served.
+TEST_F(ConnectionLimitsTest, AThousandIdleConnectionsFromOneHostDoNotLockAnAgentOut)
+{
+    constexpr int Flood = 1100;
+    rlimit files{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &files), 0);
+    if (files.rlim_max != RLIM_INFINITY && files.rlim_max < Flood + 200) {
+        GTEST_SKIP() << "the hard limit on open files (" << files.rlim_max << ") is too low to hold " << Flood
+                     << " connections";
+    }
+    files.rlim_cur = files.rlim_max == RLIM_INFINITY ? Flood + 200 : files.rlim_max;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &files), 0);
+
+    const std::filesystem::path src = make_dir("src");
+    start_server({"--metrics", "127.0.0.1:0"});
+    std::vector<std::unique_ptr<SilentConnection>> flood;
+    for (int i = 0; i < Flood; ++i) {
+        flood.push_back(std::make_unique<SilentConnection>(port(), "127.0.0.2"));
+        ASSERT_TRUE(flood.back()->connected()) << "connection " << i << ": " << std::strerror(errno);
+    }
+    ASSERT_TRUE(wait_for([&] { return rejected("too_many_handshakes") >= Flood - 8; }, 10s))
+        << rejected("too_many_handshakes") << " refused";
+
+    start_agent({src.string()});
+    write_file(src / "through.txt", "the flood did not keep me out\n");
+    EXPECT_TRUE(wait_until_synced(src, server_file(DefaultCn, "src"), 3s));
+    EXPECT_EQ(rejected("too_many_connections"), 0);
 }
 
 } // namespace

@@ -98,6 +98,8 @@ TEST_F(ServerSettingsTest, Defaults)
     EXPECT_EQ(s.workers, 4U);
     EXPECT_EQ(s.max_connections, 1024U);
     EXPECT_EQ(s.max_connections_per_client, 16U);
+    EXPECT_EQ(s.max_handshakes, 256U);
+    EXPECT_EQ(s.max_handshakes_per_address, 8U);
     EXPECT_EQ(s.partial_max_age, 7 * 24h);
     EXPECT_EQ(s.handshake_timeout, 10s);
     EXPECT_EQ(s.idle_timeout, 120s);
@@ -110,7 +112,8 @@ TEST_F(ServerSettingsTest, EveryFlag)
     const ServerSettings s =
         parse_ok({"--listen", "[::]:0", "--root", "data", "--cert", "s.crt", "--key", "s.key", "--ca", "c.crt",
                   "--allow-cn", "laptop", "--allow-cn", "desktop", "--metrics", "127.0.0.1:9102", "--workers", "12",
-                  "--max-connections", "100", "--max-connections-per-client", "3", "--partial-max-age", "12h",
+                  "--max-connections", "100", "--max-connections-per-client", "3", "--max-handshakes", "50",
+                  "--max-handshakes-per-address", "4", "--partial-max-age", "12h",
                   "--handshake-timeout", "5s", "--idle-timeout", "3m", "--max-file-size", "10G",
                   "--log-level", "warn"});
     EXPECT_EQ(s.listen.host, "::");
@@ -125,6 +128,8 @@ TEST_F(ServerSettingsTest, EveryFlag)
     EXPECT_EQ(s.workers, 12U);
     EXPECT_EQ(s.max_connections, 100U);
     EXPECT_EQ(s.max_connections_per_client, 3U);
+    EXPECT_EQ(s.max_handshakes, 50U);
+    EXPECT_EQ(s.max_handshakes_per_address, 4U);
     EXPECT_EQ(s.partial_max_age, 12h);
     EXPECT_EQ(s.handshake_timeout, 5s);
     EXPECT_EQ(s.idle_timeout, 180s);
@@ -136,6 +141,8 @@ TEST_F(ServerSettingsTest, ConnectionLimitsMustBePositive)
 {
     expect_usage_error({"--max-connections", "0"}, "--max-connections: expected an integer from 1");
     expect_usage_error({"--max-connections-per-client", "-1"}, "--max-connections-per-client: expected an integer");
+    expect_usage_error({"--max-handshakes", "0"}, "--max-handshakes: expected an integer from 1");
+    expect_usage_error({"--max-handshakes-per-address", "0"}, "--max-handshakes-per-address: expected an integer");
 }
 
 TEST_F(ServerSettingsTest, BadFlags)
@@ -173,6 +180,8 @@ ca = "/pki/ca.crt"
 allow_cn = ["laptop", "desktop"]
 metrics = "127.0.0.1:9102"
 workers = 16
+max_handshakes = 64
+max_handshakes_per_address = 2
 partial_max_age = "2d"
 handshake_timeout = 30
 idle_timeout = "5m"
@@ -189,6 +198,8 @@ log_level = "debug"
     ASSERT_TRUE(s.metrics.has_value());
     EXPECT_EQ(s.metrics->to_string(), "127.0.0.1:9102");
     EXPECT_EQ(s.workers, 16U);
+    EXPECT_EQ(s.max_handshakes, 64U);
+    EXPECT_EQ(s.max_handshakes_per_address, 2U);
     EXPECT_EQ(s.partial_max_age, 48h);
     EXPECT_EQ(s.handshake_timeout, 30s);
     EXPECT_EQ(s.idle_timeout, 5min);
