@@ -1,18 +1,28 @@
-// Opens a relative path strictly beneath a directory descriptor, refusing any symlink on the way
-// (openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a directory swapped for a link cannot
-// redirect the open outside the tree.
+// Opens a relative path strictly beneath a directory descriptor, refusing any symlink on the way, so a
+// directory swapped for a link cannot redirect the open outside the tree: openat2 with RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS where the kernel has it (5.6 and later), else a walk that is race-free by
+// construction (docs/SECURITY.md, "Path resolution").
 #pragma once
 
 #include "unique_fd.h"
 
 namespace minisync {
 
-// Returns the descriptor, or an empty UniqueFd with errno set: ELOOP or EXDEV when the path would leave
-// the tree or cross a symlink. On kernels without openat2 (before 5.6) it falls back to openat with
-// O_NOFOLLOW, which guards the last component only.
+// Returns the descriptor, or an empty UniqueFd with errno set: ELOOP when the path crosses a symlink (or
+// ends in one, unless flags hold O_PATH | O_NOFOLLOW, which open the link itself), EXDEV when it would
+// leave the tree ("..", an absolute path, another file system), or what openat(2) says.
 UniqueFd open_beneath(int dir_fd, const char* relative_path, int flags) noexcept;
 
-// The same without the fallback: empty with errno ENOSYS where the kernel has no openat2.
+// openat2 alone: empty with errno ENOSYS where the kernel has no openat2.
 UniqueFd open_strictly_beneath(int dir_fd, const char* relative_path, int flags) noexcept;
+
+// The walk open_beneath uses without openat2: one component at a time from dir_fd, each directory opened
+// with O_NOFOLLOW | O_DIRECTORY and checked to be a directory on dir_fd's file system, so nothing renamed
+// or swapped meanwhile can lead it elsewhere. The same answers as open_beneath.
+UniqueFd open_beneath_by_walk(int dir_fd, const char* relative_path, int flags) noexcept;
+
+// Which of the two open_beneath uses in this process, for the log at start. MINISYNC_FORCE_PATH_WALK=1
+// in the environment makes it the walk even where openat2 exists (read once, at the first lookup).
+const char* path_resolver() noexcept;
 
 } // namespace minisync

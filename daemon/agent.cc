@@ -2,6 +2,7 @@
 #include "agent.h"
 
 #include "must_succeed.h"
+#include "open_beneath.h"
 #include "service_notify.h"
 
 #include <spdlog/spdlog.h>
@@ -170,6 +171,7 @@ int Agent::run()
     }
     SPDLOG_INFO("server={} expecting certificate name '{}', state in '{}', control socket '{}'",
                 settings_.server.to_string(), settings_.server_name, settings_.state_path, control_->path());
+    SPDLOG_INFO("paths in folders are resolved with {}", path_resolver());
     // Loaded before the loop runs: reconciliation compares every scanned file with these records.
     std::vector<std::shared_ptr<const FolderRecords>> known;
     for (const Folder& folder : folders_) {

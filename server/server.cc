@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include "must_succeed.h"
+#include "open_beneath.h"
 #include "partial_sweeper.h"
 #include "service_notify.h"
 #include "tcp_tuning.h"
@@ -159,7 +160,8 @@ void Server::bind_listener()
 
 int Server::run()
 {
-    SPDLOG_INFO("listening on {}:{} root={}", settings_.listen.host, bound_port_, settings_.root);
+    SPDLOG_INFO("listening on {}:{} root={}; paths are resolved with {}", settings_.listen.host, bound_port_,
+                settings_.root, path_resolver());
     if (metrics_endpoint_) {
         SPDLOG_INFO("metrics on http://{}:{}/metrics", settings_.metrics->host, metrics_endpoint_->port());
     }

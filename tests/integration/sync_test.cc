@@ -117,6 +117,24 @@ TEST_F(SyncTest, NamespaceDirectoriesAreOpenOnlyToTheServersUser)
     }
 }
 
+// Kernels before 5.6 have no openat2: the agent then resolves paths with a walk of its own, which
+// MINISYNC_FORCE_PATH_WALK=1 forces here. The agent says at start which one it uses.
+TEST_F(SyncTest, TheComponentWalkResolvesPathsWhereOpenat2IsMissing)
+{
+    fs::create_directories(src_ / "a" / "b");
+    write_file(src_ / "a" / "b" / "deep.txt", "deep\n");
+    write_file(src_ / "top.txt", "top\n");
+    start_server();
+    ASSERT_EQ(::setenv("MINISYNC_FORCE_PATH_WALK", "1", 1), 0);
+    ChildProcess& agent = start_agent({src_.string()});
+    ASSERT_EQ(::unsetenv("MINISYNC_FORCE_PATH_WALK"), 0);
+    EXPECT_TRUE(wait_until_synced(src_, dst_, 20s));
+    write_file(src_ / "a" / "b" / "later.txt", "later\n");
+    EXPECT_TRUE(wait_until_synced(src_, dst_, 20s));
+    EXPECT_TRUE(agent.log_contains("paths in folders are resolved with a component walk (MINISYNC_FORCE_PATH_WALK=1)"))
+        << agent.log_text();
+}
+
 TEST_F(SyncTest, StartupScanSyncsExistingFilesAndRestartRewritesNothing)
 {
     fs::create_directories(src_ / "docs" / "deep" / "er");
