@@ -1,10 +1,11 @@
-// SIGPIPE, SIGXFSZ, allocator and libevent threading setup.
+// Signals, the open-file limit, allocator and libevent threading setup.
 #include "process_setup.h"
 
 #include "must_succeed.h"
 
 #include <event2/thread.h>
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <csignal>
 
@@ -31,6 +32,14 @@ void prepare_process()
     std::signal(SIGUSR2, SIG_IGN);
     // A write past a file size limit (LimitFSIZE=) then fails with EFBIG instead of ending the process.
     std::signal(SIGXFSZ, SIG_IGN);
+    // systemd and login shells give a soft limit of 1024 open files under a far higher hard one. A server
+    // holding a thousand agents, or an agent watching many directories, needs more, and nothing here uses
+    // select(), which is what the low soft limit protects. A limit that cannot be raised stays as it was.
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        (void)::setrlimit(RLIMIT_NOFILE, &files);
+    }
     ::mallopt(M_MMAP_THRESHOLD, MmapThreshold);
     ::mallopt(M_TRIM_THRESHOLD, TrimThreshold);
     must_succeed(evthread_use_pthreads() == 0, "evthread_use_pthreads");

@@ -18,7 +18,10 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -174,6 +177,45 @@ TEST_F(ConnectionLimitsTest, AThousandIdleConnectionsFromOneHostDoNotLockAnAgent
     write_file(src / "through.txt", "the flood did not keep me out\n");
     EXPECT_TRUE(wait_until_synced(src, server_file(DefaultCn, "src"), 3s));
     EXPECT_EQ(rejected("too_many_connections"), 0);
+}
+
+// The soft limit on open files from "Max open files" in /proc/PID/limits; nothing while unreadable.
+std::optional<std::uint64_t> soft_open_files(pid_t pid)
+{
+    std::ifstream limits{"/proc/" + std::to_string(pid) + "/limits"};
+    std::string line;
+    while (std::getline(limits, line)) {
+        if (line.rfind("Max open files", 0) == 0) {
+            std::istringstream fields{line.substr(std::string{"Max open files"}.size())};
+            std::uint64_t soft = 0;
+            if (fields >> soft) {
+                return soft;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+// systemd and login shells start services with a soft limit of 1024 open files, which would cap the
+// server far below --max-connections: both daemons raise it to the hard limit at start.
+TEST_F(ConnectionLimitsTest, BothDaemonsRaiseTheirOpenFileLimitToTheHardLimit)
+{
+    rlimit inherited{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &inherited), 0);
+    if (inherited.rlim_max == RLIM_INFINITY || inherited.rlim_max <= 256) {
+        GTEST_SKIP() << "a hard limit of " << inherited.rlim_max << " leaves nothing to raise";
+    }
+    rlimit low = inherited;
+    low.rlim_cur = 256;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    start_server();
+    ChildProcess& agent = start_agent({make_dir("src").string()});
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &inherited), 0);
+    for (ChildProcess* daemon : {&server(), &agent}) {
+        std::optional<std::uint64_t> soft;
+        EXPECT_TRUE(wait_for([&] { return (soft = soft_open_files(daemon->pid())) == inherited.rlim_max; }, 10s))
+            << daemon->binary() << ": soft limit " << soft.value_or(0) << ", hard " << inherited.rlim_max;
+    }
 }
 
 } // namespace
