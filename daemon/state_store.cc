@@ -268,11 +268,8 @@ Result<void> StateStore::apply(const std::vector<StateChange>& changes)
     if (changes.empty()) {
         return {};
     }
-    const auto in_file = [this](const Error& error, const char* doing) {
-        return Error{error.code, "state database '" + path_ + "': cannot " + doing + ": " + error.message};
-    };
-    if (Result<void> begun = exec("BEGIN IMMEDIATE"); !begun.ok()) {
-        return in_file(begun.error(), "begin a transaction");
+    if (!exec("BEGIN IMMEDIATE").ok()) {
+        return failure("begin a transaction");
     }
     for (const StateChange& change : changes) {
         if (Result<void> done = apply_one(change); !done.ok()) {
@@ -280,9 +277,10 @@ Result<void> StateStore::apply(const std::vector<StateChange>& changes)
             return done;
         }
     }
-    if (Result<void> committed = exec("COMMIT"); !committed.ok()) {
+    if (!exec("COMMIT").ok()) {
+        Error error = failure("commit a transaction"); // before the rollback replaces SQLite's message
         (void)exec("ROLLBACK");
-        return in_file(committed.error(), "commit a transaction");
+        return error;
     }
     return {};
 }

@@ -86,11 +86,7 @@ void ClientSession::handle_handshake_deadline()
 ClientSession::~ClientSession()
 {
     if (counted_for_client_) {
-        const auto it = context_.connections_per_client.find(client_);
-        if (--it->second == 0) {
-            context_.connections_per_client.erase(it);
-        }
-        --context_.authenticated_connections;
+        context_.connections.remove(client_);
     }
     // The requests still in flight go with requests_, and their path locks with them. Their partials
     // stay on disk: the agent resumes them on its next connection.
@@ -123,24 +119,22 @@ void ClientSession::on_connected()
                           RejectReason::CnNotAllowed);
         return;
     }
-    if (context_.authenticated_connections >= context_.settings.max_connections) {
+    if (context_.connections.total() >= context_.settings.max_connections) {
         client_ = *cn;
         reject_connection(ErrorCode::NotAllowed,
-                          "already " + std::to_string(context_.authenticated_connections) +
+                          "already " + std::to_string(context_.connections.total()) +
                               " connections open (--max-connections)",
                           RejectReason::TooManyConnections);
         return;
     }
-    std::size_t& open = context_.connections_per_client[*cn];
-    if (open >= context_.settings.max_connections_per_client) {
+    if (const std::size_t open = context_.connections.of(*cn); open >= context_.settings.max_connections_per_client) {
         client_ = *cn;
         reject_connection(ErrorCode::NotAllowed,
                           "client '" + *cn + "' already has " + std::to_string(open) + " connections open",
                           RejectReason::TooManyConnections);
         return;
     }
-    ++open;
-    ++context_.authenticated_connections;
+    context_.connections.add(*cn);
     counted_for_client_ = true;
     client_ = *cn;
     state_ = State::AwaitHello;

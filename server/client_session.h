@@ -76,7 +76,7 @@ private:
     FrameChannel channel_;
     State state_ = State::Handshake;
     std::string client_;
-    bool counted_for_client_ = false; // in context.connections_per_client
+    bool counted_for_client_ = false; // in context.connections
     // After client_, which it names its locks and logs by; its path locks go as it does.
     SessionRequests requests_;
     bool read_paused_ = false;

@@ -61,20 +61,12 @@ std::string address_of(const sockaddr* addr)
 
 std::string describe_peer(const sockaddr* addr)
 {
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
     if (addr->sa_family == AF_INET) {
-        const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
-        evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        port = ntohs(in->sin_port);
-        return std::string{host} + ":" + std::to_string(port);
+        return address_of(addr) + ":" + std::to_string(ntohs(reinterpret_cast<const sockaddr_in*>(addr)->sin_port));
     }
-    if (addr->sa_family == AF_INET6) {
-        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
-        evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        port = ntohs(in6->sin6_port);
-    }
-    return "[" + std::string{host} + "]:" + std::to_string(port);
+    const unsigned port =
+        addr->sa_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6*>(addr)->sin6_port) : 0;
+    return "[" + address_of(addr) + "]:" + std::to_string(port);
 }
 
 } // namespace
@@ -97,8 +89,7 @@ Server::Server(ServerSettings settings)
                memory_release_,
                [this](std::uint64_t id) { return find_session(id); },
                [this](std::uint64_t id) { session_closed(id); },
-               connections_per_client_,
-               authenticated_connections_}
+               connections_}
 {
     reap_event_.reset(event_new(base_.get(), -1, 0, &Server::on_reap, this));
     accept_resume_.reset(evtimer_new(base_.get(), &Server::on_accept_resume, this));
@@ -182,10 +173,10 @@ void Server::handle_accept(evutil_socket_t fd, sockaddr* addr, int)
     }
     // Refusals here come before any TLS work: a flood costs an accept and a close each. Each is counted
     // first, so that whoever sees the close finds it counted.
-    if (authenticated_connections_ >= settings_.max_connections) {
+    if (connections_.total() >= settings_.max_connections) {
         metrics_.rejected(RejectReason::TooManyConnections);
         SPDLOG_WARN("connection peer={}: refused err=already {} connections open (--max-connections)",
-                    describe_peer(addr), authenticated_connections_);
+                    describe_peer(addr), connections_.total());
         evutil_closesocket(fd);
         return;
     }

@@ -77,8 +77,7 @@ private:
     IdleMemoryRelease memory_release_{base_.get(), [this] {
         return static_cast<std::uint64_t>(metrics_.files_committed.Value() + metrics_.bytes_received.Value());
     }};
-    std::map<std::string, std::size_t> connections_per_client_;
-    std::size_t authenticated_connections_ = 0;
+    ClientConnections connections_;
     // Before the sessions, whose handshake slots it counts.
     HandshakeAdmission handshakes_{settings_.max_handshakes, settings_.max_handshakes_per_address};
     SessionContext context_;

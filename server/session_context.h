@@ -2,6 +2,7 @@
 // metrics and the locks that span connections.
 #pragma once
 
+#include "client_connections.h"
 #include "group_commit.h"
 #include "handshake_admission.h"
 #include "idle_memory_release.h"
@@ -14,7 +15,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <string>
 
 namespace minisync::server {
@@ -36,10 +36,8 @@ struct SessionContext {
     // (session_completion.h).
     std::function<ClientSession*(std::uint64_t)> find_session;
     std::function<void(std::uint64_t)> session_closed;
-    // Open connections per client CN, against settings.max_connections_per_client.
-    std::map<std::string, std::size_t>& connections_per_client;
-    // Connections past their handshake, against settings.max_connections: their sum.
-    std::size_t& authenticated_connections;
+    // Connections past their handshake, per client CN and in all.
+    ClientConnections& connections;
 };
 
 } // namespace minisync::server
