@@ -224,6 +224,21 @@ ValueKind<std::string> checked_text_value(std::string expected, bool (*valid)(st
     return kind;
 }
 
+ValueKind<bool> boolean_value()
+{
+    ValueKind<bool> kind;
+    kind.expected = "true or false";
+    kind.accepts_strings = false; // one_file_system = "false" is a type error in the file
+    kind.from_boolean = [](bool value) -> std::optional<bool> { return value; };
+    kind.from_text = [](std::string_view text) -> std::optional<bool> {
+        if (text == "true" || text == "false") {
+            return text == "true";
+        }
+        return std::nullopt;
+    };
+    return kind;
+}
+
 ValueKind<std::int64_t> integer_value(std::int64_t min, std::int64_t max)
 {
     ValueKind<std::int64_t> kind;

@@ -60,12 +60,16 @@ struct ValueKind {
     bool accepts_strings = true;
     // Converts a TOML integer; empty when integers are not accepted.
     std::function<std::optional<T>(std::int64_t)> from_integer;
+    // Converts a TOML boolean; empty when booleans are not accepted.
+    std::function<std::optional<T>(bool)> from_boolean;
 };
 
 // A non-empty string, taken as written.
 ValueKind<std::string> text_value(std::string expected = "a non-empty string");
 // A non-empty string that valid() accepts.
 ValueKind<std::string> checked_text_value(std::string expected, bool (*valid)(std::string_view) noexcept);
+// A TOML boolean (or, on the command line, "true" or "false").
+ValueKind<bool> boolean_value();
 // A TOML integer (or, on the command line, decimal digits) in [min, max].
 ValueKind<std::int64_t> integer_value(std::int64_t min, std::int64_t max);
 // At least min bytes: an integer, or a string with an optional K, M, G or T suffix (powers of 1024).
@@ -211,6 +215,9 @@ std::optional<T> TableReader::convert(const toml::node& node, const ValueKind<T>
 {
     if (const auto* integer = node.as_integer(); integer != nullptr && kind.from_integer) {
         return kind.from_integer(integer->get());
+    }
+    if (const auto* boolean = node.as_boolean(); boolean != nullptr && kind.from_boolean) {
+        return kind.from_boolean(boolean->get());
     }
     if (const auto* string = node.as_string(); string != nullptr && kind.accepts_strings) {
         // TOML lets a string hold "\u0000", but every setting ends up as a C string (a file, host or group

@@ -19,8 +19,9 @@ Result<Request> validate_request(const json& object)
     }
     // Unknown fields first: {"comand":"status"} is better answered by the typo than by a missing command.
     for (const auto& [key, value] : object.items()) {
-        if (key != "command" && key != "folder" && key != "wait") {
-            return codec::malformed("unknown field '" + excerpt(key, MaxQuoted) + "' (known: command, folder, wait)");
+        if (key != "command" && key != "folder" && key != "wait" && key != "accept_root") {
+            return codec::malformed("unknown field '" + excerpt(key, MaxQuoted) +
+                                    "' (known: command, folder, wait, accept_root)");
         }
     }
     const auto command_field = object.find("command");
@@ -54,6 +55,18 @@ Result<Request> validate_request(const json& object)
             return codec::malformed("field 'wait' must be true or false");
         }
         request.wait = wait->get<bool>();
+    }
+    if (const auto accept = object.find("accept_root"); accept != object.end()) {
+        if (*command != Command::Resync) {
+            return codec::malformed("field 'accept_root' is only valid for resync");
+        }
+        if (!accept->is_boolean()) {
+            return codec::malformed("field 'accept_root' must be true or false");
+        }
+        request.accept_root = accept->get<bool>();
+    }
+    if (request.accept_root && !request.folder) {
+        return codec::malformed("resync with 'accept_root' needs a 'folder'");
     }
     return request;
 }
@@ -134,6 +147,9 @@ std::string encode_request(const Request& request)
     }
     if (request.wait) {
         object["wait"] = true;
+    }
+    if (request.accept_root) {
+        object["accept_root"] = true;
     }
     return codec::to_line(object);
 }

@@ -10,7 +10,8 @@
 //
 // Change history (bump ControlProtocolVersion when a client or daemon of the previous version would
 // misread a message; adding a reply field is compatible, because clients ignore fields they do not know):
-//   1  initial: status, pause, resume, resync (with wait).
+//   1  initial: status, pause, resume, resync (with wait); later, compatibly: resync's accept_root,
+//      status's folders[].state (a daemon without them refuses accept_root as an unknown field).
 #pragma once
 
 #include "result.h"
@@ -59,6 +60,9 @@ struct Request {
     std::optional<std::string> folder;
     // Resync only: reply once the queue has drained rather than at once.
     bool wait = false;
+    // Resync of one folder only: the directory now at the folder's path becomes its root (a folder
+    // suspended because its root is not the one recorded is synced again, against that directory).
+    bool accept_root = false;
 
     bool operator==(const Request&) const = default;
 };
@@ -95,6 +99,9 @@ struct FolderStatus {
     bool paused = false;
     std::uint64_t pending = 0; // paths waiting to be sent
     std::optional<std::string> error; // why the folder cannot be synced right now, if it cannot
+    // "syncing", "idle", "paused", "missing" (no directory at path) or "suspended" (not the directory
+    // synced so far); error says why for the last two. Empty from a daemon that does not report it.
+    std::string state;
 
     bool operator==(const FolderStatus&) const = default;
 };

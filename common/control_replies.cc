@@ -201,6 +201,9 @@ Result<StatusReply> decode_status_unchecked(const json& body)
             FieldReader item_fields{item, context, error};
             item_fields.string("name", folder.name);
             item_fields.string("path", folder.path);
+            if (item.contains("state")) { // absent from daemons before it was added
+                item_fields.string("state", folder.state);
+            }
             item_fields.boolean("paused", folder.paused);
             item_fields.u64("pending", folder.pending);
             item_fields.string_or_null("error", folder.error);
@@ -318,6 +321,7 @@ std::string encode_status(const StatusReply& status)
         ordered_json item;
         item["name"] = folder.name;
         item["path"] = folder.path;
+        item["state"] = folder.state;
         item["paused"] = folder.paused;
         item["pending"] = folder.pending;
         item["error"] = string_or_null(folder.error);

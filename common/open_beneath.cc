@@ -45,22 +45,22 @@ UniqueFd failed(int error) noexcept
 
 } // namespace
 
-UniqueFd open_beneath(int dir_fd, const char* relative_path, int flags) noexcept
+UniqueFd open_beneath(int dir_fd, const char* relative_path, int flags, Mounts mounts) noexcept
 {
     if (resolver() == Resolver::Openat2) {
-        UniqueFd fd = open_strictly_beneath(dir_fd, relative_path, flags);
+        UniqueFd fd = open_strictly_beneath(dir_fd, relative_path, flags, mounts);
         if (fd || errno != ENOSYS) {
             return fd;
         }
     }
-    return open_beneath_by_walk(dir_fd, relative_path, flags);
+    return open_beneath_by_walk(dir_fd, relative_path, flags, mounts);
 }
 
-UniqueFd open_strictly_beneath(int dir_fd, const char* relative_path, int flags) noexcept
+UniqueFd open_strictly_beneath(int dir_fd, const char* relative_path, int flags, Mounts mounts) noexcept
 {
     open_how how{};
     how.flags = static_cast<unsigned long long>(flags | O_NOFOLLOW | O_CLOEXEC);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | (mounts == Mounts::Refuse ? RESOLVE_NO_XDEV : 0);
     for (int attempt = 0; attempt < 8; ++attempt) {
         const long fd = ::syscall(SYS_openat2, dir_fd, relative_path, &how, sizeof how);
         if (fd >= 0) {
@@ -74,7 +74,7 @@ UniqueFd open_strictly_beneath(int dir_fd, const char* relative_path, int flags)
     return UniqueFd{};
 }
 
-UniqueFd open_beneath_by_walk(int dir_fd, const char* relative_path, int flags) noexcept
+UniqueFd open_beneath_by_walk(int dir_fd, const char* relative_path, int flags, Mounts mounts) noexcept
 {
     struct stat top{};
     if (::fstat(dir_fd, &top) != 0) {
@@ -122,7 +122,7 @@ UniqueFd open_beneath_by_walk(int dir_fd, const char* relative_path, int flags) 
         if (::fstat(next.get(), &opened) != 0) {
             return UniqueFd{};
         }
-        if (opened.st_dev != top.st_dev) {
+        if (mounts == Mounts::Refuse && opened.st_dev != top.st_dev) {
             return failed(EXDEV); // a mount inside the tree: another file system
         }
         if (last) {
@@ -138,7 +138,7 @@ UniqueFd open_beneath_by_walk(int dir_fd, const char* relative_path, int flags) 
 const char* path_resolver() noexcept
 {
     switch (resolver()) {
-    case Resolver::Openat2: return "openat2 (RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS)";
+    case Resolver::Openat2: return "openat2 (RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV)";
     case Resolver::Walk: return "a component walk (this kernel has no openat2)";
     case Resolver::ForcedWalk: return "a component walk (MINISYNC_FORCE_PATH_WALK=1)";
     }

@@ -26,6 +26,7 @@ int main(int argc, char** argv)
 
     std::string folder;
     bool wait = false;
+    bool accept_root = false;
     auto* status = app.add_subcommand("status", "show what the agent is doing");
     auto* pause = app.add_subcommand("pause", "stop sending changes (they keep being recorded)");
     auto* resume = app.add_subcommand("resume", "send the changes recorded while paused");
@@ -34,6 +35,9 @@ int main(int argc, char** argv)
         command->add_option("FOLDER", folder, "only this folder (default: every folder)");
     }
     resync->add_flag("--wait", wait, "return only once the queue has drained; exit 1 if some files failed");
+    resync->add_flag("--accept-root", accept_root,
+                     "the directory now at FOLDER's path is the folder from now on (a suspended folder; see "
+                     "docs/OPERATIONS.md); needs FOLDER");
 
     try {
         app.parse(argc, argv);
@@ -60,6 +64,11 @@ int main(int argc, char** argv)
         options.request.folder = folder;
     }
     options.request.wait = wait;
+    options.request.accept_root = accept_root;
+    if (accept_root && !options.request.folder) {
+        std::cerr << "minisyncctl: resync --accept-root needs a FOLDER\n";
+        return minisync::ctl::ExitUsage;
+    }
     if (app.count("--socket") > 0 && options.socket_path.empty()) {
         std::cerr << "minisyncctl: --socket needs a path\n";
         return minisync::ctl::ExitUsage;

@@ -120,15 +120,23 @@ std::string format_status(const control::StatusReply& status)
     if (status.folders.empty()) {
         out += "  (no folders)\n";
     }
+    // A daemon that reports no state says only whether the folder is paused.
+    auto state_of = [](const control::FolderStatus& folder) {
+        return !folder.state.empty() ? printable(folder.state) : folder.paused ? std::string{"paused"} : std::string{};
+    };
     std::size_t name_width = 0;
     std::size_t path_width = 0;
+    std::size_t state_width = 0;
     for (const control::FolderStatus& folder : status.folders) {
         name_width = std::max(name_width, display_width(printable(folder.name)));
         path_width = std::max(path_width, display_width(printable(folder.path)));
+        state_width = std::max(state_width, display_width(state_of(folder)));
     }
     for (const control::FolderStatus& folder : status.folders) {
+        const std::string state = state_of(folder);
         out += "  " + padded(printable(folder.name), name_width) + "  " + padded(printable(folder.path), path_width) +
-               "  " + (folder.paused ? "paused  " : "") + "pending " + format_count(folder.pending);
+               "  " + (state_width == 0 ? "" : padded(state, state_width) + "  ") + "pending " +
+               format_count(folder.pending);
         if (folder.error) {
             out += "  error: " + printable(*folder.error);
         }

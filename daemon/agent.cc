@@ -57,22 +57,36 @@ std::shared_ptr<StateStore> open_state(const std::string& path)
     throw std::runtime_error(fresh.error().message);
 }
 
-// The configured folders with their state database ids and their roots as they are now.
+// The configured folders with their state database ids, and their roots judged against the identities
+// recorded (a first root is recorded now): a folder whose root is not there starts held, not watched.
 FolderTable initial_folders(StateStore& store, std::vector<FolderSpec> specs)
 {
     FolderTable folders;
     for (FolderSpec& spec : specs) {
+        Result<StoredFolder> stored = store.open_folder(spec.name);
+        if (!stored.ok()) {
+            throw std::runtime_error("folder '" + spec.name + "': " + stored.error().message);
+        }
         Folder folder;
-        Result<std::int64_t> id = store.folder_id(spec.name);
-        if (!id.ok()) {
-            throw std::runtime_error("folder '" + spec.name + "': " + id.error().message);
+        folder.state_id = stored.value().id;
+        folder.recorded_root = stored.value().root;
+        folder.root.path = spec.path;
+        folder.root.identity = stored.value().root.value_or(RootIdentity{});
+        folder.root.mounts = spec.one_file_system ? Mounts::Refuse : Mounts::Cross;
+        const std::optional<FolderRoot> found = identify_folder_root(spec.path);
+        const RootVerdict verdict = judge_root(spec.path, found, folder.recorded_root);
+        folder.root_state = verdict.state;
+        if (verdict.state == RootVerdict::State::Present) {
+            folder.root.identity = found->identity;
+            if (verdict.record_identity) {
+                if (Result<void> recorded = store.set_root_identity(folder.state_id, found->identity); !recorded.ok()) {
+                    throw std::runtime_error("folder '" + spec.name + "': " + recorded.error().message);
+                }
+                folder.recorded_root = found->identity;
+            }
+        } else {
+            folder.root_problem = describe_root_problem(spec.name, verdict);
         }
-        folder.state_id = id.value();
-        auto root = identify_folder_root(spec.path);
-        if (!root) {
-            throw std::runtime_error("folder '" + spec.path + "' is not a directory");
-        }
-        folder.root = std::move(*root);
         folder.spec = std::move(spec);
         folders.append(std::move(folder));
     }
@@ -117,7 +131,10 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
       link_{base_.get(), settings_, scheduler_, metrics_},
       watcher_{base_.get(), timers_, inbox_, pool_, folders_,
                settings_.excludes, metrics_,
-               [this](SyncItem item) { scheduler_.enqueue(std::move(item)); },
+               [this](SyncItem item) {
+                   control_handler_.note_work(item.folder);
+                   scheduler_.enqueue(std::move(item));
+               },
                [this](std::size_t folder, std::optional<std::string> subtree, FolderWatcher::RecordsReady done) {
                    if (subtree) {
                        state_writer_.load_subtree(folders_[folder].state_id, std::move(*subtree), std::move(done));
@@ -126,7 +143,7 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
                    }
                }},
       shutdown_deadline_{evtimer_new(base_.get(), &Agent::on_deadline, this)},
-      config_reload_{std::move(argv), settings_, folders_, scheduler_, watcher_, link_, state_writer_}
+      config_reload_{std::move(argv), settings_, folders_, scheduler_, watcher_, root_guard_, link_, state_writer_}
 {
     if (settings_.metrics) {
         metrics_endpoint_ = std::make_unique<MetricsEndpoint>(*settings_.metrics, registry_);
@@ -134,10 +151,14 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
     scheduler_.attach(link_);
     scheduler_.on_idle([this] {
         control_handler_.check_waiters();
+        control_handler_.publish_folder_states();
         memory_release_.note_work();
     });
     watcher_.on_scans_done([this] { control_handler_.check_waiters(); });
     watcher_.on_events_lost([this](std::size_t folder) { scheduler_.recheck_in_flight(folder); });
+    watcher_.on_root_doubt([this](std::size_t folder, const std::string& what) { root_guard_.doubt(folder, what); });
+    scheduler_.on_root_doubt([this](std::size_t folder, const std::string& what) { root_guard_.doubt(folder, what); });
+    control_handler_.publish_folder_states();
     control_ = std::make_unique<ControlServer>(
         base_.get(), settings_.control_socket.empty() ? control::default_socket_path() : settings_.control_socket,
         resolve_group(settings_.control_group), [this](const control::Request& request, ControlServer::Reply reply) {
@@ -167,7 +188,9 @@ Agent::~Agent()
 int Agent::run()
 {
     for (const Folder& folder : folders_) {
-        SPDLOG_INFO("watching folder={} path={}", folder.spec.name, folder.spec.path);
+        if (folder.root_state == RootVerdict::State::Present) {
+            SPDLOG_INFO("watching folder={} path={}", folder.spec.name, folder.spec.path);
+        }
     }
     SPDLOG_INFO("server={} expecting certificate name '{}', state in '{}', control socket '{}'",
                 settings_.server.to_string(), settings_.server_name, settings_.state_path, control_->path());
@@ -185,6 +208,7 @@ int Agent::run()
         SPDLOG_INFO("metrics on http://{}:{}/metrics", settings_.metrics->host, metrics_endpoint_->port());
     }
     watcher_.start(std::move(known));
+    root_guard_.start();
     link_.start();
     notify_ready("watching " + std::to_string(folders_.size()) + " folder(s), server " +
                  settings_.server.to_string());
@@ -216,6 +240,7 @@ void Agent::reload()
 {
     if (!shutting_down_) {
         config_reload_.reload();
+        control_handler_.publish_folder_states();
     }
 }
 

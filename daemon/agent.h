@@ -18,6 +18,7 @@
 #include "state_store.h"
 #include "state_writer.h"
 #include "request_scheduler.h"
+#include "root_guard.h"
 #include "timer.h"
 #include "worker_pool.h"
 
@@ -74,9 +75,11 @@ private:
     }};
     ServerLink link_;
     FolderWatcher watcher_;
+    RootGuard root_guard_{timers_, inbox_, pool_, folders_, watcher_, scheduler_, state_writer_,
+                          [this](std::size_t) { control_handler_.publish_folder_states(); }};
     EventPtr shutdown_deadline_;
     std::unique_ptr<ControlServer> control_;
-    ControlHandler control_handler_{settings_, folders_, scheduler_, watcher_, link_, metrics_};
+    ControlHandler control_handler_{settings_, folders_, scheduler_, watcher_, root_guard_, link_, metrics_};
     ConfigReload config_reload_;
     ServiceHeartbeat heartbeat_{base_.get(), [this] { return control_handler_.service_status(); }};
     // Serving GET /metrics when --metrics is given.

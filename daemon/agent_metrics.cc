@@ -1,6 +1,7 @@
 // Registration of the agent's metric families.
 #include "agent_metrics.h"
 
+#include "folder_table.h"
 #include "metrics_endpoint.h"
 
 namespace minisync::agent {
@@ -50,6 +51,10 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
                   .Name("minisync_errors_total")
                   .Help("Errors by kind: read, server, connection, state, watch, control, protocol")
                   .Register(registry)},
+      folder_states_{prometheus::BuildGauge()
+                         .Name("minisync_folder_state")
+                         .Help("1 for each folder's state (syncing, idle, paused, missing, suspended), 0 for the others")
+                         .Register(registry)},
       sync_latency_{prometheus::BuildHistogram()
                         .Name("minisync_sync_latency_seconds")
                         .Help("Time from a change being seen to the server acknowledging it")
@@ -65,6 +70,20 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
 void AgentMetrics::error(ErrorKind kind)
 {
     errors_.Add({{"kind", label_of(kind)}}).Increment();
+}
+
+void AgentMetrics::folder_state(const std::string& folder, std::string_view state)
+{
+    for (const std::string_view name : folder_state_names) {
+        folder_states_.Add({{"folder", folder}, {"state", std::string{name}}}).Set(name == state ? 1 : 0);
+    }
+}
+
+void AgentMetrics::forget_folder_state(const std::string& folder)
+{
+    for (const std::string_view name : folder_state_names) {
+        folder_states_.Remove(&folder_states_.Add({{"folder", folder}, {"state", std::string{name}}}));
+    }
 }
 
 void AgentMetrics::synced_after(std::chrono::steady_clock::time_point seen)

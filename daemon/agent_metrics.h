@@ -10,6 +10,8 @@
 #include <prometheus/registry.h>
 
 #include <chrono>
+#include <string>
+#include <string_view>
 
 namespace minisync::agent {
 
@@ -29,6 +31,11 @@ public:
     explicit AgentMetrics(prometheus::Registry& registry);
 
     void error(ErrorKind kind);
+    // minisync_folder_state{folder,state}: 1 for the folder's state (a name of folder_state_names), 0 for
+    // the others.
+    void folder_state(const std::string& folder, std::string_view state);
+    // The folder left the configuration: its series go.
+    void forget_folder_state(const std::string& folder);
     // A change seen at `seen` is now acknowledged by the server.
     void synced_after(std::chrono::steady_clock::time_point seen);
 
@@ -44,6 +51,7 @@ public:
 
 private:
     prometheus::Family<prometheus::Counter>& errors_;
+    prometheus::Family<prometheus::Gauge>& folder_states_;
     prometheus::Histogram& sync_latency_;
 };
 

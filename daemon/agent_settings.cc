@@ -138,26 +138,58 @@ private:
     std::map<std::string, std::string> where_;
 };
 
-// One [[folder]] table: path (required, relative to the file's directory), name, exclude.
+// A folder's path made absolute, with the symlinks of what exists of it resolved. A path that does not
+// exist (yet) is fine: the folder is reported missing and synced once it is there (docs/CONFIG.md). One
+// that names something else than a directory, or cannot be looked at, is refused with problem set.
+std::optional<std::filesystem::path> folder_path(const std::string& given, std::string& problem)
+{
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::canonical(given, ec);
+    if (!ec) {
+        if (std::filesystem::is_directory(absolute, ec)) {
+            return absolute;
+        }
+        problem = quote_whole(given) + " is not a directory";
+        return std::nullopt;
+    }
+    if (ec != std::errc::no_such_file_or_directory) {
+        problem = quote_whole(given) + " cannot be looked at: " + ec.message();
+        return std::nullopt;
+    }
+    std::filesystem::path missing = std::filesystem::weakly_canonical(std::filesystem::absolute(given, ec), ec);
+    if (ec) {
+        problem = quote_whole(given) + " cannot be looked at: " + ec.message();
+        return std::nullopt;
+    }
+    if (!missing.has_filename()) {
+        missing = missing.parent_path(); // "dir/" names dir
+    }
+    return missing;
+}
+
+// One [[folder]] table: path (required, relative to the file's directory), name, exclude, one_file_system.
 void read_folder_table(TableReader& table, FolderNames& names, std::vector<FolderSpec>& folders)
 {
     const std::optional<std::string> path = table.get_path("path");
     const std::optional<std::string> name = table.get("name", folder_name_value());
     std::optional<std::vector<std::string>> excludes = table.get_array("exclude", text_value("a non-empty pattern"));
+    const std::optional<bool> one_file_system = table.get("one_file_system", boolean_value());
     table.report_unknown_keys();
     if (!table.has("path")) {
         table.missing("path");
         return;
     }
-    if (!path || (table.has("name") && !name) || (table.has("exclude") && !excludes)) {
+    if (!path || (table.has("name") && !name) || (table.has("exclude") && !excludes) ||
+        (table.has("one_file_system") && !one_file_system)) {
         return; // already reported
     }
-    std::error_code ec;
-    const std::filesystem::path absolute = std::filesystem::canonical(*path, ec);
-    if (ec || !std::filesystem::is_directory(absolute, ec)) {
-        table.error("path", quote_whole(*path) + " is not an existing directory");
+    std::string problem;
+    const std::optional<std::filesystem::path> resolved = folder_path(*path, problem);
+    if (!resolved) {
+        table.error("path", problem);
         return;
     }
+    const std::filesystem::path& absolute = *resolved;
     std::string folder_name;
     const char* name_key = "name";
     if (name) {
@@ -175,7 +207,8 @@ void read_folder_table(TableReader& table, FolderNames& names, std::vector<Folde
         table.error(name_key, "folder name " + quote_whole(folder_name) + " is used twice (first at " + *first + ")");
         return;
     }
-    folders.push_back(FolderSpec{absolute.string(), folder_name, excludes.value_or(std::vector<std::string>{})});
+    folders.push_back(FolderSpec{absolute.string(), folder_name, excludes.value_or(std::vector<std::string>{}),
+                                 one_file_system.value_or(true)});
 }
 
 // FOLDER[=NAME] from the command line; a relative FOLDER is relative to the working directory.
@@ -183,12 +216,13 @@ void read_folder_argument(const std::string& argument, FolderNames& names, std::
                           ConfigErrors& errors)
 {
     auto [path, name] = split_folder_argument(argument);
-    std::error_code ec;
-    const std::filesystem::path absolute = std::filesystem::canonical(path, ec);
-    if (ec || !std::filesystem::is_directory(absolute, ec)) {
-        errors.add("folder " + quote_whole(path) + " is not an existing directory");
+    std::string problem;
+    const std::optional<std::filesystem::path> resolved = folder_path(path, problem);
+    if (!resolved) {
+        errors.add("folder " + problem);
         return;
     }
+    const std::filesystem::path& absolute = *resolved;
     // `minisyncd .` means the current directory by its real name.
     if (argument.rfind('=') == std::string::npos && absolute.has_filename()) {
         name = absolute.filename().string();
@@ -203,7 +237,7 @@ void read_folder_argument(const std::string& argument, FolderNames& names, std::
                    (*first == "the command line" ? std::string{} : " (also at " + *first + ")"));
         return;
     }
-    folders.push_back(FolderSpec{absolute.string(), name, {}});
+    folders.push_back(FolderSpec{absolute.string(), name, {}, true});
 }
 
 Outcome parse(int argc, const char* const* argv)

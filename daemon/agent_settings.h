@@ -22,6 +22,9 @@ struct FolderSpec {
     std::string name; // the folder's name on the server
     // Patterns for this folder only, on top of AgentSettings::excludes (a [[folder]] table's `exclude`).
     std::vector<std::string> excludes;
+    // Like rsync -x: what another file system mounted below the folder holds is not synced
+    // (docs/CONFIG.md `one_file_system`).
+    bool one_file_system = true;
 };
 
 struct AgentSettings {

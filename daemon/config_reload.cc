@@ -37,13 +37,14 @@ ReloadPlan plan_reload(const FolderTable& running, const std::vector<std::string
 }
 
 ConfigReload::ConfigReload(std::vector<std::string> argv, AgentSettings& settings, FolderTable& folders,
-                           RequestScheduler& scheduler, FolderWatcher& watcher, ServerLink& link,
-                           StateWriter& state_writer)
+                           RequestScheduler& scheduler, FolderWatcher& watcher, RootGuard& root_guard,
+                           ServerLink& link, StateWriter& state_writer)
     : argv_{std::move(argv)},
       settings_{settings},
       folders_{folders},
       scheduler_{scheduler},
       watcher_{watcher},
+      root_guard_{root_guard},
       link_{link},
       state_writer_{state_writer}
 {
@@ -91,35 +92,32 @@ void ConfigReload::reload()
 
 void ConfigReload::add_folder(FolderSpec folder)
 {
-    const auto root = identify_folder_root(folder.path);
-    if (!root) {
-        SPDLOG_ERROR("reload: folder '{}' is not a directory; not added", folder.path);
-        return;
-    }
-    SPDLOG_INFO("watching folder={} path={} (added by a reload)", folder.name, folder.path);
+    SPDLOG_INFO("adding folder={} path={} (by a reload)", folder.name, folder.path);
     const std::string name = folder.name;
     Folder added;
+    added.root.path = folder.path;
+    added.root.mounts = folder.one_file_system ? Mounts::Refuse : Mounts::Cross;
     added.spec = std::move(folder);
-    added.root = *root;
     // The state id stays 0 until the state database has given the folder one; nothing is sent before that.
     const std::size_t index = folders_.append(std::move(added));
     scheduler_.set_paused(index, true);
-    state_writer_.folder_id(name, [this, index](Result<std::int64_t> id) {
-        if (!id.ok()) {
+    state_writer_.open_folder(name, [this, index](Result<StoredFolder> stored) {
+        Folder& opened = folders_[index];
+        if (!stored.ok()) {
             // Never watched and nothing queued for it: marking it removed is all there is to undo.
-            SPDLOG_ERROR("reload: folder '{}' not added: {}", folders_[index].spec.name, id.error().message);
-            folders_[index].removed = true;
+            SPDLOG_ERROR("reload: folder '{}' not added: {}", opened.spec.name, stored.error().message);
+            opened.removed = true;
             scheduler_.remove_folder(index);
             return;
         }
-        folders_[index].state_id = id.value();
-        state_writer_.load_folder(id.value(), [this, index](std::shared_ptr<const FolderRecords> records) {
-            if (folders_[index].removed) {
-                return; // removed by a later reload before it was ever watched
-            }
-            watcher_.add_folder(index, std::move(records));
-            scheduler_.set_paused(index, false);
-        });
+        if (opened.removed) {
+            return; // removed by a later reload before it was ever watched
+        }
+        opened.state_id = stored.value().id;
+        opened.recorded_root = stored.value().root;
+        opened.root.identity = stored.value().root.value_or(RootIdentity{});
+        scheduler_.set_paused(index, false);
+        root_guard_.admit(index);
     });
 }
 

@@ -8,6 +8,7 @@
 #include "folder_table.h"
 #include "folder_watcher.h"
 #include "request_scheduler.h"
+#include "root_guard.h"
 #include "server_link.h"
 #include "state_writer.h"
 
@@ -43,7 +44,8 @@ public:
     // argv is the command line the agent was started with, parsed again on each reload; settings are
     // the agent's, updated with what changed.
     ConfigReload(std::vector<std::string> argv, AgentSettings& settings, FolderTable& folders,
-                 RequestScheduler& scheduler, FolderWatcher& watcher, ServerLink& link, StateWriter& state_writer);
+                 RequestScheduler& scheduler, FolderWatcher& watcher, RootGuard& root_guard, ServerLink& link,
+                 StateWriter& state_writer);
     ConfigReload(const ConfigReload&) = delete;
     ConfigReload& operator=(const ConfigReload&) = delete;
 
@@ -52,8 +54,8 @@ public:
     void reload();
 
 private:
-    // A new folder is paused until the state database has given it an id and its records are loaded
-    // (on the writer's strand); then it is watched and reconciled as at start.
+    // A new folder is paused until the state database has given it an id (on the writer's strand); then
+    // the root guard judges its root, and it is watched and reconciled as at start once that is there.
     void add_folder(FolderSpec folder);
     void remove_folder(std::size_t folder);
 
@@ -62,6 +64,7 @@ private:
     FolderTable& folders_;
     RequestScheduler& scheduler_;
     FolderWatcher& watcher_;
+    RootGuard& root_guard_;
     ServerLink& link_;
     StateWriter& state_writer_;
 };

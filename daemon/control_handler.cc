@@ -9,8 +9,15 @@
 namespace minisync::agent {
 
 ControlHandler::ControlHandler(const AgentSettings& settings, FolderTable& folders, RequestScheduler& scheduler,
-                               FolderWatcher& watcher, const ServerLink& link, AgentMetrics& metrics)
-    : settings_{settings}, folders_{folders}, scheduler_{scheduler}, watcher_{watcher}, link_{link}, metrics_{metrics}
+                               FolderWatcher& watcher, RootGuard& root_guard, const ServerLink& link,
+                               AgentMetrics& metrics)
+    : settings_{settings},
+      folders_{folders},
+      scheduler_{scheduler},
+      watcher_{watcher},
+      root_guard_{root_guard},
+      link_{link},
+      metrics_{metrics}
 {
 }
 
@@ -28,7 +35,13 @@ void ControlHandler::handle(const control::Request& request, ControlServer::Repl
     switch (request.command) {
     case control::Command::Pause: pause_or_resume(folders, true, std::move(reply)); return;
     case control::Command::Resume: pause_or_resume(folders, false, std::move(reply)); return;
-    case control::Command::Resync: resync(folders, request.wait, std::move(reply)); return;
+    case control::Command::Resync:
+        if (request.accept_root) {
+            accept_root(folders.front(), request.wait, std::move(reply));
+        } else {
+            resync(folders, request.wait, std::move(reply));
+        }
+        return;
     case control::Command::Status: break;
     }
 }
@@ -41,6 +54,7 @@ void ControlHandler::pause_or_resume(const std::vector<std::size_t>& folders, bo
                     pause ? "paused; changes are recorded and sent on resume" : "resumed");
     }
     metrics_.paused.Set(folders_.all_paused() ? 1 : 0);
+    publish_folder_states();
     control::FoldersReply answer;
     answer.folders = folders_.names_of(folders);
     reply(control::encode_folders(answer));
@@ -53,7 +67,17 @@ void ControlHandler::resync(const std::vector<std::size_t>& folders, bool wait, 
         reply(control::error_reply(control::PausedError));
         return;
     }
+    if (folders.size() == 1 && folders_[folders.front()].root_state != RootVerdict::State::Present) {
+        const Folder& named = folders_[folders.front()];
+        reply(control::error_reply("folder '" + named.spec.name + "' is " +
+                                   std::string{folder_state_name(named, false)} + ": " + named.root_problem));
+        return;
+    }
     for (const std::size_t folder : folders) {
+        if (folders_[folder].root_state != RootVerdict::State::Present) {
+            SPDLOG_INFO("folder={}: resync: skipped, {}", folders_[folder].spec.name, folders_[folder].root_problem);
+            continue;
+        }
         SPDLOG_INFO("folder={}: resync: every entry is offered to the server again", folders_[folder].spec.name);
         watcher_.resync(folder);
     }
@@ -64,6 +88,61 @@ void ControlHandler::resync(const std::vector<std::size_t>& folders, bool wait, 
         return;
     }
     waiters_.push_back(Waiter{folders, std::move(reply)});
+}
+
+void ControlHandler::accept_root(std::size_t folder, bool wait, ControlServer::Reply reply)
+{
+    if (wait && folders_[folder].paused) {
+        reply(control::error_reply(control::PausedError));
+        return;
+    }
+    root_guard_.accept(folder, [this, folder, wait, reply = std::move(reply)](Result<void> accepted) mutable {
+        if (!accepted.ok()) {
+            reply(control::error_reply(accepted.error().message));
+            return;
+        }
+        if (!wait) {
+            control::FoldersReply answer;
+            answer.folders = folders_.names_of({folder});
+            reply(control::encode_folders(answer));
+            return;
+        }
+        waiters_.push_back(Waiter{{folder}, std::move(reply)});
+    });
+}
+
+void ControlHandler::publish_folder_states()
+{
+    for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
+        publish_folder_state(folder);
+    }
+}
+
+void ControlHandler::note_work(std::size_t folder)
+{
+    if (folder >= published_states_.size() || published_states_[folder] == "idle") {
+        publish_folder_state(folder);
+    }
+}
+
+void ControlHandler::publish_folder_state(std::size_t folder)
+{
+    if (published_states_.size() < folders_.size()) {
+        published_states_.resize(folders_.size());
+    }
+    const Folder& reported = folders_[folder];
+    if (reported.removed) {
+        if (!published_states_[folder].empty()) {
+            metrics_.forget_folder_state(reported.spec.name);
+            published_states_[folder] = {};
+        }
+        return;
+    }
+    const std::string_view state = folder_state_name(reported, scheduler_.has_work(folder));
+    if (state != published_states_[folder]) {
+        metrics_.folder_state(reported.spec.name, state);
+        published_states_[folder] = state;
+    }
 }
 
 bool ControlHandler::any_paused(const std::vector<std::size_t>& folders) const
@@ -136,7 +215,10 @@ control::StatusReply ControlHandler::status() const
         entry.path = folder.spec.path;
         entry.paused = folder.paused;
         entry.pending = scheduler_.pending(index);
-        if (!folder.error.empty()) {
+        entry.state = folder_state_name(folder, scheduler_.has_work(index));
+        if (!folder.root_problem.empty()) {
+            entry.error = folder.root_problem;
+        } else if (!folder.error.empty()) {
             entry.error = folder.error;
         }
         status.folders.push_back(std::move(entry));

@@ -1,9 +1,22 @@
-// Lookups over the folder table: selection by name, running folders, the paused state.
+// Lookups over the folder table: selection by name, running folders, the paused state, reported states.
 #include "folder_table.h"
 
 #include <algorithm>
 
 namespace minisync::agent {
+
+std::string_view folder_state_name(const Folder& folder, bool has_work) noexcept
+{
+    switch (folder.root_state) {
+    case RootVerdict::State::Missing: return "missing";
+    case RootVerdict::State::Suspended: return "suspended";
+    case RootVerdict::State::Present: break;
+    }
+    if (folder.paused) {
+        return "paused";
+    }
+    return has_work ? "syncing" : "idle";
+}
 
 std::size_t FolderTable::append(Folder folder)
 {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace minisync::agent {
@@ -26,8 +27,14 @@ struct Folder {
     // The state database's id; 0 for a folder added by a reload until the database has given it one
     // (it stays paused until then).
     std::int64_t state_id = 0;
-    // Its root as identified when it was added: a root that no longer matches is never read from.
+    // Its root: the path and the identity lookups hold to (a directory that no longer matches is never
+    // read from), and the identity recorded in the state database (none before the root was first seen).
     FolderRoot root;
+    std::optional<RootIdentity> recorded_root;
+    // Whether that root is there to be synced. A missing or suspended folder is neither watched nor sent
+    // (what is queued for it is held), and nothing of it is removed on the server; root_problem says why.
+    RootVerdict::State root_state = RootVerdict::State::Present;
+    std::string root_problem;
     // No longer in the configuration (a reload); nothing is watched or sent for it any more.
     bool removed = false;
     // minisyncctl pause: changes are kept, not sent (RequestScheduler).
@@ -37,10 +44,20 @@ struct Folder {
     // records are loaded), the filter of global plus own excludes, and what keeps the folder from being
     // watched completely (empty when nothing does), with whether that is the inotify watch limit.
     bool watched = false;
+    // Counts the times watching stopped: a scan started before is stale and what it found is dropped.
+    std::uint64_t watch_epoch = 0;
     std::shared_ptr<const ExcludeFilter> exclude_filter;
     bool watch_limited = false;
     std::string error;
+
+    // Nothing of it is sent now: paused by minisyncctl, or its root is not there.
+    [[nodiscard]] bool held() const noexcept { return paused || root_state != RootVerdict::State::Present; }
 };
+
+// The states a folder is reported in (status `folders[].state`, minisync_folder_state): syncing or idle
+// while its root is there and it is not paused, by whether anything of it waits to be sent.
+inline constexpr std::string_view folder_state_names[] = {"syncing", "idle", "paused", "missing", "suspended"};
+[[nodiscard]] std::string_view folder_state_name(const Folder& folder, bool has_work) noexcept;
 
 class FolderTable {
 public:

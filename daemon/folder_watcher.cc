@@ -49,7 +49,8 @@ FolderWatcher::FolderWatcher(event_base* base, TimerMaker& timers, LoopInbox& in
 {
     must_succeed(read_event_ != nullptr, "event_new");
     for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
-        folders_[folder].watched = true;
+        // A folder whose root is not there is watched once it is (start_watching).
+        folders_[folder].watched = folders_[folder].root_state == RootVerdict::State::Present;
         folders_[folder].exclude_filter = filter_for(folder);
     }
 }
@@ -67,19 +68,37 @@ bool FolderWatcher::watching(std::size_t folder) const
     return folders_[folder].watched && !folders_[folder].removed;
 }
 
-void FolderWatcher::add_folder(std::size_t folder, std::shared_ptr<const FolderRecords> known)
-{
-    folders_[folder].watched = true;
-    folders_[folder].exclude_filter = filter_for(folder);
-    scan(folder, "", true, std::move(known));
-}
-
 void FolderWatcher::remove_folder(std::size_t folder)
 {
     watches_->unwatch_tree(folder, "");
     folders_[folder].watch_limited = false;
     moves_out_.drop_folder(folder);
     deferred_.drop_folder(folder);
+}
+
+void FolderWatcher::stop_watching(std::size_t folder)
+{
+    remove_folder(folder);
+    folders_[folder].watched = false;
+    ++folders_[folder].watch_epoch;
+}
+
+void FolderWatcher::start_watching(std::size_t folder, Against against)
+{
+    folders_[folder].watched = true;
+    folders_[folder].exclude_filter = filter_for(folder);
+    if (against == Against::Records) {
+        rescan_with_records(folder);
+    } else {
+        resync(folder);
+    }
+}
+
+void FolderWatcher::root_doubt(std::size_t folder, const std::string& what)
+{
+    if (on_root_doubt_) {
+        on_root_doubt_(folder, what);
+    }
 }
 
 void FolderWatcher::set_excludes(std::vector<std::string> global_excludes)
@@ -100,7 +119,9 @@ void FolderWatcher::start(std::vector<std::shared_ptr<const FolderRecords>> know
 {
     must_succeed(event_add(read_event_.get(), nullptr) == 0, "event_add");
     for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
-        scan(folder, "", true, folder < known.size() ? std::move(known[folder]) : nullptr);
+        if (watching(folder)) {
+            scan(folder, "", true, folder < known.size() ? std::move(known[folder]) : nullptr);
+        }
     }
 }
 
@@ -136,8 +157,9 @@ void FolderWatcher::scan(std::size_t folder, std::string start, bool verify_firs
     ++scans_running_;
     // The worker touches only what it owns a share of; `this` is used back on the loop thread alone.
     pool_.post([this, &inbox = inbox_, &stop = pool_.stop_requested(), watches = watches_,
-                excludes = folders_[folder].exclude_filter, folder, root = folders_[folder].spec.path, start = std::move(start), verify_first,
-                known = std::move(known)] {
+                excludes = folders_[folder].exclude_filter, folder, root = folders_[folder].root,
+                start = std::move(start), verify_first, known = std::move(known),
+                epoch = folders_[folder].watch_epoch] {
         ScanResult result = scan_tree(*watches, *excludes, folder, root, start, stop);
         ReconcilePlan plan;
         if (known) {
@@ -150,19 +172,25 @@ void FolderWatcher::scan(std::size_t folder, std::string start, bool verify_firs
                 plan.uploads.push_back(std::move(item));
             }
         }
-        inbox.post([this, folder, start, result = std::move(result), plan = std::move(plan)]() mutable {
-            finish_scan(folder, start, result, std::move(plan));
+        inbox.post([this, folder, start, epoch, result = std::move(result), plan = std::move(plan)]() mutable {
+            finish_scan(folder, epoch, start, result, std::move(plan));
         });
     });
 }
 
-void FolderWatcher::finish_scan(std::size_t folder, const std::string& start, const ScanResult& result,
-                                ReconcilePlan&& plan)
+void FolderWatcher::finish_scan(std::size_t folder, std::uint64_t epoch, const std::string& start,
+                                const ScanResult& result, ReconcilePlan&& plan)
 {
     --scans_running_;
-    if (folders_[folder].removed) {
-        // Its watches went when it was removed; any this scan added go too.
-        watches_->unwatch_tree(folder, "");
+    if (!watching(folder) || epoch != folders_[folder].watch_epoch || result.root_replaced) {
+        // Removed or no longer watched (its watches went then, and any this scan added go too), watched
+        // anew since it started, or its root was not the folder's: what it found says nothing now.
+        if (!watching(folder)) {
+            watches_->unwatch_tree(folder, "");
+        }
+        if (result.root_replaced && watching(folder)) {
+            root_doubt(folder, "its root changed during a scan");
+        }
         if (scans_running_ == 0 && on_scans_done_) {
             on_scans_done_();
         }
@@ -171,6 +199,11 @@ void FolderWatcher::finish_scan(std::size_t folder, const std::string& start, co
     const std::string& name = folders_[folder].spec.name;
     for (const std::string& error : result.errors) {
         SPDLOG_WARN("folder={}: scan problem err={}", name, error);
+    }
+    for (const std::string& path : result.scan.mount_points) {
+        SPDLOG_INFO("folder={} path={}: another file system is mounted here; what it holds is not synced "
+                    "(one_file_system), and what the server holds below it stays there",
+                    name, path);
     }
     for (const std::string& path : result.skipped) {
         SPDLOG_INFO("folder={} path={}: skipped: not a file, directory or symlink (a FIFO, socket or device)", name,
@@ -286,26 +319,31 @@ void FolderWatcher::handle_event(const inotify_event& event)
     if (!dir || folders_[dir->folder].removed) {
         return;
     }
+    Folder& event_folder = folders_[dir->folder];
     if ((event.mask & IN_IGNORED) != 0) {
         watches_->forget(event.wd);
+        if (dir->path.empty() && watching(dir->folder)) {
+            root_doubt(dir->folder, "the watch on its root ended");
+        }
         return;
     }
-    Folder& event_folder = folders_[dir->folder];
-    const std::string& folder_name = event_folder.spec.name;
     if ((event.mask & IN_UNMOUNT) != 0) {
         if (dir->path.empty()) {
-            SPDLOG_ERROR("folder={}: the file system holding '{}' was unmounted; nothing is removed on the server, "
-                         "and the folder is not watched until minisyncd is restarted",
-                         folder_name, event_folder.spec.path);
-            event_folder.error = "file system unmounted";
+            root_doubt(dir->folder, "the file system holding its root was unmounted");
+        } else {
+            // Only a folder with one_file_system = false watches another file system: what it held is gone
+            // from view, not deleted, so it stays on the server.
+            SPDLOG_WARN("folder={} path={}: the file system mounted here was unmounted; what it held stays on the "
+                        "server",
+                        event_folder.spec.name, dir->path);
+            watches_->unwatch_tree(dir->folder, dir->path);
         }
         return;
     }
     if ((event.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) != 0) {
         if (dir->path.empty()) {
-            SPDLOG_ERROR("folder={}: the watched folder '{}' was removed or moved away; the server keeps its copy",
-                         folder_name, event_folder.spec.path);
-            event_folder.error = "folder removed or moved away";
+            root_doubt(dir->folder, (event.mask & IN_DELETE_SELF) != 0 ? "its root was removed"
+                                                                     : "its root was moved away");
         }
         return;
     }

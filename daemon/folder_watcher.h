@@ -59,10 +59,14 @@ public:
     // database's records: only what changed, appeared or vanished since is reported.
     void start(std::vector<std::shared_ptr<const FolderRecords>> known);
     void stop();
-    // A folder appended to the table after start: watched and reconciled with known, as at start.
-    void add_folder(std::size_t folder, std::shared_ptr<const FolderRecords> known);
     // The folder was just marked removed: stops watching it; nothing it held is reported any more.
     void remove_folder(std::size_t folder);
+    // The folder's root is not there (RootGuard): nothing of it is watched or reported until
+    // start_watching, which watches it again and compares it with the state database's records (Records),
+    // or offers every entry to the server as resync does (Server: the records were dropped).
+    enum class Against { Records, Server };
+    void stop_watching(std::size_t folder);
+    void start_watching(std::size_t folder, Against against = Against::Records);
     // New exclude patterns (a reload): every folder is rescanned and reconciled, which sends what is no
     // longer excluded. What became excluded stays on the server, as with rsync without --delete-excluded.
     void set_excludes(std::vector<std::string> global_excludes);
@@ -77,6 +81,12 @@ public:
     // Called for each folder whose events were lost (an inotify overflow), before its rescan loads the
     // state database's records: what is in flight then is not in those records yet.
     void on_events_lost(std::function<void(std::size_t folder)> lost) { on_events_lost_ = std::move(lost); }
+    // Called when a folder's root may have gone (unmounted, removed, moved away, replaced under a scan),
+    // with what was seen.
+    void on_root_doubt(std::function<void(std::size_t folder, const std::string& what)> doubt)
+    {
+        on_root_doubt_ = std::move(doubt);
+    }
 
     [[nodiscard]] std::size_t scans_running() const noexcept { return scans_running_; }
     [[nodiscard]] std::uint64_t overflows() const noexcept { return overflows_; }
@@ -87,7 +97,8 @@ private:
 
     static void on_readable(evutil_socket_t, short, void* self) { static_cast<FolderWatcher*>(self)->read_events(); }
 
-    void finish_scan(std::size_t folder, const std::string& start, const ScanResult& result, ReconcilePlan&& plan);
+    void finish_scan(std::size_t folder, std::uint64_t epoch, const std::string& start, const ScanResult& result,
+                     ReconcilePlan&& plan);
     void read_events();
     void handle_event(const inotify_event& event);
     void handle_file_event(std::size_t folder, std::string path, std::uint32_t mask);
@@ -103,6 +114,7 @@ private:
     void scan(std::size_t folder, std::string start, bool verify_first, std::shared_ptr<const FolderRecords> known);
     void rescan_with_records(std::size_t folder);
     [[nodiscard]] std::shared_ptr<const ExcludeFilter> filter_for(std::size_t folder) const;
+    void root_doubt(std::size_t folder, const std::string& what);
     // Watched and not removed: its events, overflows and excludes concern the watcher.
     [[nodiscard]] bool watching(std::size_t folder) const;
     void note_watch_limit(std::size_t folder, bool reached);
@@ -127,6 +139,7 @@ private:
     std::uint64_t overflows_ = 0;
     std::function<void()> on_scans_done_;
     std::function<void(std::size_t)> on_events_lost_;
+    std::function<void(std::size_t, const std::string&)> on_root_doubt_;
 };
 
 } // namespace minisync::agent

@@ -104,7 +104,7 @@ Result<OutgoingFile::Opened> OutgoingFile::open(bool hash_first, const std::opti
                      "folder '" + folder_root_.path + "' is missing or is no longer the directory watched at start"};
     }
     // O_NONBLOCK: a FIFO put where a file was must not hang the worker.
-    fd_ = open_beneath(root.get(), relative_path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    fd_ = open_beneath(root.get(), relative_path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY, folder_root_.mounts);
     if (!fd_) {
         // ELOOP: the path is a symlink, or crosses one (then it is not this folder's entry any more).
         const int err = errno;
@@ -179,7 +179,7 @@ void OutgoingFile::describe_other_entry(int root_fd, Opened& opened)
     const std::string name = slash == std::string::npos ? relative_path_ : relative_path_.substr(slash + 1);
     UniqueFd parent;
     if (slash != std::string::npos) {
-        parent = open_beneath(root_fd, relative_path_.substr(0, slash).c_str(), O_PATH | O_DIRECTORY);
+        parent = open_beneath(root_fd, relative_path_.substr(0, slash).c_str(), O_PATH | O_DIRECTORY, folder_root_.mounts);
         if (!parent) {
             return;
         }

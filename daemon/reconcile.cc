@@ -76,6 +76,7 @@ ReconcilePlan reconcile(const FolderScan& scan, const FolderRecords& known, cons
     }
     for (const auto& [path, record] : known) {
         if (seen.contains(path) || excludes.excluded(path) || below_failed_dir(path, scan.failed_dirs) ||
+            below_failed_dir(path, scan.mount_points) || scan.mount_points.contains(path) ||
             scan.failed_dirs.contains(path)) {
             continue;
         }

@@ -29,6 +29,7 @@ struct FolderScan {
     std::vector<ScannedEntry> entries; // parents before what they hold
     std::set<std::string> listed_dirs; // relative paths of directories read to the end ("" is the root)
     std::set<std::string> failed_dirs; // could not be read: nothing below them is known
+    std::set<std::string> mount_points; // other file systems: they and what is below them are left alone
     bool complete = false;             // the walk was not cut short
     bool whole_folder = true;          // started at the folder's root, not at a path inside it
 };

@@ -41,6 +41,10 @@ RequestScheduler::RequestScheduler(TimerMaker& timers, LoopInbox& inbox, WorkerP
                    pump();
                }}
 {
+    // A folder whose root is not there at start is held from the first change on.
+    for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
+        update_hold(folder);
+    }
 }
 
 RequestScheduler::~RequestScheduler() = default;
@@ -48,10 +52,20 @@ RequestScheduler::~RequestScheduler() = default;
 void RequestScheduler::remove_folder(std::size_t folder)
 {
     folders_[folder].paused = false;
+    held_folders_.erase(folder);
     auto of_folder = [folder](const SyncItem& item) { return item.folder == folder; };
     std::erase_if(held_, of_folder);
     retries_.erase_if(of_folder);
     pump(); // what is still queued for it is dropped as it comes up
+}
+
+void RequestScheduler::drop_pending(std::size_t folder)
+{
+    auto of_folder = [folder](const SyncItem& item) { return item.folder == folder; };
+    queue_.drop_folder(folder);
+    std::erase_if(held_, of_folder);
+    retries_.erase_if(of_folder);
+    update_gauges();
 }
 
 void RequestScheduler::recheck_in_flight(std::size_t folder)
@@ -65,11 +79,18 @@ void RequestScheduler::recheck_in_flight(std::size_t folder)
 
 void RequestScheduler::set_paused(std::size_t folder, bool paused)
 {
-    if (folders_[folder].paused == paused) {
+    folders_[folder].paused = paused;
+    update_hold(folder);
+}
+
+void RequestScheduler::update_hold(std::size_t folder)
+{
+    const bool hold = folders_[folder].held();
+    if (hold == held_folders_.contains(folder)) {
         return;
     }
-    folders_[folder].paused = paused;
-    if (paused) {
+    if (hold) {
+        held_folders_.insert(folder);
         std::vector<std::uint64_t> suspended;
         for (const auto& [id, job] : jobs_) {
             const FileTransfer* transfer = job.transfer;
@@ -96,6 +117,7 @@ void RequestScheduler::set_paused(std::size_t folder, bool paused)
             held_.push_back(std::move(item));
         }
     } else {
+        held_folders_.erase(folder);
         std::vector<SyncItem> still_held;
         for (SyncItem& item : held_) {
             if (item.folder == folder) {
@@ -114,6 +136,12 @@ std::size_t RequestScheduler::pending(std::size_t folder) const
     auto of_folder = [folder](const SyncItem& item) { return item.folder == folder; };
     return queue_.count(folder) + static_cast<std::size_t>(std::count_if(held_.begin(), held_.end(), of_folder)) +
            retries_.count(folder);
+}
+
+bool RequestScheduler::has_work(std::size_t folder) const
+{
+    return pending(folder) > 0 ||
+           std::any_of(jobs_.begin(), jobs_.end(), [folder](const auto& entry) { return entry.second.item.folder == folder; });
 }
 
 bool RequestScheduler::idle() const
@@ -214,14 +242,14 @@ void RequestScheduler::pump()
         const SyncItem* next = queue_.front();
         // The queue keeps its order: what waits for a job in flight holds back what came after it.
         if (next == nullptr ||
-            (!folders_[next->folder].paused && !folders_[next->folder].removed && jobs_.must_wait(*next))) {
+            (!held_folders_.contains(next->folder) && !folders_[next->folder].removed && jobs_.must_wait(*next))) {
             break;
         }
         SyncItem item = *queue_.pop();
         if (folders_[item.folder].removed) {
             continue;
         }
-        if (folders_[item.folder].paused) {
+        if (held_folders_.contains(item.folder)) {
             held_.push_back(std::move(item));
             continue;
         }
@@ -329,11 +357,25 @@ void RequestScheduler::on_removal_checked(std::uint64_t job_id, PathPresence pre
     }
     Job& job = *found;
     switch (presence) {
-    case PathPresence::Unknown:
+    case PathPresence::RootChanged:
         SPDLOG_WARN("folder={} path={}: the folder is missing or replaced (moved? unmounted?); not removing "
                     "anything on the server for now",
                     folder_name(job), job.item.path);
+        if (root_doubt_) {
+            root_doubt_(job.item.folder, "a removal found its root missing or replaced");
+        }
         end_job(job_id, Then::RetryLater);
+        return;
+    case PathPresence::Unknown:
+        SPDLOG_WARN("folder={} path={}: cannot tell whether it is still there; not removing it on the server for now",
+                    folder_name(job), job.item.path);
+        end_job(job_id, Then::RetryLater);
+        return;
+    case PathPresence::OtherFileSystem:
+        SPDLOG_INFO("folder={} path={}: below a file system mounted inside the folder (one_file_system); left on "
+                    "the server",
+                    folder_name(job), job.item.path);
+        end_job(job_id, Then::Done);
         return;
     case PathPresence::RegularFile:
         if (!job.item.tree) {

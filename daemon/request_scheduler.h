@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,11 @@ public:
     // Must be called once, before any traffic: the link is created after the scheduler it reports to.
     void attach(ServerLink& link) { link_ = &link; }
     void on_rename_done(RenameDone done) { rename_done_ = std::move(done); }
+    // Called when a job finds its folder's root missing or replaced, with what it saw.
+    void on_root_doubt(std::function<void(std::size_t folder, const std::string& what)> doubt)
+    {
+        root_doubt_ = std::move(doubt);
+    }
 
     void enqueue(SyncItem item);
     // Shutting down: starts nothing new and reads no more, then calls done() once no commit or removal
@@ -78,6 +84,12 @@ public:
     // A paused folder's changes are kept, not sent; uploads of it in flight are suspended (their partial
     // files stay on the server) and resume from their confirmed offsets once it is resumed.
     void set_paused(std::size_t folder, bool paused);
+    // The folder's Folder::held() may have changed (its root went or came back): held as when paused, or
+    // released.
+    void update_hold(std::size_t folder);
+    // What waits to be sent for the folder (queued, held, to be retried) is dropped; requests in flight
+    // finish. Nothing is removed on the server.
+    void drop_pending(std::size_t folder);
     // The folder was just marked removed: drops what is queued for it; requests in flight finish.
     // Nothing is removed on the server.
     void remove_folder(std::size_t folder);
@@ -85,9 +97,11 @@ public:
     // the rescan cannot tell (the state database learns of the upload only when it ends). Each such
     // path is looked at again once its upload ends; one that is gone is then removed on the server.
     void recheck_in_flight(std::size_t folder);
-    // Paths of the folder waiting to be sent: queued, held while paused, or waiting to be retried.
+    // Paths of the folder waiting to be sent: queued, held (paused, root not there), or waiting to be retried.
     [[nodiscard]] std::size_t pending(std::size_t folder) const;
-    // Nothing queued or in flight for any folder that is not paused (retries waiting aside).
+    // Something of the folder waits to be sent or is in flight.
+    [[nodiscard]] bool has_work(std::size_t folder) const;
+    // Nothing queued or in flight for any folder that is not held (retries waiting aside).
     [[nodiscard]] bool idle() const;
     [[nodiscard]] std::size_t retries_waiting() const noexcept { return retries_.size(); }
     // Called whenever the scheduler becomes idle.
@@ -156,8 +170,10 @@ private:
     std::function<void()> on_drained_;
     std::function<void()> on_idle_;
     bool ever_connected_ = false;
-    std::vector<SyncItem> held_; // items of paused folders, in queue order
+    std::vector<SyncItem> held_;           // items of held folders, in queue order
+    std::set<std::size_t> held_folders_;   // the folders whose items go to held_
     RenameDone rename_done_;
+    std::function<void(std::size_t, const std::string&)> root_doubt_;
 };
 
 } // namespace minisync::agent

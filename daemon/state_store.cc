@@ -12,7 +12,7 @@
 namespace minisync::agent {
 namespace {
 
-constexpr int SchemaVersion = 2;
+constexpr int SchemaVersion = 3;
 
 constexpr const char* SchemaV1 = R"sql(
 CREATE TABLE folders (
@@ -36,6 +36,9 @@ CREATE TABLE files (
 )sql";
 
 constexpr const char* MigrationV2 = "ALTER TABLE files ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;";
+constexpr const char* MigrationV3 =
+    "ALTER TABLE folders ADD COLUMN root_device INTEGER; ALTER TABLE folders ADD COLUMN root_inode INTEGER; "
+    "ALTER TABLE folders ADD COLUMN root_birth_ns INTEGER NOT NULL DEFAULT 0;";
 
 // Binds the BLOB range [path + "/", path + "0") of everything below path ('0' follows '/') to two
 // parameters; the strings must outlive the statement's step.
@@ -140,7 +143,10 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path)
         if (version < 1) {
             migrate += SchemaV1;
         }
-        migrate += MigrationV2;
+        if (version < 2) {
+            migrate += MigrationV2;
+        }
+        migrate += MigrationV3;
         migrate += "PRAGMA user_version=" + std::to_string(SchemaVersion) + "; COMMIT;";
         if (Result<void> done = store->exec(migrate.c_str()); !done.ok()) {
             const bool damaged = is_damage(store->db_.get());
@@ -198,6 +204,54 @@ Result<std::int64_t> StateStore::folder_id(const std::string& name)
         return failure(doing);
     }
     return sqlite3_column_int64(select, 0);
+}
+
+Result<StoredFolder> StateStore::open_folder(const std::string& name)
+{
+    Result<std::int64_t> id = folder_id(name);
+    if (!id.ok()) {
+        return id.error();
+    }
+    Result<std::optional<RootIdentity>> root = root_identity(id.value());
+    if (!root.ok()) {
+        return root.error();
+    }
+    return StoredFolder{id.value(), root.value()};
+}
+
+Result<std::optional<RootIdentity>> StateStore::root_identity(std::int64_t folder_id)
+{
+    const std::string doing = "read the root identity of folder id " + std::to_string(folder_id);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db_.get(), "SELECT root_device, root_inode, root_birth_ns FROM folders WHERE id = ?1", -1, &stmt, nullptr);
+    const SqliteStmtPtr owned{stmt};
+    if (stmt == nullptr || sqlite3_bind_int64(stmt, 1, folder_id) != SQLITE_OK || sqlite3_step(stmt) != SQLITE_ROW) {
+        return failure(doing);
+    }
+    if (sqlite3_column_type(stmt, 0) == SQLITE_NULL || sqlite3_column_type(stmt, 1) == SQLITE_NULL) {
+        return std::optional<RootIdentity>{};
+    }
+    // Stored as the bit patterns of the unsigned numbers: SQLite's integers are signed.
+    return std::optional<RootIdentity>{RootIdentity{static_cast<dev_t>(sqlite3_column_int64(stmt, 0)),
+                                                    static_cast<ino_t>(sqlite3_column_int64(stmt, 1)),
+                                                    sqlite3_column_int64(stmt, 2)}};
+}
+
+Result<void> StateStore::set_root_identity(std::int64_t folder_id, RootIdentity identity)
+{
+    const std::string doing = "record the root identity of folder id " + std::to_string(folder_id);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db_.get(), "UPDATE folders SET root_device = ?2, root_inode = ?3, root_birth_ns = ?4 WHERE id = ?1", -1, &stmt,
+                       nullptr);
+    const SqliteStmtPtr owned{stmt};
+    if (stmt == nullptr || sqlite3_bind_int64(stmt, 1, folder_id) != SQLITE_OK ||
+        sqlite3_bind_int64(stmt, 2, static_cast<sqlite3_int64>(identity.device)) != SQLITE_OK ||
+        sqlite3_bind_int64(stmt, 3, static_cast<sqlite3_int64>(identity.inode)) != SQLITE_OK ||
+        sqlite3_bind_int64(stmt, 4, identity.birth_ns) != SQLITE_OK ||
+        sqlite3_step(stmt) != SQLITE_DONE) {
+        return failure(doing);
+    }
+    return {};
 }
 
 Result<FolderRecords> StateStore::load_folder(std::int64_t folder_id)
@@ -358,6 +412,10 @@ Result<void> StateStore::apply_one(const StateChange& change)
         bind_path(stmt, 2, change.path);
         return step(stmt);
     case StateChange::Kind::ForgottenTree: return forget_tree();
+    case StateChange::Kind::ForgottenFolder:
+        stmt = prepare(delete_folder_, "DELETE FROM files WHERE folder_id = ?1");
+        sqlite3_bind_int64(stmt, 1, change.folder_id);
+        return step(stmt);
     case StateChange::Kind::Renamed: {
         // What the rename replaced is gone, then every record at or below from moves below path. The
         // concatenation yields TEXT, cast back so the paths stay BLOBs like every other.

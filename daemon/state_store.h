@@ -5,10 +5,12 @@
 // Schema history (PRAGMA user_version):
 //   1  folders, files
 //   2  files.kind: directories and symlinks are recorded too (0 file, 1 directory, 2 symlink)
+//   3  folders.root_device, root_inode, root_birth_ns: the identity of each folder's root directory
 #pragma once
 
 #include "entry_kind.h"
 #include "file_version.h"
+#include "folder_root.h"
 #include "result.h"
 #include "sha256.h"
 #include "sqlite_handles.h"
@@ -39,7 +41,8 @@ struct FileRecord {
 
 struct StateChange {
     // Renamed: the server moved from to path, with everything below; what was at path is replaced.
-    enum class Kind { Committed, Progress, Forgotten, ForgottenTree, Renamed };
+    // ForgottenFolder: every record of the folder goes (its root was replaced by an accepted one).
+    enum class Kind { Committed, Progress, Forgotten, ForgottenTree, ForgottenFolder, Renamed };
     Kind kind = Kind::Committed;
     std::int64_t folder_id = 0;
     std::string path;
@@ -49,6 +52,12 @@ struct StateChange {
     std::uint32_t mode = 0;
     Sha256Digest sha256{};
     std::uint64_t offset = 0; // Progress only
+};
+
+// A folder as the database knows it: its id and its root's identity, if one was recorded.
+struct StoredFolder {
+    std::int64_t id = 0;
+    std::optional<RootIdentity> root;
 };
 
 class StateStore {
@@ -67,6 +76,11 @@ public:
 
     // The id of the folder with this name, created on first use.
     Result<std::int64_t> folder_id(const std::string& name);
+    // The folder's id (created on first use) and the identity of its root as last recorded.
+    Result<StoredFolder> open_folder(const std::string& name);
+    // The identity of the folder's root as last recorded; none before the first (or with schema < 3).
+    Result<std::optional<RootIdentity>> root_identity(std::int64_t folder_id);
+    Result<void> set_root_identity(std::int64_t folder_id, RootIdentity identity);
     // Every record of the folder; never a part of them.
     Result<FolderRecords> load_folder(std::int64_t folder_id);
     // The records of path and everything below it.
@@ -92,6 +106,7 @@ private:
     SqliteStmtPtr upsert_progress_;
     SqliteStmtPtr delete_file_;
     SqliteStmtPtr delete_tree_;
+    SqliteStmtPtr delete_folder_;
     SqliteStmtPtr rename_tree_;
 };
 

@@ -92,16 +92,29 @@ void StateWriter::load(std::int64_t folder_id, std::optional<std::string> subtre
     });
 }
 
-void StateWriter::folder_id(std::string name, std::function<void(Result<std::int64_t>)> done)
+void StateWriter::open_folder(std::string name, std::function<void(Result<StoredFolder>)> done)
 {
     strand_->post([this, &inbox = inbox_, store = store_, name = std::move(name), done = std::move(done)]() mutable {
-        Result<std::int64_t> id = store->folder_id(name);
-        inbox.post([this, id = std::move(id), done = std::move(done)]() mutable {
-            if (!id.ok()) {
+        Result<StoredFolder> folder = store->open_folder(name);
+        inbox.post([this, folder = std::move(folder), done = std::move(done)]() mutable {
+            if (!folder.ok()) {
                 metrics_.error(ErrorKind::State);
             }
-            done(std::move(id));
+            done(std::move(folder));
         });
+    });
+}
+
+void StateWriter::record_root(std::int64_t folder_id, RootIdentity identity)
+{
+    strand_->post([this, &inbox = inbox_, store = store_, folder_id, identity] {
+        Result<void> written = store->set_root_identity(folder_id, identity);
+        if (!written.ok()) {
+            inbox.post([this, error = written.error()] {
+                metrics_.error(ErrorKind::State);
+                SPDLOG_ERROR("{}", error.message);
+            });
+        }
     });
 }
 

@@ -33,9 +33,12 @@ public:
     // The same for path and everything below it.
     void load_subtree(std::int64_t folder_id, std::string path,
                       std::function<void(std::shared_ptr<const FolderRecords>)> done);
-    // The state database's id of a folder name (created on first use), for a folder added by a reload; a
-    // failure is counted here and left to done to report.
-    void folder_id(std::string name, std::function<void(Result<std::int64_t>)> done);
+    // What the state database holds for a folder name (created on first use), for a folder added by a
+    // reload; a failure is counted here and left to done to report.
+    void open_folder(std::string name, std::function<void(Result<StoredFolder>)> done);
+    // Records the identity of the folder's root; a failure is logged and counted (the folder goes on, and
+    // the identity is recorded again when next judged).
+    void record_root(std::int64_t folder_id, RootIdentity identity);
     // After the worker pool has stopped: writes every batch not yet confirmed, on the calling thread.
     void write_remaining();
 

@@ -123,6 +123,18 @@ std::size_t SyncQueue::count(std::size_t folder) const
                                                    [folder](const auto& entry) { return entry.second.folder == folder; }));
 }
 
+void SyncQueue::drop_folder(std::size_t folder)
+{
+    std::erase_if(order_, [this, folder](const std::string& key) {
+        const auto item = items_.find(key);
+        if (item == items_.end() || item->second.folder != folder) {
+            return false;
+        }
+        items_.erase(item);
+        return true;
+    });
+}
+
 const SyncItem* SyncQueue::front() const
 {
     return order_.empty() ? nullptr : &items_.at(order_.front());

@@ -63,6 +63,8 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return order_.size(); }
     [[nodiscard]] std::size_t count(std::size_t folder) const;
     [[nodiscard]] bool empty() const noexcept { return order_.empty(); }
+    // Everything queued for the folder goes.
+    void drop_folder(std::size_t folder);
 
 private:
     static std::string key_of(std::size_t folder, const std::string& path);

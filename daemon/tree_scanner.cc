@@ -42,11 +42,26 @@ std::optional<ScannedEntry> entry_of(std::string path, const struct stat& st)
 
 } // namespace
 
-ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::size_t folder,
-                     const std::string& folder_root, const std::string& start, const std::atomic<bool>& stop)
+ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::size_t folder, const FolderRoot& root,
+                     const std::string& start, const std::atomic<bool>& stop)
 {
     ScanResult result;
     result.scan.whole_folder = start.empty();
+    const std::string& folder_root = root.path;
+    if (!open_folder_root(root)) {
+        struct stat st{};
+        if (::stat(folder_root.c_str(), &st) == 0) {
+            result.root_replaced = true;
+        }
+        // Gone or another directory: nothing below the path says anything about the folder.
+        result.scan.failed_dirs.insert("");
+        result.scan.complete = true;
+        return result;
+    }
+    // Directories on another device are mount points, unless the folder crosses them.
+    auto other_file_system = [&root](const struct stat& st) {
+        return root.mounts == Mounts::Refuse && st.st_dev != root.identity.device;
+    };
     if (!start.empty()) {
         // The start itself is an entry too: an empty directory or a single file must reach the server.
         struct stat st{};
@@ -61,6 +76,11 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
                 // The folder itself is gone (deleted, unmounted): that says nothing about this path.
                 result.scan.failed_dirs.insert("");
             }
+            result.scan.complete = true;
+            return result;
+        }
+        if (S_ISDIR(st.st_mode) && other_file_system(st)) {
+            result.scan.mount_points.insert(start);
             result.scan.complete = true;
             return result;
         }
@@ -136,6 +156,12 @@ ScanResult scan_tree(WatchTable& watches, const ExcludeFilter& excludes, std::si
                 continue;
             }
             if (S_ISDIR(st.st_mode)) {
+                if (other_file_system(st)) {
+                    // Not the folder's: neither the mount point (what shows there is the other file
+                    // system's root) nor anything below it.
+                    result.scan.mount_points.insert(std::move(child));
+                    continue;
+                }
                 pending.push_back(child);
             }
             std::optional<ScannedEntry> scanned = entry_of(std::move(child), st);

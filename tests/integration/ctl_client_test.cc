@@ -198,8 +198,8 @@ protected:
         status.inflight = {{"photos/2024/img001.jpg", 12582912, 27787264}};
         status.files_synced = 1234;
         status.bytes_sent = 5690831667ULL;
-        status.folders = {{"photos", "/home/u/Pictures", false, 10, std::nullopt},
-                          {"docs", "/home/u/Documents", true, 2, std::nullopt}};
+        status.folders = {{"photos", "/home/u/Pictures", false, 10, std::nullopt, "syncing"},
+                          {"docs", "/home/u/Documents", true, 2, std::nullopt, "paused"}};
         return status;
     }
 
@@ -271,8 +271,8 @@ TEST_F(CtlClientTest, StatusIsHumanReadable)
     EXPECT_EQ(request, R"({"command":"status"})");
     EXPECT_EQ(run.output, "minisyncd 0.1.0 \u2014 running, connected to backup.example.org:7443 (up 3h12m)\n"
                           "queue 12, 1 in flight, 1,234 files synced, 5.3 GiB sent\n"
-                          "  photos  /home/u/Pictures   pending 10\n"
-                          "  docs    /home/u/Documents  paused  pending 2\n"
+                          "  photos  /home/u/Pictures   syncing  pending 10\n"
+                          "  docs    /home/u/Documents  paused   pending 2\n"
                           "in flight:\n"
                           "  photos/2024/img001.jpg   45%  12.0 MiB / 26.5 MiB\n");
 }

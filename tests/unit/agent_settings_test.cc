@@ -385,12 +385,10 @@ TEST_F(ParseAgentArgsTest, MissingFolderIsAUsageError)
 
 TEST_F(ParseAgentArgsTest, FolderThatIsNotADirectoryIsAUsageError)
 {
-    const std::string missing = (sandbox() / "missing").string();
-    expect_usage_error({missing}, "'" + missing + "' is not an existing directory");
-
     const std::string file = (sandbox() / "plain-file").string();
     std::ofstream{file} << "x";
-    expect_usage_error({file}, "'" + file + "' is not an existing directory");
+    expect_usage_error({file}, "'" + file + "' is not a directory");
+    expect_usage_error({file + "/below"}, "'" + file + "/below' cannot be looked at");
 }
 
 TEST_F(ParseAgentArgsTest, DuplicateFolderNamesAreAUsageError)
@@ -730,16 +728,31 @@ TEST_F(AgentConfigTest, BadValuesNameTheKeyAndLine)
                         "key 'control_group': expected the name of an existing group, got 'no-such-group-minisync'");
 }
 
+// A folder that does not exist yet is started missing, not refused: one absent disk must not stop every
+// other folder's backup. Its path is made absolute through what exists of it.
+TEST_F(AgentConfigTest, AFolderThatDoesNotExistIsAccepted)
+{
+    const std::string real = make_dir("real");
+    std::filesystem::create_directory_symlink(real, sandbox() / "link");
+    const AgentSettings settings = parse_ok({(sandbox() / "link" / "later").string(), "elsewhere/"});
+    ASSERT_EQ(settings.folders.size(), 2U);
+    EXPECT_EQ(settings.folders[0].path, real + "/later");
+    EXPECT_EQ(settings.folders[0].name, "later");
+    EXPECT_EQ(settings.folders[1].path, (std::filesystem::current_path() / "elsewhere").string());
+    EXPECT_EQ(settings.folders[1].name, "elsewhere");
+}
+
 TEST_F(AgentConfigTest, BadFoldersNameTheKeyAndLine)
 {
     const std::string folder = make_dir("f");
-    const std::string missing = (sandbox() / "missing").string();
     const std::string file = (sandbox() / "plain-file").string();
     std::ofstream{file} << "x";
-    expect_config_error("[[folder]]\npath = \"" + missing + "\"\n", 2,
-                        "key 'folder.path': '" + missing + "' is not an existing directory");
+    expect_config_error("[[folder]]\npath = \"" + file + "/below\"\n", 2,
+                        "key 'folder.path': '" + file + "/below' cannot be looked at");
     expect_config_error("[[folder]]\n\npath = \"" + file + "\"\n", 3,
-                        "key 'folder.path': '" + file + "' is not an existing directory");
+                        "key 'folder.path': '" + file + "' is not a directory");
+    expect_config_error("[[folder]]\npath = \"" + folder + "\"\none_file_system = \"no\"\n", 3,
+                        "key 'folder.one_file_system': expected true or false");
     expect_config_error("[[folder]]\nname = \"x\"\n", 1, "missing key 'folder.path'");
     expect_config_error("[[folder]]\npath = \"" + folder + "\"\nname = \"..\"\n", 3,
                         "key 'folder.name': expected a folder name: one path component of 1-255 bytes, not '.' or "
@@ -777,7 +790,8 @@ TEST_F(AgentConfigTest, NewlinesInPathsAndNamesStayOnTheirLine)
 {
     const std::string a = make_dir("a");
     const std::string b = make_dir("b");
-    expect_config_error("[[folder]]\npath = \"no\\nsuch\"\n", 2, "no?such' is not an existing directory");
+    std::ofstream{sandbox() / "no\nsuch"} << "a file";
+    expect_config_error("[[folder]]\npath = \"no\\nsuch\"\n", 2, "no?such' is not a directory");
     expect_config_error("[[folder]]\npath = \"" + a + "\"\nname = \"x\\ny\"\n[[folder]]\npath = \"" + b +
                             "\"\nname = \"x\\ny\"\n",
                         6, "key 'folder.name': folder name 'x?y' is used twice");
@@ -785,7 +799,7 @@ TEST_F(AgentConfigTest, NewlinesInPathsAndNamesStayOnTheirLine)
     const std::string one = make_dir("one/x\ny");
     const std::string two = make_dir("two/x\ny");
     for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
-             {{"/nonexistent\nminisync"}, "folder '/nonexistent?minisync' is not an existing directory"},
+             {{(sandbox() / "no\nsuch").string()}, "folder '" + (sandbox() / "no?such").string() + "' is not a directory"},
              {{one, two}, "folder name 'x?y' is used twice"},
              {{one + "=."}, "invalid folder name '.' for '" + (sandbox() / "one/x?y=.").string() + "'"}}) {
         const ParseOutcome outcome = parse(args);
@@ -799,7 +813,7 @@ TEST_F(AgentConfigTest, EveryErrorIsReportedInLineOrder)
 {
     const std::string config =
         write_config("bad.toml", "workers = 0\nbwlimt = 1\nlog_level = \"loud\"\n"
-                                 "[[folder]]\npath = \"/nonexistent-minisync\"\n");
+                                 "[[folder]]\npath = \"bad.toml\"\n");
     const ParseOutcome outcome = parse({"--config", config, "--server", "nope"});
     ASSERT_TRUE(std::holds_alternative<int>(outcome.result));
     EXPECT_EQ(std::get<int>(outcome.result), 2);

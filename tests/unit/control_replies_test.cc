@@ -43,8 +43,8 @@ StatusReply sample_status()
     status.files_synced = 1234;
     status.bytes_sent = 5690831667ULL;
     status.last_error = "couldn't read 'docs/x': Permission denied (13)";
-    status.folders = {{"photos", "/home/u/Pictures", false, 10, std::nullopt},
-                      {"docs", "/home/u/Documents", true, 2, "couldn't watch: No space left on device (28)"}};
+    status.folders = {{"photos", "/home/u/Pictures", false, 10, std::nullopt, "syncing"},
+                      {"docs", "/home/u/Documents", true, 2, "couldn't watch: No space left on device (28)", "paused"}};
     return status;
 }
 
@@ -181,9 +181,9 @@ TEST(ControlRepliesTest, OverallState)
 {
     std::vector<FolderStatus> folders;
     EXPECT_EQ(overall_state(folders), DaemonState::Running);
-    folders.push_back({"a", "/a", true, 0, std::nullopt});
+    folders.push_back({"a", "/a", true, 0, std::nullopt, "paused"});
     EXPECT_EQ(overall_state(folders), DaemonState::Paused);
-    folders.push_back({"b", "/b", false, 0, std::nullopt});
+    folders.push_back({"b", "/b", false, 0, std::nullopt, "idle"});
     EXPECT_EQ(overall_state(folders), DaemonState::Running);
     folders[1].paused = true;
     EXPECT_EQ(overall_state(folders), DaemonState::Paused);

@@ -79,5 +79,24 @@ TEST(FolderTableTest, AllPausedCountsRemovedFoldersAsPaused)
     EXPECT_FALSE(table.all_paused());
 }
 
+// The state reported for each folder: the root's state first, then pause, then whether work waits.
+TEST(FolderTableTest, TheReportedStateTakesTheRootFirstThenThePause)
+{
+    Folder reported = folder("docs", "/d");
+    EXPECT_EQ(folder_state_name(reported, false), "idle");
+    EXPECT_EQ(folder_state_name(reported, true), "syncing");
+    EXPECT_FALSE(reported.held());
+    reported.paused = true;
+    EXPECT_EQ(folder_state_name(reported, true), "paused");
+    EXPECT_TRUE(reported.held());
+    reported.root_state = RootVerdict::State::Missing;
+    EXPECT_EQ(folder_state_name(reported, true), "missing");
+    reported.paused = false;
+    EXPECT_TRUE(reported.held());
+    reported.root_state = RootVerdict::State::Suspended;
+    EXPECT_EQ(folder_state_name(reported, false), "suspended");
+    EXPECT_TRUE(reported.held());
+}
+
 } // namespace
 } // namespace minisync::agent

@@ -7,16 +7,19 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace minisync {
 namespace {
@@ -67,13 +70,66 @@ protected:
     UniqueFd root_fd_;
 };
 
+// The three openers as Openers, mount points refused or crossed.
+Opener walk(Mounts mounts = Mounts::Refuse)
+{
+    return [mounts](int dir, const char* path, int flags) { return open_beneath_by_walk(dir, path, flags, mounts); };
+}
+
+Opener openat2_only(Mounts mounts = Mounts::Refuse)
+{
+    return [mounts](int dir, const char* path, int flags) { return open_strictly_beneath(dir, path, flags, mounts); };
+}
+
+Opener either(Mounts mounts = Mounts::Refuse)
+{
+    return [mounts](int dir, const char* path, int flags) { return open_beneath(dir, path, flags, mounts); };
+}
+
+bool have_openat2(int dir_fd)
+{
+    return open_strictly_beneath(dir_fd, "dir", O_PATH) || errno != ENOSYS;
+}
+
 TEST_F(OpenBeneathTest, TheWalkGivesTheAnswersOfOpenat2)
 {
-    expect_the_rules(open_beneath_by_walk);
-    if (open_strictly_beneath(root_fd_.get(), "dir", O_PATH) || errno != ENOSYS) {
-        expect_the_rules(open_strictly_beneath);
+    expect_the_rules(walk());
+    if (have_openat2(root_fd_.get())) {
+        expect_the_rules(openat2_only());
     }
-    expect_the_rules(open_beneath);
+    expect_the_rules(either());
+}
+
+// A file system mounted below the directory is another folder's business unless crossing is asked for,
+// and both resolvers agree on it.
+TEST_F(OpenBeneathTest, AMountPointIsCrossedOnlyWhenAsked)
+{
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "mounting a tmpfs needs root (CI runs as root)";
+    }
+    const fs::path mount_point = root_ / "dir" / "mnt";
+    fs::create_directory(mount_point);
+    ASSERT_EQ(::mount("tmpfs", mount_point.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+    struct Unmount {
+        const fs::path& at;
+        ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+    } unmount{mount_point};
+    std::ofstream{mount_point / "on_tmpfs"} << "elsewhere";
+    std::vector<Opener> refusing{walk(), either()};
+    std::vector<Opener> crossing{walk(Mounts::Cross), either(Mounts::Cross)};
+    if (have_openat2(root_fd_.get())) {
+        refusing.push_back(openat2_only());
+        crossing.push_back(openat2_only(Mounts::Cross));
+    }
+    for (const Opener& open : refusing) {
+        EXPECT_EQ(error_of(open, "dir/mnt/on_tmpfs"), EXDEV);
+        EXPECT_EQ(error_of(open, "dir/mnt", O_PATH), EXDEV);
+        EXPECT_EQ(error_of(open, "dir/sub/file"), 0);
+    }
+    for (const Opener& open : crossing) {
+        EXPECT_EQ(error_of(open, "dir/mnt/on_tmpfs"), 0);
+        expect_the_rules(open);
+    }
 }
 
 // A local user who may write in the folder swaps a directory on the path for a link to the outside, over

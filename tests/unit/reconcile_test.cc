@@ -175,6 +175,22 @@ std::vector<ReconcileCase> reconcile_cases()
                      .removals = {"photos2/z.jpg", "a/bc", "photos.txt"},
                      .unchanged = 1});
 
+    // Another file system is mounted at "mnt" (one_file_system): neither the mount point nor what the
+    // records hold below it, synced before the mount, is seen, and none of it is removed.
+    cases.push_back({.name = "BelowAMountPointIsKept",
+                     .scan = [] {
+                         FolderScan scan = complete_scan({{"kept", V1, RegularFile}}, {""});
+                         scan.mount_points = {"mnt"};
+                         return scan;
+                     }(),
+                     .known = {{"kept", committed_record(V1, RegularFile)},
+                               {"mnt", committed_record(V1, RegularFile)},
+                               {"mnt/under", committed_record(V1, RegularFile)},
+                               {"mnt/deep/er", committed_record(V1, RegularFile)},
+                               {"mnt2", committed_record(V1, RegularFile)}},
+                     .removals = {"mnt2"},
+                     .unchanged = 1});
+
     // Reading the root failed part-way: what was listed is synced, nothing missing is removed.
     cases.push_back({.name = "FailedRootKeepsEverything",
                      .scan = [] {

@@ -162,7 +162,7 @@ TEST_F(StateStoreTest, CreatesTheLatestSchemaInWalMode)
     ASSERT_NE(open_store(), nullptr);
     RawDb raw{db_path()};
     ASSERT_TRUE(raw.ok());
-    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"2"});
+    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"3"});
     EXPECT_EQ(raw.text("PRAGMA journal_mode"), std::optional<std::string>{"wal"});
     EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('folders', 'files')"),
               std::optional<std::string>{"2"});
@@ -175,7 +175,7 @@ TEST_F(StateStoreTest, ReopeningAnExistingDatabaseKeepsTheSchema)
     StorePtr again = open_store();
     ASSERT_NE(again, nullptr);
     RawDb raw{db_path()};
-    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"2"});
+    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"3"});
 }
 
 TEST_F(StateStoreTest, VersionOneDatabaseIsUpgradedKeepingItsRecords)
@@ -200,8 +200,52 @@ TEST_F(StateStoreTest, VersionOneDatabaseIsUpgradedKeepingItsRecords)
     ASSERT_TRUE(records.contains("a.txt"));
     EXPECT_EQ(records.at("a.txt").kind, EntryKind::File);
     EXPECT_EQ(records.at("a.txt").committed, (FileVersion{3, 4, 5}));
+    // No root was recorded before schema 3: the next start records the one it finds.
+    EXPECT_EQ(value_of(store->root_identity(value_of(store->folder_id("f")))), std::nullopt);
     RawDb raw{db_path()};
-    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"2"});
+    EXPECT_EQ(raw.text("PRAGMA user_version"), std::optional<std::string>{"3"});
+}
+
+TEST_F(StateStoreTest, AFoldersRootIdentityIsRecordedAndKeptAcrossReopens)
+{
+    std::int64_t photos = 0;
+    {
+        StorePtr store = open_store();
+        ASSERT_NE(store, nullptr);
+        const StoredFolder first = value_of(store->open_folder("photos"));
+        EXPECT_EQ(first.root, std::nullopt);
+        photos = first.id;
+        // Device and inode numbers use all 64 bits; SQLite's integers are signed.
+        const RootIdentity identity{static_cast<dev_t>(~0ULL - 5), static_cast<ino_t>(1ULL << 63),
+                                    1'796'612'440'736'709'401};
+        ASSERT_TRUE(store->set_root_identity(photos, identity).ok());
+        ASSERT_TRUE(store->set_root_identity(value_of(store->folder_id("docs")), RootIdentity{7, 8}).ok());
+    }
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const StoredFolder again = value_of(store->open_folder("photos"));
+    EXPECT_EQ(again.id, photos);
+    EXPECT_EQ(again.root, (RootIdentity{static_cast<dev_t>(~0ULL - 5), static_cast<ino_t>(1ULL << 63),
+                                        1'796'612'440'736'709'401}));
+    EXPECT_EQ(value_of(store->open_folder("docs")).root, (RootIdentity{7, 8}));
+}
+
+TEST_F(StateStoreTest, ForgettingAFolderDropsItsRecordsAndNoOtherFolders)
+{
+    StorePtr store = open_store();
+    ASSERT_NE(store, nullptr);
+    const std::int64_t photos = value_of(store->folder_id("photos"));
+    const std::int64_t docs = value_of(store->folder_id("docs"));
+    ASSERT_TRUE(store->apply({committed(photos, "a", FileVersion{1, 2, 3}, 0644, Sha256Digest{}),
+                              committed(photos, "b/c", FileVersion{1, 2, 4}, 0644, Sha256Digest{}),
+                              committed(docs, "a", FileVersion{1, 2, 5}, 0644, Sha256Digest{})})
+                    .ok());
+    StateChange forget;
+    forget.kind = StateChange::Kind::ForgottenFolder;
+    forget.folder_id = photos;
+    ASSERT_TRUE(store->apply({forget}).ok());
+    EXPECT_TRUE(value_of(store->load_folder(photos)).empty());
+    EXPECT_EQ(value_of(store->load_folder(docs)).size(), 1U);
 }
 
 TEST_F(StateStoreTest, DirectoriesAndSymlinksAreRecordedByKind)
