@@ -146,7 +146,8 @@ Agent::Agent(AgentSettings settings, std::vector<std::string> argv)
       config_reload_{std::move(argv), settings_, folders_, scheduler_, watcher_, root_guard_, link_, state_writer_}
 {
     if (settings_.metrics) {
-        metrics_endpoint_ = std::make_unique<MetricsEndpoint>(*settings_.metrics, registry_);
+        metrics_endpoint_ = std::make_unique<MetricsEndpoint>(base_.get(), *settings_.metrics, registry_,
+                                                              [this] { return !shutting_down_; });
     }
     scheduler_.attach(link_);
     scheduler_.on_idle([this] {
@@ -205,7 +206,8 @@ int Agent::run()
         known.push_back(std::make_shared<const FolderRecords>(std::move(records).value()));
     }
     if (metrics_endpoint_) {
-        SPDLOG_INFO("metrics on http://{}:{}/metrics", settings_.metrics->host, metrics_endpoint_->port());
+        SPDLOG_INFO("metrics on http://{}/metrics",
+                    HostPort{settings_.metrics->host, metrics_endpoint_->port()}.to_string());
     }
     watcher_.start(std::move(known));
     root_guard_.start();

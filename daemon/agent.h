@@ -82,7 +82,7 @@ private:
     ControlHandler control_handler_{settings_, folders_, scheduler_, watcher_, root_guard_, link_, metrics_};
     ConfigReload config_reload_;
     ServiceHeartbeat heartbeat_{base_.get(), [this] { return control_handler_.service_status(); }};
-    // Serving GET /metrics when --metrics is given.
+    // /metrics and /healthz on the loop when --metrics is given; /healthz answers 503 once shutting down.
     std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
     std::vector<EventPtr> signal_events_;
     bool shutting_down_ = false;

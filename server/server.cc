@@ -107,7 +107,8 @@ Server::Server(ServerSettings settings)
     signal_events_.push_back(std::move(hangup));
     bind_listener();
     if (settings_.metrics) {
-        metrics_endpoint_ = std::make_unique<MetricsEndpoint>(*settings_.metrics, registry_);
+        metrics_endpoint_ = std::make_unique<MetricsEndpoint>(base_.get(), *settings_.metrics, registry_,
+                                                              [this] { return !shutting_down_; });
     }
 }
 
@@ -154,7 +155,8 @@ int Server::run()
     SPDLOG_INFO("listening on {}:{} root={}; paths are resolved with {}", settings_.listen.host, bound_port_,
                 settings_.root, path_resolver());
     if (metrics_endpoint_) {
-        SPDLOG_INFO("metrics on http://{}:{}/metrics", settings_.metrics->host, metrics_endpoint_->port());
+        SPDLOG_INFO("metrics on http://{}/metrics",
+                    HostPort{settings_.metrics->host, metrics_endpoint_->port()}.to_string());
     }
     notify_ready("listening on " + settings_.listen.host + ":" + std::to_string(bound_port_));
     sweep_partials();

@@ -70,7 +70,7 @@ private:
     WorkerPool pool_;
     const std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
     ServerMetrics metrics_{*registry_};
-    // Serving GET /metrics when --metrics is given.
+    // /metrics and /healthz on the loop when --metrics is given; /healthz answers 503 once shutting down.
     std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
     PathLocks path_locks_;
     GroupCommitter commits_{pool_, metrics_.directory_syncs};

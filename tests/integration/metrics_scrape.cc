@@ -1,5 +1,6 @@
 #include "metrics_scrape.h"
 
+#include "unique_fd.h"
 #include "wait_for.h"
 
 #include <netinet/in.h>
@@ -15,33 +16,55 @@ namespace minisync::test {
 
 using namespace std::chrono_literals;
 
-std::optional<std::string> http_get(std::uint16_t port, const std::string& path)
+std::optional<std::string> http_exchange(std::uint16_t port, const std::string& request,
+                                         std::chrono::milliseconds timeout)
 {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const UniqueFd fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const timeval timeout{10, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-        ::close(fd);
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+    const timeval limit{static_cast<time_t>(seconds.count()),
+                        static_cast<suseconds_t>(std::chrono::microseconds{timeout - seconds}.count())};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
         return std::nullopt;
     }
-    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    // An endpoint may answer and close before it has read everything (a header over its limit): the
+    // rest of the request is then refused, and what it answered is still read below.
+    (void)::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL);
     std::string response;
     char chunk[8192];
     ssize_t n = 0;
-    while ((n = ::recv(fd, chunk, sizeof chunk, 0)) > 0) {
+    while ((n = ::recv(fd.get(), chunk, sizeof chunk, 0)) > 0) {
         response.append(chunk, static_cast<std::size_t>(n));
     }
-    ::close(fd);
-    const std::size_t body = response.find("\r\n\r\n");
-    if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") == std::string::npos || body == std::string::npos) {
+    return response;
+}
+
+int http_status(const std::string& response)
+{
+    static const std::regex status_line{R"(^HTTP/1\.[01] (\d{3}) )"};
+    std::smatch match;
+    return std::regex_search(response, match, status_line) ? std::stoi(match[1]) : 0;
+}
+
+std::string http_body(const std::string& response)
+{
+    const std::size_t end = response.find("\r\n\r\n");
+    return end == std::string::npos ? std::string{} : response.substr(end + 4);
+}
+
+std::optional<std::string> http_get(std::uint16_t port, const std::string& path)
+{
+    const std::optional<std::string> response =
+        http_exchange(port, "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    if (!response || http_status(*response) != 200 || response->find("\r\n\r\n") == std::string::npos) {
         return std::nullopt;
     }
-    return response.substr(body + 4);
+    return http_body(*response);
 }
 
 Samples parse_samples(const std::string& text)

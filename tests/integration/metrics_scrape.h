@@ -3,6 +3,7 @@
 
 #include "child_process.h"
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -13,7 +14,19 @@ namespace minisync::test {
 // "name{labels}" -> value, for every sample line.
 using Samples = std::map<std::string, double>;
 
-// One GET over plain TCP; the body of the answer, or nothing when the endpoint does not answer.
+// Sends request, raw bytes, to 127.0.0.1:port over plain TCP and reads until the endpoint closes the
+// connection, resets it or is silent for timeout. The bytes that came back (empty when none did), or
+// nothing when the connection could not be made.
+std::optional<std::string> http_exchange(std::uint16_t port, const std::string& request,
+                                         std::chrono::milliseconds timeout = std::chrono::seconds{10});
+
+// The status code of the response that starts a raw answer, 0 when it does not start with a status line.
+int http_status(const std::string& response);
+
+// The body of a raw answer: what follows the end of its headers.
+std::string http_body(const std::string& response);
+
+// One GET over plain TCP; the body of the answer, or nothing when the endpoint does not answer 200.
 std::optional<std::string> http_get(std::uint16_t port, const std::string& path);
 
 Samples parse_samples(const std::string& text);

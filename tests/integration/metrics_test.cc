@@ -1,8 +1,10 @@
 // Both daemons' Prometheus endpoints, scraped over HTTP: every metric docs/OPERATIONS.md lists is there, counters
-// move with the work done, and (where promtool is installed) the exposition passes its lint.
+// move with the work done, (where promtool is installed) the exposition passes its lint, and hostile or
+// stalled HTTP clients neither crash a daemon nor keep others from its /metrics and /healthz.
 #include "metrics_scrape.h"
 #include "minisync_fixture.h"
 #include "test_files.h"
+#include "unique_fd.h"
 #include "wait_for.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +15,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace minisync::test {
 namespace {
@@ -93,6 +96,87 @@ TEST_F(MetricsTest, BothEndpointsServeTheNamedMetricsAndCountersMove)
     EXPECT_EQ(server_samples["minisync_server_hash_mismatches_total"], 0);
     EXPECT_TRUE(server_samples.contains("minisync_server_rejected_total{reason=\"bad_path\"}")) << last_scrape_;
     check_with_promtool("server");
+}
+
+// A TCP connection to 127.0.0.1:port that has sent what it was given, if anything, and then nothing more.
+UniqueFd stalled_client(std::uint16_t port, const std::string& sent)
+{
+    UniqueFd fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
+        ::send(fd.get(), sent.data(), sent.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(sent.size())) {
+        return {};
+    }
+    return fd;
+}
+
+// Each daemon's metrics port: GET / used to crash the agent (civetweb built its error page on a 100 KiB
+// thread stack), any path below /metrics answered 200, and one client that sent nothing held the
+// endpoint's only thread so that no one else was answered.
+TEST_F(MetricsTest, HostileAndStalledHttpClientsLeaveBothEndpointsServing)
+{
+    start_server(MetricsArgs);
+    ChildProcess& agent = start_agent({src_.string()}, MetricsArgs);
+    ASSERT_TRUE(wait_until_connected(agent, 20s));
+
+    for (ChildProcess* daemon : {&agent, &server()}) {
+        SCOPED_TRACE(daemon->binary());
+        std::optional<std::uint16_t> port;
+        ASSERT_TRUE(wait_for([&] { return (port = logged_metrics_port(*daemon)).has_value(); }, 10s))
+            << daemon->log_text();
+        const auto status_of = [&](const std::string& request) {
+            const std::optional<std::string> response = http_exchange(*port, request);
+            return response ? http_status(*response) : -1;
+        };
+
+        for (const char* path : {"/", "/metrics/extra", "/metrics/", "/no/such/path", "/healthz/x"}) {
+            EXPECT_EQ(status_of("GET " + std::string{path} + " HTTP/1.0\r\n\r\n"), 404) << path;
+        }
+        const std::optional<std::string> post = http_exchange(
+            *port, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+        ASSERT_TRUE(post.has_value());
+        EXPECT_EQ(http_status(*post), 405) << *post;
+        EXPECT_NE(post->find("\r\nAllow: GET, HEAD\r\n"), std::string::npos) << *post;
+
+        const std::optional<std::string> head =
+            http_exchange(*port, "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        ASSERT_TRUE(head.has_value());
+        EXPECT_EQ(http_status(*head), 200) << *head;
+        EXPECT_EQ(http_body(*head), "") << "an answer to HEAD carries no body";
+        EXPECT_NE(head->find("\r\nContent-Length: "), std::string::npos) << *head;
+
+        EXPECT_EQ(status_of("this is not http\r\n\r\n"), 400);
+        EXPECT_EQ(status_of("GET /metrics HTTP/1.1 trailing words\r\n\r\n"), 400);
+        // Far over the 8 KiB of headers the endpoint reads: refused, never served (the endpoint may close
+        // before the client has sent it all, which can cost the client the answer).
+        const std::optional<std::string> big_header = http_exchange(
+            *port, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Filler: " + std::string(64 * 1024, 'a') + "\r\n\r\n");
+        ASSERT_TRUE(big_header.has_value());
+        EXPECT_TRUE(big_header->empty() || (http_status(*big_header) >= 400 && http_status(*big_header) < 500))
+            << *big_header;
+
+        // Clients that send nothing, or half a request line, and wait: the next client is answered at once.
+        const UniqueFd silent = stalled_client(*port, "");
+        const UniqueFd half = stalled_client(*port, "GET /metr");
+        ASSERT_TRUE(silent && half);
+        const auto started = std::chrono::steady_clock::now();
+        const std::optional<std::string> scrape =
+            http_exchange(*port, "GET /metrics HTTP/1.0\r\n\r\n", std::chrono::milliseconds{3000});
+        ASSERT_TRUE(scrape.has_value());
+        EXPECT_EQ(http_status(*scrape), 200) << "after " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                     std::chrono::steady_clock::now() - started).count()
+                                              << " ms: " << *scrape;
+
+        EXPECT_TRUE(daemon->running()) << daemon->log_text();
+        EXPECT_TRUE(http_get(*port, "/metrics").has_value());
+        EXPECT_EQ(http_get(*port, "/healthz"), std::optional<std::string>{"ok\n"});
+    }
+    // Both still do their work: a file still syncs.
+    write_file(src_ / "after.txt", "still syncing\n");
+    EXPECT_TRUE(wait_until_synced(src_, dst_, 20s));
 }
 
 TEST_F(MetricsTest, MetricsAreOffUnlessAnAddressIsGiven)
