@@ -211,6 +211,7 @@ int Agent::run()
     }
     watcher_.start(std::move(known));
     root_guard_.start();
+    mount_watch_ = std::make_unique<MountWatch>(base_.get(), [this] { root_guard_.recheck_all(); });
     link_.start();
     notify_ready("watching " + std::to_string(folders_.size()) + " folder(s), server " +
                  settings_.server.to_string());
@@ -256,6 +257,8 @@ void Agent::begin_shutdown()
     heartbeat_.stop();
     SPDLOG_INFO("shutting down");
     watcher_.stop();
+    mount_watch_.reset();
+    root_guard_.stop();
     must_succeed(evtimer_add(shutdown_deadline_.get(), &ShutdownGrace) == 0, "evtimer_add");
     scheduler_.drain([this] { link_.stop([this] { event_base_loopbreak(base_.get()); }); });
 }

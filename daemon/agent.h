@@ -12,6 +12,7 @@
 #include "idle_memory_release.h"
 #include "libevent_handles.h"
 #include "metrics_endpoint.h"
+#include "mount_watch.h"
 #include "service_heartbeat.h"
 #include "loop_inbox.h"
 #include "server_link.h"
@@ -77,6 +78,8 @@ private:
     FolderWatcher watcher_;
     RootGuard root_guard_{timers_, inbox_, pool_, folders_, watcher_, scheduler_, state_writer_,
                           [this](std::size_t) { control_handler_.publish_folder_states(); }};
+    // Made in run(), once the folders are watched: each change of the mount table has every root judged.
+    std::unique_ptr<MountWatch> mount_watch_;
     EventPtr shutdown_deadline_;
     std::unique_ptr<ControlServer> control_;
     ControlHandler control_handler_{settings_, folders_, scheduler_, watcher_, root_guard_, link_, metrics_};

@@ -54,6 +54,12 @@ void RootGuard::start()
     arm_recheck();
 }
 
+void RootGuard::stop()
+{
+    stopped_ = true;
+    recheck_timer_->cancel();
+}
+
 void RootGuard::admit(std::size_t folder)
 {
     // Judged as not there until found: apply() then starts watching it, as for a root that came back.
@@ -113,6 +119,9 @@ void RootGuard::accept(std::size_t folder, std::function<void(Result<void>)> don
 
 void RootGuard::judge(std::size_t folder)
 {
+    if (stopped_) {
+        return;
+    }
     judging_.insert(folder);
     const Folder& judged = folders_[folder];
     pool_.post([this, &inbox = inbox_, folder, path = judged.spec.path, recorded = judged.recorded_root] {
@@ -123,6 +132,15 @@ void RootGuard::judge(std::size_t folder)
             apply(folder, found, verdict);
         });
     });
+}
+
+void RootGuard::recheck_all()
+{
+    for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
+        if (!folders_[folder].removed && !judging_.contains(folder)) {
+            judge(folder);
+        }
+    }
 }
 
 void RootGuard::judge_all_not_present()
@@ -137,7 +155,7 @@ void RootGuard::judge_all_not_present()
 void RootGuard::apply(std::size_t folder, const std::optional<FolderRoot>& found, const RootVerdict& verdict)
 {
     Folder& judged = folders_[folder];
-    if (judged.removed) {
+    if (judged.removed || stopped_) {
         return;
     }
     const State before = judged.root_state;
@@ -176,7 +194,7 @@ void RootGuard::apply(std::size_t folder, const std::optional<FolderRoot>& found
 
 void RootGuard::arm_recheck()
 {
-    if (recheck_timer_->armed()) {
+    if (stopped_ || recheck_timer_->armed()) {
         return;
     }
     for (const Folder& folder : folders_) {

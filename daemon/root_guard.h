@@ -41,12 +41,16 @@ public:
 
     // After the watcher started: logs the folders whose root is not there and starts looking for them.
     void start();
+    // Shutting down: nothing is judged or changed any more.
+    void stop();
     // A folder added by a reload, with its state database id and recorded root known and not watched yet:
     // its root is judged, and the folder is watched and compared with its records once the root is there.
     void admit(std::size_t folder);
     // Something suggests that the folder's root went (an unmount, its removal, a lookup that failed): it is
     // judged again now. what says what was seen, for the log.
     void doubt(std::size_t folder, const std::string& what);
+    // The mount table changed: every folder's root is judged again, quietly unless its state changes.
+    void recheck_all();
     // The directory at the folder's path becomes its root, recorded, and the folder starts over with it:
     // its state database records and what waited to be sent are dropped, and everything in the directory
     // is offered to the server (by hash, as a resync does). Nothing is removed on the server for what the
@@ -67,6 +71,7 @@ private:
     StateWriter& state_writer_;
     const std::function<void(std::size_t)> state_changed_;
     const TimerPtr recheck_timer_;
+    bool stopped_ = false;
     std::set<std::size_t> judging_; // folders being looked at on a worker: a doubt about them waits for that
 };
 

@@ -3,7 +3,7 @@
 // special files are skipped, editors' scratch files never sent, files still being written arrive, and the
 // folder vanishing or being unmounted neither stops the agent nor deletes the server's copies.
 #include "minisync_fixture.h"
-#include "tmpfs_mount.h"
+#include "test_mounts.h"
 #include "test_files.h"
 #include "tree_compare.h"
 #include "tree_walk.h"
@@ -678,7 +678,7 @@ TEST_F(ChangeSemanticsTest, UnmountedFolderKeepsItsFilesOnTheServer)
     if (::geteuid() != 0) {
         GTEST_SKIP() << "mounting a tmpfs over the folder needs root";
     }
-    TmpfsMount mount{src_};
+    TestMount mount{src_};
     if (!mount.mounted()) {
         GTEST_SKIP() << "cannot mount a tmpfs at '" << src_.string() << "': " << mount.error();
     }

@@ -3,7 +3,7 @@
 // server. The tests that mount a tmpfs need root and skip without it; CI runs as root.
 #include "minisync_fixture.h"
 #include "test_files.h"
-#include "tmpfs_mount.h"
+#include "test_mounts.h"
 #include "tree_compare.h"
 #include "tree_walk.h"
 #include "wait_for.h"
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 namespace minisync::test {
@@ -156,7 +157,7 @@ TEST_F(FolderRootTest, ARestartWhileTheFolderIsUnmountedDeletesNothing)
     if (::geteuid() != 0) {
         GTEST_SKIP() << "mounting a tmpfs over the folder needs root";
     }
-    TmpfsMount mount{src_};
+    TestMount mount{src_};
     ASSERT_TRUE(mount.mounted()) << mount.error();
     write_file(src_ / "a.txt", "a\n");
     fs::create_directories(src_ / "sub");
@@ -175,6 +176,34 @@ TEST_F(FolderRootTest, ARestartWhileTheFolderIsUnmountedDeletesNothing)
     EXPECT_EQ(agent.log_count(": removed"), 0U) << agent.log_text();
 }
 
+// A bind mount going leaves its file system mounted elsewhere, so inotify says nothing: the mount table
+// does. Bound again, it is the same directory, and the folder resumes by itself.
+TEST_F(FolderRootTest, AFolderWhoseBindMountGoesIsSuspendedAndResumesWhenBoundAgain)
+{
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "bind mounts need root";
+    }
+    const fs::path store = make_dir("store");
+    TestMount tmpfs{store};
+    ASSERT_TRUE(tmpfs.mounted()) << tmpfs.error();
+    write_file(store / "a.txt", "a\n");
+    auto bind = std::make_unique<TestMount>(src_, store);
+    ASSERT_TRUE(bind->mounted()) << bind->error();
+    ChildProcess& agent = start_and_sync();
+    const TreeListing before = server_files();
+
+    ASSERT_TRUE(bind->detach());
+    ASSERT_TRUE(wait_for_state(agent, "src", "suspended"));
+    write_file(store / "while-unbound.txt", "made meanwhile\n");
+    expect_same(before, server_files());
+
+    bind = std::make_unique<TestMount>(src_, store);
+    ASSERT_TRUE(bind->mounted()) << bind->error();
+    EXPECT_TRUE(wait_for([&] { return fs::exists(dst_ / "while-unbound.txt"); }, 20s)) << status_json(agent).dump();
+    EXPECT_TRUE(wait_for_state(agent, "src", "idle"));
+    EXPECT_EQ(read_file(dst_ / "a.txt"), "a\n");
+}
+
 // Like rsync -x: a file system mounted inside the folder is not synced (nor is its mount point, which shows
 // the other file system's root), and its unmount removes nothing. With one_file_system = false it is
 // synced, and its unmount still removes nothing.
@@ -185,7 +214,7 @@ TEST_F(FolderRootTest, AFileSystemMountedInsideTheFolderIsSyncedOnlyWhenAsked)
     }
     fs::create_directories(src_ / "mnt");
     write_file(src_ / "plain.txt", "plain\n");
-    TmpfsMount mount{src_ / "mnt"};
+    TestMount mount{src_ / "mnt"};
     ASSERT_TRUE(mount.mounted()) << mount.error();
     write_file(src_ / "mnt" / "on-tmpfs.txt", "elsewhere\n");
 
