@@ -1,7 +1,11 @@
 // The meaning of every outcome, one place for each.
 #include "outcome_judge.h"
 
+#include "retry_queue.h"
+
 #include <spdlog/spdlog.h>
+
+#include <chrono>
 
 namespace minisync::agent {
 namespace {
@@ -17,6 +21,17 @@ bool worth_retrying(ErrorCode code)
     case ErrorCode::PermissionDenied:
     case ErrorCode::NotAllowed: return false;
     default: return true;
+    }
+}
+
+// For a rename: whether the same RENAME may succeed later. BUSY (another connection of this client is
+// writing a path of it) and server-side failures may pass; NOT_FOUND, CONFLICT and a refused path will not.
+bool rename_may_pass(ErrorCode code)
+{
+    switch (code) {
+    case ErrorCode::NotFound:
+    case ErrorCode::Conflict: return false;
+    default: return worth_retrying(code);
     }
 }
 
@@ -105,7 +120,7 @@ Verdict OutcomeJudge::judge_refusal(Job& job)
     return retry ? Verdict::RetryLater : Verdict::Done;
 }
 
-Verdict OutcomeJudge::judge_rename(const Job& job, Outcome outcome)
+Verdict OutcomeJudge::judge_rename(Job& job, Outcome outcome)
 {
     const std::string& folder = folders_[job.item.folder].spec.name;
     if (outcome == Outcome::Acknowledged) {
@@ -113,15 +128,29 @@ Verdict OutcomeJudge::judge_rename(const Job& job, Outcome outcome)
         ledger_.renamed(job);
         return Verdict::RenameApplied;
     }
-    if (outcome == Outcome::Refused) {
-        // Nothing there (never sent, or already moved) or something in the way: the old path is removed
-        // and the new one compared and sent, as if the rename had been a delete and a create.
-        const Error& error = job.request->error();
-        SPDLOG_INFO("folder={} path={}: rename from {} not applied ({}: {}); sending it anew", folder, job.item.path,
-                    job.item.from, protocol::to_string(error.code), error.message);
-        return Verdict::RenameNotApplied;
+    if (outcome != Outcome::Refused) {
+        return Verdict::Continue;
     }
-    return Verdict::Continue;
+    const Error& error = job.request->error();
+    if (rename_may_pass(error.code) && job.item.rename_retries < MaxRenameRetries) {
+        // The server still holds the old path: sending the rename again keeps it a rename, where giving up
+        // would cost a transfer of everything below the new path.
+        ++job.item.rename_retries;
+        const auto wait = RetryQueue::RetryDelay * RetryQueue::backoff_rounds(job.item.rename_retries);
+        ledger_.refused();
+        ledger_.failed(folder + "/" + job.item.path, "server error: " + error.message);
+        SPDLOG_WARN("folder={} path={}: rename from {} not applied, retried in about {} s ({} of {}) err={} ({})",
+                    folder, job.item.path, job.item.from,
+                    std::chrono::duration_cast<std::chrono::seconds>(wait).count(), job.item.rename_retries,
+                    MaxRenameRetries, error.message, protocol::to_string(error.code));
+        return Verdict::RetryLater;
+    }
+    // Nothing there (never sent, or already moved), something in the way, a path refused, or an error
+    // that did not pass: the old path is removed and the new one compared and sent, as if the rename had
+    // been a delete and a create.
+    SPDLOG_INFO("folder={} path={}: rename from {} not applied ({}: {}); sending the new path as new", folder,
+                job.item.path, job.item.from, protocol::to_string(error.code), error.message);
+    return Verdict::RenameNotApplied;
 }
 
 } // namespace minisync::agent

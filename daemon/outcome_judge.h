@@ -16,11 +16,17 @@ enum class Verdict {
     Requeue,          // the job ends and its path is queued again at once
     RetryLater,       // the job ends and its path is queued again after RetryQueue's delay
     RenameApplied,    // the rename ended applied: the state database follows it
-    RenameNotApplied, // the rename ended not applied: the old path is removed
+    RenameNotApplied, // the rename ended not applied, for good: the old path is removed
 };
 
 class OutcomeJudge {
 public:
+    // A rename answered BUSY (or another error that may pass) is sent again this many times, after
+    // RetryQueue::backoff_rounds each (5, 10, 20, then 40 s: about 2.5 min in all, longer than a stale
+    // connection of this client holds its paths on the server before the idle timeout frees them). Then it
+    // is given up as if refused for good.
+    static constexpr std::uint32_t MaxRenameRetries = 6;
+
     OutcomeJudge(const FolderTable& folders, RequestLedger& ledger, JobTable& jobs)
         : folders_{folders}, ledger_{ledger}, jobs_{jobs}
     {
@@ -30,7 +36,7 @@ public:
     Verdict judge(Job& job, Outcome outcome);
 
 private:
-    Verdict judge_rename(const Job& job, Outcome outcome);
+    Verdict judge_rename(Job& job, Outcome outcome);
     Verdict judge_refusal(Job& job);
 
     const FolderTable& folders_;

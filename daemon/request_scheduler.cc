@@ -167,12 +167,28 @@ void RequestScheduler::enqueue(SyncItem item)
         item.seen = std::chrono::steady_clock::now();
     }
     if (item.kind == SyncItem::Kind::Rename) {
-        // A retry waiting at or below the old path would find nothing there now: the comparison after
+        // A rename waiting for a retry onto this one's old path composes with it in the queue (a to b, b
+        // to c: a to c), so the server's copy at a is moved, not left behind.
+        for (SyncItem& composed : retries_.take_if([&](const SyncItem& waiting) {
+                 return waiting.folder == item.folder && waiting.kind == SyncItem::Kind::Rename &&
+                        waiting.path == item.from;
+             })) {
+            queue_.push(std::move(composed));
+        }
+        // Another retry waiting at or below the old path would find nothing there now: the comparison after
         // the rename covers it.
         retries_.erase_if([&](const SyncItem& waiting) {
             return waiting.folder == item.folder && paths_overlap(waiting.path, item.from) &&
                    waiting.path.size() >= item.from.size();
         });
+    } else if (retries_.any_of([&](const SyncItem& waiting) {
+                   return waiting.kind == SyncItem::Kind::Rename && waiting.folder == item.folder &&
+                          paths_overlap(item.path, waiting.path) && item.path.size() >= waiting.path.size();
+               })) {
+        // At or below the new path of a rename waiting for a retry: folded into it, as the queue folds such
+        // changes into a queued rename. The comparison after it sends them; sent now, they would put
+        // something in the way of the rename on the server.
+        return;
     }
     if (Job* running = jobs_.find_by_path(item);
         running != nullptr && item.kind != SyncItem::Kind::Rename && running->item.kind != SyncItem::Kind::Rename) {
@@ -602,7 +618,9 @@ void RequestScheduler::end_job(std::uint64_t job_id, Then then)
         again.seen = item.seen;
         queue_.push(std::move(again));
     } else if (then == Then::RetryLater) {
-        retries_.add(std::move(item));
+        const std::uint32_t rounds =
+            item.kind == SyncItem::Kind::Rename ? RetryQueue::backoff_rounds(item.rename_retries) : 1;
+        retries_.add(std::move(item), rounds);
     }
     pump();
 }

@@ -48,8 +48,9 @@ namespace minisync::agent {
 
 class RequestScheduler final : public ServerLink::Listener, private StrandDisk::Results {
 public:
-    // Told when a rename has ended: applied on the server (its records must follow it) or not (the old
-    // path must be removed there). Either way the new path is then compared with the state database.
+    // Told when a rename has ended: applied on the server (its records must follow it) or, for good, not
+    // (the old path must be removed there). Either way the new path is then compared with the state
+    // database. A rename the server answered BUSY, or an error that may pass, is retried with backoff first.
     using RenameDone = std::function<void(const SyncItem& rename, bool applied)>;
 
     // Enough requests in flight that one round trip per file does not limit small-file throughput, and

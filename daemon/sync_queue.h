@@ -37,6 +37,9 @@ struct SyncItem {
     bool hash_requested = false;
     std::optional<ResumeHint> resume;
     std::string from; // Rename only: the old path
+    // Rename only: how many times the server answered BUSY or another error that may pass, each followed by
+    // a retry after a longer wait (OutcomeJudge::MaxRenameRetries, RetryQueue::backoff_rounds).
+    std::uint32_t rename_retries = 0;
     // A file still being written: what it held up to its size when opened is committed even if it grew
     // meanwhile (a log is sent as it grows, not only once it is closed).
     bool growing = false;
