@@ -233,10 +233,11 @@ void Agent::after_rename(const SyncItem& rename, bool applied)
         change.path = rename.path;
         change.from = rename.from;
         state_writer_.record(std::move(change));
-    } else {
-        scheduler_.enqueue(removal_item(rename.folder, rename.from, rename.tree));
+        watcher_.reconcile_subtree(rename.folder, rename.path);
+        return;
     }
-    watcher_.reconcile_subtree(rename.folder, rename.path);
+    // The server still holds the old path (or nothing there): it stays until the new one is in place.
+    rename_fallback_.start(rename);
 }
 
 void Agent::reload()

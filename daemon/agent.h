@@ -13,6 +13,7 @@
 #include "libevent_handles.h"
 #include "metrics_endpoint.h"
 #include "mount_watch.h"
+#include "rename_fallback.h"
 #include "service_heartbeat.h"
 #include "loop_inbox.h"
 #include "server_link.h"
@@ -51,8 +52,9 @@ private:
     void begin_shutdown();
     // SIGHUP: the configuration is read again and applied (ConfigReload), unless shutting down.
     void reload();
-    // A rename ended: the state database follows it, or the old path is removed; then the new path is
-    // compared with the database, which sends whatever the rename did not carry.
+    // A rename ended. Applied: the state database follows it, and the new path is compared with the
+    // database, which sends whatever the rename did not carry. Not applied: RenameFallback sends the new
+    // path as new and removes the old one once that is done.
     void after_rename(const SyncItem& rename, bool applied);
 
     // Declaration order is destruction order reversed: the pool joins before the inbox and base go,
@@ -76,6 +78,15 @@ private:
     }};
     ServerLink link_;
     FolderWatcher watcher_;
+    RenameFallback rename_fallback_{
+        [this](std::size_t folder, std::string path, std::function<void(bool)> done) {
+            watcher_.reconcile_subtree(folder, std::move(path), std::move(done));
+        },
+        [this](std::size_t folder, std::string path, std::function<void()> done) {
+            scheduler_.when_settled(folder, std::move(path), std::move(done));
+        },
+        [this](SyncItem removal) { scheduler_.enqueue(std::move(removal)); },
+        [this](std::size_t folder) -> const std::string& { return folders_[folder].spec.name; }};
     RootGuard root_guard_{timers_, inbox_, pool_, folders_, watcher_, scheduler_, state_writer_,
                           [this](std::size_t) { control_handler_.publish_folder_states(); }};
     // Made in run(), once the folders are watched: each change of the mount table has every root judged.

@@ -132,11 +132,12 @@ void FolderWatcher::stop()
     rescan_timer_->cancel();
 }
 
-void FolderWatcher::reconcile_subtree(std::size_t folder, std::string path)
+void FolderWatcher::reconcile_subtree(std::size_t folder, std::string path, Compared compared)
 {
-    load_records_(folder, path, [this, folder, path](std::shared_ptr<const FolderRecords> records) {
-        scan(folder, path, true, std::move(records));
-    });
+    load_records_(folder, path,
+                  [this, folder, path, compared = std::move(compared)](std::shared_ptr<const FolderRecords> records) {
+                      scan(folder, path, true, std::move(records), compared);
+                  });
 }
 
 void FolderWatcher::resync(std::size_t folder)
@@ -152,14 +153,14 @@ void FolderWatcher::rescan_with_records(std::size_t folder)
 }
 
 void FolderWatcher::scan(std::size_t folder, std::string start, bool verify_first,
-                         std::shared_ptr<const FolderRecords> known)
+                         std::shared_ptr<const FolderRecords> known, Compared compared)
 {
     ++scans_running_;
     // The worker touches only what it owns a share of; `this` is used back on the loop thread alone.
     pool_.post([this, &inbox = inbox_, &stop = pool_.stop_requested(), watches = watches_,
                 excludes = folders_[folder].exclude_filter, folder, root = folders_[folder].root,
                 start = std::move(start), verify_first, known = std::move(known),
-                epoch = folders_[folder].watch_epoch] {
+                epoch = folders_[folder].watch_epoch, compared = std::move(compared)]() mutable {
         ScanResult result = scan_tree(*watches, *excludes, folder, root, start, stop);
         ReconcilePlan plan;
         if (known) {
@@ -172,14 +173,15 @@ void FolderWatcher::scan(std::size_t folder, std::string start, bool verify_firs
                 plan.uploads.push_back(std::move(item));
             }
         }
-        inbox.post([this, folder, start, epoch, result = std::move(result), plan = std::move(plan)]() mutable {
-            finish_scan(folder, epoch, start, result, std::move(plan));
+        inbox.post([this, folder, start, epoch, result = std::move(result), plan = std::move(plan),
+                    compared = std::move(compared)]() mutable {
+            finish_scan(folder, epoch, start, result, std::move(plan), compared);
         });
     });
 }
 
 void FolderWatcher::finish_scan(std::size_t folder, std::uint64_t epoch, const std::string& start,
-                                const ScanResult& result, ReconcilePlan&& plan)
+                                const ScanResult& result, ReconcilePlan&& plan, const Compared& compared)
 {
     --scans_running_;
     if (!watching(folder) || epoch != folders_[folder].watch_epoch || result.root_replaced) {
@@ -190,6 +192,9 @@ void FolderWatcher::finish_scan(std::size_t folder, std::uint64_t epoch, const s
         }
         if (result.root_replaced && watching(folder)) {
             root_doubt(folder, "its root changed during a scan");
+        }
+        if (compared) {
+            compared(false);
         }
         if (scans_running_ == 0 && on_scans_done_) {
             on_scans_done_();
@@ -226,9 +231,14 @@ void FolderWatcher::finish_scan(std::size_t folder, std::uint64_t epoch, const s
         item.folder = folder;
         sink_(std::move(item));
     }
+    const bool in_place = result.scan.complete && result.scan.failed_dirs.empty() &&
+                          result.scan.mount_points.empty() && !result.scan.entries.empty() && plan.uploads.empty();
     for (SyncItem& item : plan.removals) {
         item.folder = folder;
         sink_(std::move(item));
+    }
+    if (compared) {
+        compared(in_place);
     }
     if (scans_running_ == 0 && on_scans_done_) {
         on_scans_done_();

@@ -70,9 +70,14 @@ public:
     // New exclude patterns (a reload): every folder is rescanned and reconciled, which sends what is no
     // longer excluded. What became excluded stays on the server, as with rsync without --delete-excluded.
     void set_excludes(std::vector<std::string> global_excludes);
+    // Told, once a comparison has reported what differs, whether path was found complete and in place:
+    // the scan read all of it (no unreadable directory, nothing mounted below), found something there, and
+    // the state database records every entry as committed on the server as it is now.
+    using Compared = std::function<void(bool in_place)>;
     // Compares path (a file or a directory tree) with the state database's records of it and reports
-    // what differs, as start-up does for a whole folder.
-    void reconcile_subtree(std::size_t folder, std::string path);
+    // what differs, as start-up does for a whole folder; then calls compared, if given (with false when
+    // the scan was cut short or no longer concerns the folder).
+    void reconcile_subtree(std::size_t folder, std::string path, Compared compared = {});
     // Offers every entry of the folder to the server again, files with their hash: whatever the server
     // lacks or holds differently is sent (minisyncctl resync).
     void resync(std::size_t folder);
@@ -98,7 +103,7 @@ private:
     static void on_readable(evutil_socket_t, short, void* self) { static_cast<FolderWatcher*>(self)->read_events(); }
 
     void finish_scan(std::size_t folder, std::uint64_t epoch, const std::string& start, const ScanResult& result,
-                     ReconcilePlan&& plan);
+                     ReconcilePlan&& plan, const Compared& compared);
     void read_events();
     void handle_event(const inotify_event& event);
     void handle_file_event(std::size_t folder, std::string path, std::uint32_t mask);
@@ -111,7 +116,8 @@ private:
     void arm_due_timer();
     // Without known records every entry found is reported (files with verify_first as given); with them,
     // the scan is reconciled with the records instead.
-    void scan(std::size_t folder, std::string start, bool verify_first, std::shared_ptr<const FolderRecords> known);
+    void scan(std::size_t folder, std::string start, bool verify_first, std::shared_ptr<const FolderRecords> known,
+              Compared compared = {});
     void rescan_with_records(std::size_t folder);
     [[nodiscard]] std::shared_ptr<const ExcludeFilter> filter_for(std::size_t folder) const;
     void root_doubt(std::size_t folder, const std::string& what);

@@ -146,8 +146,8 @@ Verdict OutcomeJudge::judge_rename(Job& job, Outcome outcome)
         return Verdict::RetryLater;
     }
     // Nothing there (never sent, or already moved), something in the way, a path refused, or an error
-    // that did not pass: the old path is removed and the new one compared and sent, as if the rename had
-    // been a delete and a create.
+    // that did not pass: the new path is sent as new, and the old one stays on the server until the new
+    // one is in place (RenameFallback).
     SPDLOG_INFO("folder={} path={}: rename from {} not applied ({}: {}); sending the new path as new", folder,
                 job.item.path, job.item.from, protocol::to_string(error.code), error.message);
     return Verdict::RenameNotApplied;

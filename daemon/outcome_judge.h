@@ -16,7 +16,7 @@ enum class Verdict {
     Requeue,          // the job ends and its path is queued again at once
     RetryLater,       // the job ends and its path is queued again after RetryQueue's delay
     RenameApplied,    // the rename ended applied: the state database follows it
-    RenameNotApplied, // the rename ended not applied, for good: the old path is removed
+    RenameNotApplied, // the rename ended not applied, for good: the new path is sent as new (RenameFallback)
 };
 
 class OutcomeJudge {

@@ -1,6 +1,7 @@
 // A move within a folder applied on the server: RENAME, answered by DONE or ERROR (NOT_FOUND: nothing at
-// the old path; CONFLICT: something in the way). Either way the scheduler then has the new path compared
-// with the state database. States as OneAnswerRequest (request.h): Sent -> Answered.
+// the old path; CONFLICT: something in the way; BUSY: another connection holds a path of it). What each
+// answer leads to is OutcomeJudge's (a retry with backoff, or RenameFallback). States as OneAnswerRequest
+// (request.h): Sent -> Answered.
 #pragma once
 
 #include "request.h"

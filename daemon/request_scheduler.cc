@@ -39,7 +39,8 @@ RequestScheduler::RequestScheduler(TimerMaker& timers, LoopInbox& inbox, WorkerP
                        queue_.push(std::move(item));
                    }
                    pump();
-               }}
+               }},
+      settled_timer_{timers.make([this] { call_settled(); })}
 {
     // A folder whose root is not there at start is held from the first change on.
     for (std::size_t folder = 0; folder < folders_.size(); ++folder) {
@@ -56,6 +57,7 @@ void RequestScheduler::remove_folder(std::size_t folder)
     auto of_folder = [folder](const SyncItem& item) { return item.folder == folder; };
     std::erase_if(held_, of_folder);
     retries_.erase_if(of_folder);
+    std::erase_if(settled_waiters_, [folder](const SettledWaiter& waiter) { return waiter.folder == folder; });
     pump(); // what is still queued for it is dropped as it comes up
 }
 
@@ -623,6 +625,51 @@ void RequestScheduler::end_job(std::uint64_t job_id, Then then)
         retries_.add(std::move(item), rounds);
     }
     pump();
+}
+
+void RequestScheduler::when_settled(std::size_t folder, std::string path, std::function<void()> done)
+{
+    settled_waiters_.push_back(SettledWaiter{folder, std::move(path), std::move(done)});
+    if (!settled_timer_->armed()) {
+        settled_timer_->arm(SettledCheckInterval);
+    }
+}
+
+bool RequestScheduler::touches(std::size_t folder, const std::string& path) const
+{
+    auto touching = [&](const SyncItem& item) {
+        return item.folder == folder && (paths_overlap(item.path, path) ||
+                                         (item.kind == SyncItem::Kind::Rename && paths_overlap(item.from, path)));
+    };
+    return queue_.touches(folder, path) || std::any_of(held_.begin(), held_.end(), touching) ||
+           retries_.any_of(touching) ||
+           std::any_of(jobs_.begin(), jobs_.end(), [&](const auto& entry) { return touching(entry.second.item); });
+}
+
+void RequestScheduler::call_settled()
+{
+    if (settled_waiters_.empty()) {
+        return;
+    }
+    if (link_ == nullptr || !link_->ready() || on_drained_) {
+        settled_timer_->arm(SettledCheckInterval);
+        return;
+    }
+    std::vector<std::function<void()>> due;
+    std::erase_if(settled_waiters_, [&](SettledWaiter& waiter) {
+        if (touches(waiter.folder, waiter.path)) {
+            return false;
+        }
+        due.push_back(std::move(waiter.done));
+        return true;
+    });
+    if (!settled_waiters_.empty()) {
+        settled_timer_->arm(SettledCheckInterval);
+    }
+    // Called after the list is consistent again: a callback may add a waiter of its own.
+    for (std::function<void()>& done : due) {
+        done();
+    }
 }
 
 void RequestScheduler::on_link_ready()

@@ -37,6 +37,7 @@
 #include "timer.h"
 #include "worker_pool.h"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -49,8 +50,8 @@ namespace minisync::agent {
 class RequestScheduler final : public ServerLink::Listener, private StrandDisk::Results {
 public:
     // Told when a rename has ended: applied on the server (its records must follow it) or, for good, not
-    // (the old path must be removed there). Either way the new path is then compared with the state
-    // database. A rename the server answered BUSY, or an error that may pass, is retried with backoff first.
+    // (the new path must be sent as new, the old one staying on the server until that is done). A rename
+    // the server answered BUSY, or an error that may pass, is retried with backoff before that.
     using RenameDone = std::function<void(const SyncItem& rename, bool applied)>;
 
     // Enough requests in flight that one round trip per file does not limit small-file throughput, and
@@ -58,6 +59,7 @@ public:
     static constexpr std::size_t MaxJobs = 256;
     // Bytes read but not yet written to the socket, across all uploads: the agent's memory bound.
     static constexpr std::size_t MaxBufferedBytes = 8U << 20;
+    static constexpr std::chrono::milliseconds SettledCheckInterval{250};
 
     // Each folder's root, state database id and paused state are read from folders, and set_paused
     // writes the latter there.
@@ -102,6 +104,11 @@ public:
     [[nodiscard]] std::size_t pending(std::size_t folder) const;
     // Something of the folder waits to be sent or is in flight.
     [[nodiscard]] bool has_work(std::size_t folder) const;
+    // done() is called (once, on the loop) when nothing at, above or below path in the folder is queued,
+    // held, waiting for a retry or in flight, and the connection is up: every change seen there so far has
+    // had its answer. Looked at every SettledCheckInterval, not on every event: with a long queue each look
+    // costs a walk of it. Forgotten if the folder is removed.
+    void when_settled(std::size_t folder, std::string path, std::function<void()> done);
     // Nothing queued or in flight for any folder that is not held (retries waiting aside).
     [[nodiscard]] bool idle() const;
     [[nodiscard]] std::size_t retries_waiting() const noexcept { return retries_.size(); }
@@ -151,6 +158,9 @@ private:
     void protocol_error(const std::string& what);
     void update_gauges();
     void issue_reads();
+    // Something of the folder at, above or below path waits or runs (see when_settled).
+    [[nodiscard]] bool touches(std::size_t folder, const std::string& path) const;
+    void call_settled();
     [[nodiscard]] std::size_t buffered_bytes() const;
     [[nodiscard]] const std::string& folder_name(const Job& job) const;
 
@@ -174,6 +184,13 @@ private:
     std::vector<SyncItem> held_;           // items of held folders, in queue order
     std::set<std::size_t> held_folders_;   // the folders whose items go to held_
     RenameDone rename_done_;
+    struct SettledWaiter {
+        std::size_t folder = 0;
+        std::string path;
+        std::function<void()> done;
+    };
+    std::vector<SettledWaiter> settled_waiters_;
+    const TimerPtr settled_timer_; // armed while settled_waiters_ is not empty
     std::function<void(std::size_t, const std::string&)> root_doubt_;
 };
 

@@ -123,6 +123,15 @@ std::size_t SyncQueue::count(std::size_t folder) const
                                                    [folder](const auto& entry) { return entry.second.folder == folder; }));
 }
 
+bool SyncQueue::touches(std::size_t folder, const std::string& path) const
+{
+    return std::any_of(items_.begin(), items_.end(), [&](const auto& entry) {
+        const SyncItem& item = entry.second;
+        return item.folder == folder && (paths_overlap(item.path, path) ||
+                                         (item.kind == SyncItem::Kind::Rename && paths_overlap(item.from, path)));
+    });
+}
+
 void SyncQueue::drop_folder(std::size_t folder)
 {
     std::erase_if(order_, [this, folder](const std::string& key) {

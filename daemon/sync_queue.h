@@ -66,6 +66,8 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return order_.size(); }
     [[nodiscard]] std::size_t count(std::size_t folder) const;
     [[nodiscard]] bool empty() const noexcept { return order_.empty(); }
+    // Something queued in the folder is at, above or below path (for a rename: its new or its old path).
+    [[nodiscard]] bool touches(std::size_t folder, const std::string& path) const;
     // Everything queued for the folder goes.
     void drop_folder(std::size_t folder);
 

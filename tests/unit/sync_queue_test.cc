@@ -354,5 +354,21 @@ TEST(SyncQueueTest, FrontShowsTheNextItemWithoutTakingIt)
     EXPECT_EQ(queue.size(), 2U);
 }
 
+TEST(SyncQueueTest, TouchesSeesPathsAboveAndBelowAndBothPathsOfARename)
+{
+    SyncQueue queue;
+    queue.push(upload("a/b/c.txt"));
+    queue.push(rename("old", "new", true, 1));
+    EXPECT_TRUE(queue.touches(0, "a"));
+    EXPECT_TRUE(queue.touches(0, "a/b/c.txt"));
+    EXPECT_TRUE(queue.touches(0, "a/b/c.txt/d"));
+    EXPECT_FALSE(queue.touches(0, "a/bb"));
+    EXPECT_FALSE(queue.touches(1, "a"));
+    EXPECT_TRUE(queue.touches(1, "new/x"));
+    EXPECT_TRUE(queue.touches(1, "old"));
+    EXPECT_FALSE(queue.touches(1, "older"));
+    EXPECT_FALSE(queue.touches(0, "old"));
+}
+
 } // namespace
 } // namespace minisync::agent
