@@ -1,5 +1,8 @@
-// Deletes and renames while the agent runs: the server mirrors them (old names gone, new ones present).
+// Deletes and renames while the agent runs: the server mirrors them (old names gone, new ones present),
+// and a rename the server cannot apply at once never costs the server's copy or a transfer it can avoid.
 #include "minisync_fixture.h"
+#include "protocol_codec.h"
+#include "raw_client.h"
 #include "test_files.h"
 #include "tree_compare.h"
 #include "tree_walk.h"
@@ -190,6 +193,81 @@ TEST_F(RemovalTest, FileWhereTheServerHasADirectoryReplacesIt)
     ChildProcess& agent = start_agent({src_.string()});
     ASSERT_TRUE(wait_until_synced(src_, dst_, 20s)) << agent.log_text();
     EXPECT_EQ(read_file(dst_ / "d"), "now a file\n");
+}
+
+// Another connection of this client (a second agent with the same certificate, a stale connection the
+// server has not dropped yet) holds a path below the directory being renamed, so the server answers the
+// RENAME with BUSY. The agent must send the rename again once the path is free, not remove the old tree
+// and send everything again.
+TEST_F(RemovalTest, ARenameAnsweredBusyIsRetriedAndSendsNothingAgain)
+{
+    fs::create_directories(src_ / "d");
+    write_file(src_ / "d" / "one.bin", random_bytes(300 * 1024, 5));
+    write_file(src_ / "d" / "two.bin", random_bytes(300 * 1024, 6));
+    write_file(src_ / "d" / "small.txt", "small\n");
+    ChildProcess& agent = start_and_sync();
+    ASSERT_TRUE(wait_until_idle(agent));
+    const double sent_before = sample(agent, "minisync_bytes_sent_total");
+    ASSERT_GT(sent_before, 600 * 1024);
+
+    RawClient holder{port(), pki().client()};
+    holder.hello();
+    protocol::UploadBegin begin;
+    begin.request_id = 1;
+    begin.folder = "src";
+    begin.path = "d/held.bin";
+    begin.size = 10;
+    begin.mode = 0644;
+    ASSERT_TRUE(holder.send(protocol::encode(begin)));
+    const ReadResult ready = holder.read_frame();
+    ASSERT_EQ(ready.status, ReadStatus::Frame);
+    ASSERT_EQ(ready.frame.type, protocol::FrameType::UploadReady);
+
+    fs::rename(src_ / "d", src_ / "e");
+    ASSERT_TRUE(wait_for_sample(agent, "minisync_errors_total{kind=\"server\"}", [](double v) { return v >= 1; }));
+    EXPECT_TRUE(fs::exists(dst_ / "d" / "one.bin"));
+    // The path is free again: the next attempt of the rename goes through.
+    ASSERT_TRUE(holder.send(protocol::encode_request_only(protocol::FrameType::Abort, 1)));
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 30s)) << agent.log_text();
+    ASSERT_TRUE(wait_until_idle(agent));
+    EXPECT_TRUE(agent.log_contains("folder=src path=e: renamed from d")) << agent.log_text();
+    EXPECT_EQ(sample(agent, "minisync_bytes_sent_total"), sent_before) << agent.log_text();
+    EXPECT_EQ(read_file(dst_ / "e" / "small.txt"), "small\n");
+}
+
+// The server cannot apply the rename (a file is in the way of the directory), so the agent sends the new
+// path as new. The old tree is the server's only copy of that content until then: it may go only once
+// the new one is in place, and it does go then.
+TEST_F(RemovalTest, ARenameTheServerRefusesKeepsTheOldPathUntilTheNewOneIsInPlace)
+{
+    fs::create_directories(src_ / "d");
+    write_file(src_ / "d" / "big.bin", random_bytes(4 << 20, 7));
+    write_file(src_ / "d" / "small.txt", "small\n");
+    std::vector<std::string> agent_args = MetricsArgs;
+    agent_args.insert(agent_args.end(), {"--bwlimit", "2M"});
+    ChildProcess& agent = FolderTest::start_and_sync({.agent_args = agent_args, .probe = false, .deadline = 30s});
+    ASSERT_TRUE(wait_until_idle(agent));
+    // rename(2) will not put a directory over a file: CONFLICT.
+    write_file(dst_ / "e", "in the way\n");
+
+    fs::rename(src_ / "d", src_ / "e");
+    const std::string content = read_file(src_ / "e" / "big.bin");
+    bool neither_on_the_server = false;
+    // The old copy is looked at first: missing then, with the new one missing after, both were missing at once.
+    ASSERT_TRUE(wait_for(
+        [&] {
+            const bool old_there = fs::exists(dst_ / "d" / "big.bin");
+            const bool new_there = fs::is_regular_file(dst_ / "e" / "big.bin");
+            neither_on_the_server = neither_on_the_server || (!old_there && !new_there);
+            return new_there;
+        },
+        30s))
+        << agent.log_text();
+    EXPECT_FALSE(neither_on_the_server) << "the old path was removed before the new one was in place\n"
+                                        << agent.log_text();
+    ASSERT_TRUE(wait_until_synced(src_, dst_, 30s)) << agent.log_text();
+    EXPECT_FALSE(fs::exists(dst_ / "d"));
+    EXPECT_EQ(read_file(dst_ / "e" / "big.bin"), content);
 }
 
 } // namespace
