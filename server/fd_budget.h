@@ -22,11 +22,11 @@ constexpr std::uint64_t FdsPerConnection = 1;
 constexpr std::uint64_t FdsPerUpload = 2;
 
 // The highest limits sized from the open-file limit. An agent keeps at most 256 requests in flight on its
-// one connection (RequestTable::MaxRequests), so it never meets the per-client cap on open uploads
-// unless it opens more connections.
+// one connection (RequestTable::MaxRequests); twice that per client means it never meets the cap on open
+// uploads, not even while the files of uploads it has just ended are still being closed on the workers.
 constexpr std::size_t DefaultMaxConnections = 1024;
 constexpr std::size_t DefaultMaxHandshakes = 256;
-constexpr std::size_t DefaultMaxOpenUploadsPerClient = 256;
+constexpr std::size_t DefaultMaxOpenUploadsPerClient = 512;
 
 struct ServerLimits {
     std::uint64_t open_file_limit = 0; // the soft RLIMIT_NOFILE they were sized for
@@ -44,7 +44,7 @@ struct ServerLimits {
 // Each limit the settings leave unset is sized from open_file_limit (RLIM_INFINITY may be passed as is):
 // what remains after the fixed and the workers' descriptors goes an eighth to handshakes (at most 256),
 // a quarter to connections (at most 1024), and the rest to open uploads in all; one client may hold a
-// quarter of those (at most 256). Every limit is at least 1. Limits that are given are kept as they are,
+// quarter of those (at most 512). Every limit is at least 1. Limits that are given are kept as they are,
 // even when they do not fit (fds_needed() then says by how much).
 ServerLimits size_limits(const ServerSettings& settings, std::uint64_t open_file_limit);
 

@@ -120,7 +120,7 @@ Outcome parse(int argc, const char* const* argv)
         ->type_name("N");
     app.add_option("--max-open-uploads-per-client", cli.max_open_uploads_per_client,
                    "uploads with a partial file open at once for one client CN, over all its connections "
-                   "(default: a quarter of --max-open-uploads, at most 256)")
+                   "(default: a quarter of --max-open-uploads, at most 512)")
         ->type_name("N");
     app.add_option("--handshake-timeout", cli.handshake_timeout,
                    "drop a connection that has not finished TLS and HELLO within this time (s, m or h suffix; "

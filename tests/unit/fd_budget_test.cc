@@ -15,7 +15,7 @@ TEST(FdBudgetTest, AGenerousLimitGivesTheFullDefaults)
     EXPECT_EQ(limits.handshakes, 256U);
     EXPECT_EQ(limits.connections_per_client, 16U);
     EXPECT_EQ(limits.handshakes_per_address, 8U);
-    EXPECT_EQ(limits.open_uploads_per_client, 256U);
+    EXPECT_EQ(limits.open_uploads_per_client, 512U);
     // What the sockets leave, two descriptors an upload.
     EXPECT_EQ(limits.open_uploads, (65536 - FixedFds - 4 * FdsPerWorker - 1024 - 256) / 2);
     EXPECT_LE(limits.fds_needed(settings.workers), 65536U);
@@ -71,7 +71,7 @@ TEST(FdBudgetTest, AnUnlimitedLimitGivesTheCeilings)
     const ServerLimits limits = size_limits(ServerSettings{}, RLIM_INFINITY);
     EXPECT_EQ(limits.connections, 1024U);
     EXPECT_EQ(limits.handshakes, 256U);
-    EXPECT_EQ(limits.open_uploads_per_client, 256U);
+    EXPECT_EQ(limits.open_uploads_per_client, 512U);
     EXPECT_GT(limits.open_uploads, 1'000'000U);
     EXPECT_NE(describe(limits, 4).find("limit unlimited"), std::string::npos) << describe(limits, 4);
 }
