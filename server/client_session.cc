@@ -119,7 +119,7 @@ void ClientSession::on_connected()
                           RejectReason::CnNotAllowed);
         return;
     }
-    if (context_.connections.total() >= context_.settings.max_connections) {
+    if (context_.connections.total() >= context_.limits.connections) {
         client_ = *cn;
         reject_connection(ErrorCode::NotAllowed,
                           "already " + std::to_string(context_.connections.total()) +
@@ -127,7 +127,7 @@ void ClientSession::on_connected()
                           RejectReason::TooManyConnections);
         return;
     }
-    if (const std::size_t open = context_.connections.of(*cn); open >= context_.settings.max_connections_per_client) {
+    if (const std::size_t open = context_.connections.of(*cn); open >= context_.limits.connections_per_client) {
         client_ = *cn;
         reject_connection(ErrorCode::NotAllowed,
                           "client '" + *cn + "' already has " + std::to_string(open) + " connections open",

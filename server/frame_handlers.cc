@@ -52,6 +52,10 @@ void handle_begin(SessionRequests& requests, protocol::UploadBegin&& begin, Byte
     if (upload == nullptr || requests.refused_as_too_large(request_id, begin.folder, begin.path, begin.size)) {
         return;
     }
+    std::optional<ClientUploads::Slot> slot = requests.take_upload_slot(request_id, begin.folder, begin.path);
+    if (!slot) {
+        return;
+    }
     SessionContext& context = requests.context();
     upload->open(UploadTarget{requests.client(), std::move(begin.folder), std::move(begin.path), begin.size,
                               begin.mtime_ns, begin.mode, begin.sha256, begin.hash_if_present,
@@ -60,7 +64,8 @@ void handle_begin(SessionRequests& requests, protocol::UploadBegin&& begin, Byte
                  requests.completion().reporter<IncomingUpload::OpenResult>(
                      [request_id](SessionRequests& session, const IncomingUpload::OpenResult& result) {
                          session.on_upload_opened(request_id, result);
-                     }));
+                     }),
+                 std::move(*slot));
 }
 
 void handle_put(SessionRequests& requests, protocol::PutFile&& put, ByteBuffer&& body)
@@ -69,6 +74,10 @@ void handle_put(SessionRequests& requests, protocol::PutFile&& put, ByteBuffer&&
     auto* request = requests.admit<PutFileRequest>({request_id, put.folder, put.path});
     const std::size_t size = put.content.size();
     if (request == nullptr || requests.refused_as_too_large(request_id, put.folder, put.path, size)) {
+        return;
+    }
+    std::optional<ClientUploads::Slot> slot = requests.take_upload_slot(request_id, put.folder, put.path);
+    if (!slot) {
         return;
     }
     const auto content_offset = static_cast<std::size_t>(put.content.data() - body.data());
@@ -86,7 +95,8 @@ void handle_put(SessionRequests& requests, protocol::PutFile&& put, ByteBuffer&&
                  requests.completion().reporter<IncomingUpload::PutResult>(
                      [request_id, size](SessionRequests& session, const IncomingUpload::PutResult& result) {
                          session.on_put_done(request_id, size, result);
-                     }));
+                     }),
+                 std::move(*slot));
 }
 
 void handle_commit(SessionRequests& requests, protocol::Commit&& commit, ByteBuffer&& /*body*/)

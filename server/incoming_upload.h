@@ -4,6 +4,7 @@
 // commit while the strand is held, never on the loop thread.
 #pragma once
 
+#include "client_uploads.h"
 #include "fs_error.h"
 #include "sha256.h"
 #include "unique_fd.h"
@@ -45,8 +46,12 @@ public:
         Error error{ErrorCode::IoError, {}}; // when the outcome is Failed
     };
 
-    // stop is checked while hashing an existing file, so a server shutting down is not held up.
-    IncomingUpload(UploadTarget target, const std::atomic<bool>& stop) : target_{std::move(target)}, stop_{stop} {}
+    // stop is checked while hashing an existing file, so a server shutting down is not held up. slot is
+    // the upload's place among its client's open uploads, given back once the file's descriptors are closed.
+    IncomingUpload(UploadTarget target, const std::atomic<bool>& stop, ClientUploads::Slot&& slot = {})
+        : target_{std::move(target)}, stop_{stop}, slot_{std::move(slot)}
+    {
+    }
 
     struct WriteResult {
         std::optional<Error> error; // the write failed
@@ -117,6 +122,8 @@ private:
 
     UploadTarget target_;
     const std::atomic<bool>& stop_;
+    // Before the descriptors, so it goes after they are closed.
+    ClientUploads::Slot slot_;
     UniqueFd dir_fd_;
     UniqueFd file_fd_;
     std::string final_name_;

@@ -8,11 +8,12 @@
 namespace minisync::server {
 
 void PutFileRequest::put(UploadTarget&& target, int root_fd, const std::atomic<bool>& stop, GroupCommitter& commits,
-                         ByteBuffer&& body, std::size_t content_offset, PutReport report)
+                         ByteBuffer&& body, std::size_t content_offset, PutReport report,
+                         ClientUploads::Slot&& slot)
 {
     assert(state_ == State::Admitted);
     state_ = State::Committing;
-    file_ = std::make_shared<IncomingUpload>(std::move(target), stop);
+    file_ = std::make_shared<IncomingUpload>(std::move(target), stop, std::move(slot));
     strand()->post_held([file = file_, root_fd, &commits, content_offset, body = std::move(body),
                          report = std::move(report)](Strand::Resume resume) mutable {
         IncomingUpload::PutResult result = file->put(root_fd, std::span{body}.subspan(content_offset));

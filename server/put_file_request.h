@@ -33,9 +33,10 @@ public:
     [[nodiscard]] const UploadTarget& target() const noexcept { return file_->target(); }
 
     // Admitted -> Committing. The content is the frame's body from content_offset on; the body is freed
-    // as soon as it is written, not after the group commit.
+    // as soon as it is written, not after the group commit. slot goes with the file and is given back once
+    // it is closed.
     void put(UploadTarget&& target, int root_fd, const std::atomic<bool>& stop, GroupCommitter& commits,
-             ByteBuffer&& body, std::size_t content_offset, PutReport report);
+             ByteBuffer&& body, std::size_t content_offset, PutReport report, ClientUploads::Slot&& slot);
 
     void discard_partial() override;
 

@@ -73,6 +73,7 @@ std::string describe_peer(const sockaddr* addr)
 
 Server::Server(ServerSettings settings)
     : settings_{std::move(settings)},
+      limits_{size_limits(settings_, current_open_file_limit())},
       root_fd_{open_root(settings_.root)},
       tls_{value_or_throw(make_server_tls_context(settings_.tls))},
       base_{event_base_new()},
@@ -82,6 +83,7 @@ Server::Server(ServerSettings settings)
       context_{inbox_,
                pool_,
                settings_,
+               limits_,
                root_fd_.get(),
                metrics_,
                path_locks_,
@@ -89,8 +91,16 @@ Server::Server(ServerSettings settings)
                memory_release_,
                [this](std::uint64_t id) { return find_session(id); },
                [this](std::uint64_t id) { session_closed(id); },
-               connections_}
+               connections_,
+               uploads_}
 {
+    if (const std::uint64_t needed = limits_.fds_needed(settings_.workers); needed > limits_.open_file_limit) {
+        // Only limits given explicitly overshoot, or a limit too low to leave even one place of each.
+        SPDLOG_WARN("{}: over the limit by {}; raise LimitNOFILE= (or ulimit -Hn) or lower the limits given",
+                    describe(limits_, settings_.workers), needed - limits_.open_file_limit);
+    } else {
+        SPDLOG_INFO("{}", describe(limits_, settings_.workers));
+    }
     reap_event_.reset(event_new(base_.get(), -1, 0, &Server::on_reap, this));
     accept_resume_.reset(evtimer_new(base_.get(), &Server::on_accept_resume, this));
     shutdown_deadline_.reset(evtimer_new(base_.get(), &Server::on_shutdown_deadline, this));
@@ -175,7 +185,7 @@ void Server::handle_accept(evutil_socket_t fd, sockaddr* addr, int)
     }
     // Refusals here come before any TLS work: a flood costs an accept and a close each. Each is counted
     // first, so that whoever sees the close finds it counted.
-    if (connections_.total() >= settings_.max_connections) {
+    if (connections_.total() >= limits_.connections) {
         metrics_.rejected(RejectReason::TooManyConnections);
         SPDLOG_WARN("connection peer={}: refused err=already {} connections open (--max-connections)",
                     describe_peer(addr), connections_.total());

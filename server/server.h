@@ -2,6 +2,8 @@
 #pragma once
 
 #include "client_session.h"
+#include "client_uploads.h"
+#include "fd_budget.h"
 #include "group_commit.h"
 #include "idle_memory_release.h"
 #include "libevent_handles.h"
@@ -63,6 +65,10 @@ private:
     void session_closed(std::uint64_t id);
 
     const ServerSettings settings_;
+    // Sized from the open-file limit as it is now: after prepare_process() has raised it.
+    const ServerLimits limits_;
+    // Before the workers: their queued tasks may hold open uploads, whose slots point here.
+    ClientUploads uploads_{limits_.open_uploads_per_client, limits_.open_uploads};
     UniqueFd root_fd_;
     SslCtxPtr tls_;
     EvBasePtr base_;
@@ -79,7 +85,7 @@ private:
     }};
     ClientConnections connections_;
     // Before the sessions, whose handshake slots it counts.
-    HandshakeAdmission handshakes_{settings_.max_handshakes, settings_.max_handshakes_per_address};
+    HandshakeAdmission handshakes_{limits_.handshakes, limits_.handshakes_per_address};
     SessionContext context_;
     std::map<std::uint64_t, std::unique_ptr<ClientSession>> sessions_;
     // Sessions closed during a callback are destroyed on a later loop pass, never inside their own callback.

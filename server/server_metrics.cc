@@ -15,6 +15,7 @@ constexpr RejectReason AllRejectReasons[] = {
     RejectReason::UnsupportedVersion, RejectReason::BadFrame,    RejectReason::Protocol,
     RejectReason::BadPath,            RejectReason::HashMismatch, RejectReason::TooManyUploads,
     RejectReason::FileTooLarge,       RejectReason::NoSpace,      RejectReason::TooManyHandshakes,
+    RejectReason::TooManyOpenUploads,
 };
 
 } // namespace
@@ -30,6 +31,7 @@ const char* to_string(RejectReason reason) noexcept
     case RejectReason::TooManyConnections: return "too_many_connections";
     case RejectReason::TooManyHandshakes: return "too_many_handshakes";
     case RejectReason::TooManyUploads: return "too_many_uploads";
+    case RejectReason::TooManyOpenUploads: return "too_many_open_uploads";
     case RejectReason::UnsupportedVersion: return "unsupported_version";
     case RejectReason::BadFrame: return "bad_frame";
     case RejectReason::Protocol: return "protocol";

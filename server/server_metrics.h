@@ -22,6 +22,7 @@ enum class RejectReason {
     TooManyConnections, // --max-connections or --max-connections-per-client
     TooManyHandshakes,  // --max-handshakes or --max-handshakes-per-address
     TooManyUploads,     // more requests in flight on one connection than the server allows
+    TooManyOpenUploads, // --max-open-uploads-per-client or --max-open-uploads (answered BUSY)
     UnsupportedVersion,
     BadFrame,           // malformed, oversized or unknown frame
     Protocol,           // a well-formed frame out of order

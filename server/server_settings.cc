@@ -18,6 +18,7 @@ namespace {
 constexpr std::string_view Program = "minisync-server";
 constexpr std::int64_t MaxWorkers = 256;
 constexpr std::int64_t MaxConnections = 1'000'000;
+constexpr std::int64_t MaxOpenUploads = 100'000'000;
 // An upload idle for less than an hour is more likely paused than abandoned.
 constexpr std::chrono::seconds MinPartialMaxAge = std::chrono::hours{1};
 // An agent sends KEEPALIVE every third of the idle timeout; below 2 s that would be chatter, not liveness.
@@ -43,6 +44,8 @@ struct CommandLine {
     std::string max_connections_per_client;
     std::string max_handshakes;
     std::string max_handshakes_per_address;
+    std::string max_open_uploads;
+    std::string max_open_uploads_per_client;
     std::string handshake_timeout;
     std::string idle_timeout;
     std::string max_file_size;
@@ -67,9 +70,7 @@ Outcome parse(int argc, const char* const* argv)
     cli.key = settings.tls.key;
     cli.ca = settings.tls.ca;
     cli.workers = std::to_string(settings.workers);
-    cli.max_connections = std::to_string(settings.max_connections);
     cli.max_connections_per_client = std::to_string(settings.max_connections_per_client);
-    cli.max_handshakes = std::to_string(settings.max_handshakes);
     cli.max_handshakes_per_address = std::to_string(settings.max_handshakes_per_address);
     cli.handshake_timeout = std::to_string(settings.handshake_timeout.count()) + "s";
     cli.idle_timeout = std::to_string(settings.idle_timeout.count()) + "s";
@@ -97,21 +98,30 @@ Outcome parse(int argc, const char* const* argv)
     app.add_option("--workers", cli.workers, "disk and hashing threads, 1 to 256")
         ->type_name("N")
         ->capture_default_str();
-    app.add_option("--max-connections", cli.max_connections, "authenticated connections open at once, in all")
-        ->type_name("N")
-        ->capture_default_str();
+    app.add_option("--max-connections", cli.max_connections,
+                   "authenticated connections open at once, in all (default: sized from the open-file limit, "
+                   "at most 1024)")
+        ->type_name("N");
     app.add_option("--max-connections-per-client", cli.max_connections_per_client,
                    "connections open at once with one client certificate CN")
         ->type_name("N")
         ->capture_default_str();
     app.add_option("--max-handshakes", cli.max_handshakes,
-                   "connections still in their TLS handshake, in all (more are closed at accept)")
-        ->type_name("N")
-        ->capture_default_str();
+                   "connections still in their TLS handshake, in all (more are closed at accept; default: sized "
+                   "from the open-file limit, at most 256)")
+        ->type_name("N");
     app.add_option("--max-handshakes-per-address", cli.max_handshakes_per_address,
                    "connections still in their TLS handshake from one source address")
         ->type_name("N")
         ->capture_default_str();
+    app.add_option("--max-open-uploads", cli.max_open_uploads,
+                   "uploads with a partial file open at once, in all (more are answered BUSY; default: sized "
+                   "from the open-file limit)")
+        ->type_name("N");
+    app.add_option("--max-open-uploads-per-client", cli.max_open_uploads_per_client,
+                   "uploads with a partial file open at once for one client CN, over all its connections "
+                   "(default: a quarter of --max-open-uploads, at most 512)")
+        ->type_name("N");
     app.add_option("--handshake-timeout", cli.handshake_timeout,
                    "drop a connection that has not finished TLS and HELLO within this time (s, m or h suffix; "
                    "at most 7d)")
@@ -189,6 +199,13 @@ Outcome parse(int argc, const char* const* argv)
     if (auto limit = from.value("--max-handshakes-per-address", cli.max_handshakes_per_address,
                                 integer_value(1, MaxConnections))) {
         settings.max_handshakes_per_address = static_cast<std::size_t>(*limit);
+    }
+    if (auto limit = from.value("--max-open-uploads", cli.max_open_uploads, integer_value(1, MaxOpenUploads))) {
+        settings.max_open_uploads = static_cast<std::size_t>(*limit);
+    }
+    if (auto limit = from.value("--max-open-uploads-per-client", cli.max_open_uploads_per_client,
+                                integer_value(1, MaxOpenUploads))) {
+        settings.max_open_uploads_per_client = static_cast<std::size_t>(*limit);
     }
     if (auto timeout = from.value("--handshake-timeout", cli.handshake_timeout,
                                   duration_value(MinHandshakeTimeout, MaxTimeout))) {

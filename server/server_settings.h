@@ -25,14 +25,20 @@ struct ServerSettings {
     std::optional<HostPort> metrics;
     spdlog::level::level_enum log_level = spdlog::level::info;
     std::size_t workers = 4;
+    // The limits left unset here are sized from the open-file limit at start (fd_budget.h), at most 1024
+    // connections, 256 handshakes and 256 open uploads per client.
     // Authenticated connections open at once: in all, and per client CN (more are refused right after the
     // handshake), so no one client can take every slot.
-    std::size_t max_connections = 1024;
+    std::optional<std::size_t> max_connections;
     std::size_t max_connections_per_client = 16;
     // Connections still in their handshake, counted apart (handshake_admission.h): in all, and per source
     // address, so that no flood of strangers can take the authenticated clients' room.
-    std::size_t max_handshakes = 256;
+    std::optional<std::size_t> max_handshakes;
     std::size_t max_handshakes_per_address = 8;
+    // Uploads with their partial file open, in all and per client CN across all its connections (more are
+    // answered BUSY), so that no one client can take the server's file descriptors.
+    std::optional<std::size_t> max_open_uploads;
+    std::optional<std::size_t> max_open_uploads_per_client;
     // A connection must finish its TLS handshake and HELLO within handshake_timeout, and after that is
     // dropped when nothing arrives from the peer for idle_timeout (the agent's KEEPALIVE counts).
     std::chrono::seconds handshake_timeout{10};

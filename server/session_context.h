@@ -3,6 +3,8 @@
 #pragma once
 
 #include "client_connections.h"
+#include "client_uploads.h"
+#include "fd_budget.h"
 #include "group_commit.h"
 #include "handshake_admission.h"
 #include "idle_memory_release.h"
@@ -25,6 +27,9 @@ struct SessionContext {
     LoopInbox& inbox;
     WorkerPool& pool;
     const ServerSettings& settings;
+    // The connection, handshake and open-upload limits in effect (the settings', or sized from the
+    // open-file limit).
+    const ServerLimits& limits;
     int root_fd;
     ServerMetrics& metrics;
     // Paths being uploaded by any session, so two requests never write the same partial file.
@@ -38,6 +43,8 @@ struct SessionContext {
     std::function<void(std::uint64_t)> session_closed;
     // Connections past their handshake, per client CN and in all.
     ClientConnections& connections;
+    // Uploads with their partial file open, per client CN and in all.
+    ClientUploads& uploads;
 };
 
 } // namespace minisync::server

@@ -92,6 +92,27 @@ bool SessionRequests::refused_as_too_large(std::uint32_t request_id, const std::
     return true;
 }
 
+std::optional<ClientUploads::Slot> SessionRequests::take_upload_slot(std::uint32_t request_id,
+                                                                    const std::string& folder,
+                                                                    const std::string& path)
+{
+    ClientUploads& uploads = context_.uploads;
+    ClientUploads::Slot slot;
+    const ClientUploads::Verdict verdict = uploads.take(client_, slot);
+    if (verdict == ClientUploads::Verdict::Taken) {
+        return slot;
+    }
+    context_.metrics.rejected(RejectReason::TooManyOpenUploads);
+    const std::string why =
+        verdict == ClientUploads::Verdict::ClientFull
+            ? "client '" + client_ + "' already has " + std::to_string(uploads.per_client_limit()) +
+                  " uploads open (--max-open-uploads-per-client)"
+            : "the server already has " + std::to_string(uploads.limit()) + " uploads open (--max-open-uploads)";
+    SPDLOG_DEBUG("client={} folder={} path={}: busy err={}", client_, folder, path, why);
+    fail(request_id, ErrorCode::Busy, why + "; try again later");
+    return std::nullopt;
+}
+
 ClientRequest* SessionRequests::live(std::uint32_t request_id, FrameType frame)
 {
     if (ClientRequest* request = requests_.find(request_id)) {

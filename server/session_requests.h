@@ -58,6 +58,11 @@ public:
     // Over --max-file-size: the request is refused (and true returned).
     bool refused_as_too_large(std::uint32_t request_id, const std::string& folder, const std::string& path,
                               std::uint64_t size);
+    // An admitted UPLOAD_BEGIN's or PUT_FILE's place among the open uploads of its client and of the
+    // server; when either has as many as allowed, the request is refused with BUSY (the agent retries
+    // later) and nothing is returned.
+    std::optional<ClientUploads::Slot> take_upload_slot(std::uint32_t request_id, const std::string& folder,
+                                                        const std::string& path);
     // The live request. Nothing for a stale id (the frame is dropped) or an unknown one (the connection is
     // refused as well).
     ClientRequest* live(std::uint32_t request_id, protocol::FrameType frame);

@@ -27,11 +27,12 @@ std::vector<iovec> pieces_of(evbuffer* body)
 
 } // namespace
 
-void UploadRequest::open(UploadTarget&& target, int root_fd, const std::atomic<bool>& stop, OpenReport report)
+void UploadRequest::open(UploadTarget&& target, int root_fd, const std::atomic<bool>& stop, OpenReport report,
+                         ClientUploads::Slot&& slot)
 {
     assert(state_ == State::Admitted);
     state_ = State::Opening;
-    file_ = std::make_shared<IncomingUpload>(std::move(target), stop);
+    file_ = std::make_shared<IncomingUpload>(std::move(target), stop, std::move(slot));
     strand()->post([file = file_, root_fd, report = std::move(report)] { report(file->open(root_fd)); });
 }
 

@@ -48,8 +48,10 @@ public:
     // After open().
     [[nodiscard]] const UploadTarget& target() const noexcept { return file_->target(); }
 
-    // Admitted -> Opening. stop is checked while hashing an existing file, so a shutdown is not held up.
-    void open(UploadTarget&& target, int root_fd, const std::atomic<bool>& stop, OpenReport report);
+    // Admitted -> Opening. stop is checked while hashing an existing file, so a shutdown is not held up;
+    // slot goes with the file and is given back once it is closed.
+    void open(UploadTarget&& target, int root_fd, const std::atomic<bool>& stop, OpenReport report,
+              ClientUploads::Slot&& slot);
     // Opening -> Receiving: the agent sends from offset (its resume offset, or 0).
     void opened(std::uint64_t offset) noexcept;
     // Accepted moves the next offset past the payload; nothing changes otherwise.

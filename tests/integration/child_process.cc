@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,7 +32,8 @@ int status_to_exit_code(int status)
 
 } // namespace
 
-ChildProcess::ChildProcess(std::string binary, const std::vector<std::string>& args, std::filesystem::path log_path)
+ChildProcess::ChildProcess(std::string binary, const std::vector<std::string>& args, std::filesystem::path log_path,
+                           std::optional<std::uint64_t> open_file_limit)
     : binary_{std::move(binary)}, log_path_{std::move(log_path)}
 {
     // Everything the child needs is prepared before fork: between fork and exec only async-signal-safe
@@ -63,6 +65,12 @@ ChildProcess::ChildProcess(std::string binary, const std::vector<std::string>& a
         if (out < 0 || in < 0 || ::dup2(in, STDIN_FILENO) < 0 || ::dup2(out, STDOUT_FILENO) < 0 ||
             ::dup2(out, STDERR_FILENO) < 0) {
             ::_exit(127);
+        }
+        if (open_file_limit) {
+            const rlimit files{*open_file_limit, *open_file_limit};
+            if (::setrlimit(RLIMIT_NOFILE, &files) != 0) {
+                ::_exit(127);
+            }
         }
         ::execv(argv[0], argv.data());
         ::_exit(127);

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -16,8 +17,11 @@ class ChildProcess {
 public:
     // Starts binary with args (argv[0] is the binary). stdin is /dev/null; stdout and stderr both go to
     // log_path, which is truncated first. The child gets SIGKILL if the test process dies, so a crashed or
-    // timed-out test leaves no daemon behind. Throws std::runtime_error if fork fails.
-    ChildProcess(std::string binary, const std::vector<std::string>& args, std::filesystem::path log_path);
+    // timed-out test leaves no daemon behind. open_file_limit, when given, is the child's soft and hard
+    // RLIMIT_NOFILE (set in the child, so the test's own limit stays as it is). Throws std::runtime_error if
+    // fork fails.
+    ChildProcess(std::string binary, const std::vector<std::string>& args, std::filesystem::path log_path,
+                 std::optional<std::uint64_t> open_file_limit = std::nullopt);
     // SIGKILLs and reaps a child that is still running.
     ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;

@@ -1,8 +1,10 @@
 // The server's connection limits: authenticated connections in all (closed at accept, before any TLS
 // work) and per client CN (refused right after the handshake), and connections still in their handshake,
-// in all and per source address; each counted, and other clients unaffected.
+// in all and per source address; open uploads per client CN across its connections (answered BUSY); and
+// the defaults sized from the open-file limit. Each counted, and other clients unaffected.
 #include "minisync_fixture.h"
 #include "protocol_codec.h"
+#include "sha256.h"
 #include "raw_client.h"
 #include "wait_for.h"
 
@@ -15,7 +17,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -216,6 +220,181 @@ TEST_F(ConnectionLimitsTest, BothDaemonsRaiseTheirOpenFileLimitToTheHardLimit)
         EXPECT_TRUE(wait_for([&] { return (soft = soft_open_files(daemon->pid())) == inherited.rlim_max; }, 10s))
             << daemon->binary() << ": soft limit " << soft.value_or(0) << ", hard " << inherited.rlim_max;
     }
+}
+
+// ---- open uploads per client ----------------------------------------------------------------------------
+
+// UPLOAD_BEGIN for a 1 MiB file at path in folder "f", from offset 0 and without a hash: the server opens
+// a partial file for it and then waits for DATA that never comes.
+std::vector<std::uint8_t> begin_upload(std::uint32_t request_id, const std::string& path)
+{
+    protocol::UploadBegin begin;
+    begin.request_id = request_id;
+    begin.folder = "f";
+    begin.path = path;
+    begin.size = 1U << 20;
+    begin.mode = 0644;
+    return protocol::encode(begin);
+}
+
+// The answer to one request: UPLOAD_READY, or the code of its ERROR; nothing if the connection gave neither.
+struct Answer {
+    protocol::FrameType type = protocol::FrameType::Error;
+    protocol::ErrorCode code = protocol::ErrorCode::Internal;
+    std::string message;
+};
+
+std::optional<Answer> read_answer(RawClient& client, std::chrono::milliseconds deadline = 10s)
+{
+    const ReadResult read = client.read_frame(deadline);
+    if (read.status != ReadStatus::Frame) {
+        return std::nullopt;
+    }
+    Answer answer;
+    answer.type = read.frame.type;
+    if (read.frame.type == protocol::FrameType::Error) {
+        const auto error = protocol::decode_error(read.frame.body);
+        if (!error) {
+            return std::nullopt;
+        }
+        answer.code = error->code;
+        answer.message = error->message;
+    }
+    return answer;
+}
+
+// Open file descriptors of a process, from /proc.
+std::size_t open_fds(pid_t pid)
+{
+    std::size_t count = 0;
+    for ([[maybe_unused]] const auto& entry :
+         std::filesystem::directory_iterator{"/proc/" + std::to_string(pid) + "/fd"}) {
+        ++count;
+    }
+    return count;
+}
+
+// The cap counts a client's uploads over all its connections, UPLOAD_BEGIN and PUT_FILE alike; beyond it
+// an upload is answered BUSY (the agent sends it again later), a place comes back as an upload ends, and
+// another client is not held back.
+TEST_F(ConnectionLimitsTest, OpenUploadsBeyondThePerClientLimitAreBusyAcrossConnections)
+{
+    pki().generate({"--client", "hoarder"});
+    const std::filesystem::path src = make_dir("src");
+    start_server({"--max-open-uploads-per-client", "4", "--metrics", "127.0.0.1:0"});
+    RawClient first{port(), pki().client("hoarder")};
+    first.hello();
+    RawClient second{port(), pki().client("hoarder")};
+    second.hello();
+    for (std::uint32_t id = 1; id <= 3; ++id) {
+        ASSERT_TRUE(first.send(begin_upload(id, "first-" + std::to_string(id))));
+        const auto answer = read_answer(first);
+        ASSERT_TRUE(answer.has_value());
+        EXPECT_EQ(answer->type, protocol::FrameType::UploadReady) << answer->message;
+    }
+    ASSERT_TRUE(second.send(begin_upload(1, "second-1")));
+    auto answer = read_answer(second);
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->type, protocol::FrameType::UploadReady) << answer->message;
+
+    // The fifth, on either connection, and a PUT_FILE too.
+    ASSERT_TRUE(second.send(begin_upload(2, "second-2")));
+    answer = read_answer(second);
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->type, protocol::FrameType::Error);
+    EXPECT_EQ(answer->code, protocol::ErrorCode::Busy);
+    EXPECT_NE(answer->message.find("already has 4 uploads open (--max-open-uploads-per-client)"), std::string::npos)
+        << answer->message;
+    const std::vector<std::uint8_t> content{'h', 'i', '\n'};
+    ASSERT_TRUE(first.send(protocol::encode(
+        protocol::PutFile{4, "f", "small.txt", 0, 0644, sha256_of(std::span{content}), std::span{content}})));
+    answer = read_answer(first);
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->type, protocol::FrameType::Error);
+    EXPECT_EQ(answer->code, protocol::ErrorCode::Busy);
+    EXPECT_EQ(rejected("too_many_open_uploads"), 2);
+
+    // Another client syncs meanwhile.
+    start_agent({src.string()});
+    write_file(src / "through.txt", "not held back by the hoarder\n");
+    EXPECT_TRUE(wait_until_synced(src, server_file(DefaultCn, "src"), 5s));
+
+    // An upload given up frees its place once its partial file is closed: a new one then gets it.
+    ASSERT_TRUE(first.send(protocol::encode_request_only(protocol::FrameType::Abort, 1)));
+    std::uint32_t next_id = 3;
+    EXPECT_TRUE(wait_for([&] {
+        const std::uint32_t id = next_id++;
+        if (!second.send(begin_upload(id, "second-" + std::to_string(id)))) {
+            return false;
+        }
+        const auto retried = read_answer(second);
+        return retried && retried->type == protocol::FrameType::UploadReady;
+    }, 10s));
+    // The connections that held uploads all along are still served.
+    EXPECT_TRUE(first.send(protocol::encode(protocol::RemoveMsg{5, "f", "nothing", protocol::RemoveKind::File})));
+    answer = read_answer(first);
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->type, protocol::FrameType::Removed);
+}
+
+// Under an open-file limit of 1024, the default limits are sized to fit it: one client opening 16
+// connections of 256 uploads each (4,096 partial files, two descriptors each) gets BUSY beyond its share,
+// the server's descriptors stay well within the limit, and an agent of another client still connects and
+// syncs. Without the sizing, that client took every descriptor and the agent could not even connect.
+TEST_F(ConnectionLimitsTest, OneClientCannotTakeTheServersFileDescriptors)
+{
+    constexpr rlim_t Limit = 1024;
+    constexpr int Connections = 16;
+    constexpr std::uint32_t UploadsPerConnection = 256;
+    rlimit inherited{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &inherited), 0);
+    if (inherited.rlim_max != RLIM_INFINITY && inherited.rlim_max < Limit) {
+        GTEST_SKIP() << "the hard open-file limit (" << inherited.rlim_max << ") is below " << Limit;
+    }
+    pki().generate({"--client", "hoarder"});
+    const std::filesystem::path src = make_dir("src");
+    limit_server_open_files(Limit);
+    start_server({"--metrics", "127.0.0.1:0"});
+    EXPECT_TRUE(wait_for_log(server(), "open files: limit 1024, at most 1024 in use", 5s));
+
+    std::vector<std::unique_ptr<RawClient>> hoarder;
+    for (int i = 0; i < Connections; ++i) {
+        hoarder.push_back(std::make_unique<RawClient>(port(), pki().client("hoarder")));
+        hoarder.back()->hello();
+    }
+    std::size_t ready = 0;
+    std::size_t busy = 0;
+    std::size_t other = 0;
+    std::size_t peak_fds = 0;
+    for (int c = 0; c < Connections; ++c) {
+        RawClient& connection = *hoarder[static_cast<std::size_t>(c)];
+        for (std::uint32_t id = 1; id <= UploadsPerConnection; ++id) {
+            ASSERT_TRUE(connection.send(begin_upload(id, "c" + std::to_string(c) + "/" + std::to_string(id))));
+        }
+        for (std::uint32_t id = 1; id <= UploadsPerConnection; ++id) {
+            const auto answer = read_answer(connection);
+            ASSERT_TRUE(answer.has_value()) << "connection " << c << " ended after " << id - 1 << " answers";
+            if (answer->type == protocol::FrameType::UploadReady) {
+                ++ready;
+            } else if (answer->code == protocol::ErrorCode::Busy) {
+                ++busy;
+            } else {
+                ++other;
+            }
+        }
+        peak_fds = std::max(peak_fds, open_fds(server().pid()));
+    }
+    EXPECT_GT(ready, 0U);
+    EXPECT_LE(ready, 256U);
+    EXPECT_EQ(ready + busy, static_cast<std::size_t>(Connections) * UploadsPerConnection);
+    EXPECT_EQ(other, 0U) << "uploads failed otherwise than BUSY: the server ran out of something";
+    EXPECT_EQ(rejected("too_many_open_uploads"), static_cast<double>(busy));
+    EXPECT_LT(peak_fds, static_cast<std::size_t>(Limit) / 2) << "descriptors held for one client";
+
+    start_agent({src.string()});
+    write_file(src / "through.txt", "the hoarder did not keep me out\n");
+    EXPECT_TRUE(wait_until_synced(src, server_file(DefaultCn, "src"), 5s));
+    EXPECT_LT(open_fds(server().pid()), static_cast<std::size_t>(Limit) / 2);
 }
 
 } // namespace

@@ -109,7 +109,8 @@ std::uint16_t MinisyncTest::launch_server(std::uint16_t port)
     args.insert(args.end(), server_extra_args_.begin(), server_extra_args_.end());
     const std::string log_name =
         servers_.empty() ? std::string{"server.log"} : "server-" + std::to_string(servers_.size() + 1) + ".log";
-    servers_.push_back(std::make_unique<ChildProcess>(MINISYNC_SERVER_BIN, args, sandbox() / log_name));
+    servers_.push_back(
+        std::make_unique<ChildProcess>(MINISYNC_SERVER_BIN, args, sandbox() / log_name, server_open_file_limit_));
     ChildProcess& server = *servers_.back();
 
     static const std::regex Listening{R"(listening on 127\.0\.0\.1:(\d+))"};

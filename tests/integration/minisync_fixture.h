@@ -52,6 +52,8 @@ protected:
     // returns the port it logged. Throws (with the log) if it exits or never says where it listens.
     // The first run logs to <sandbox>/server.log, later runs to server-N.log.
     std::uint16_t start_server(const std::vector<std::string>& extra_args = {}, std::optional<TlsFiles> tls = {});
+    // Servers started from now on run with this soft and hard limit on open files, which they cannot raise.
+    void limit_server_open_files(std::uint64_t limit) { server_open_file_limit_ = limit; }
     // Starts a new minisync-server on the port, root, certificates and arguments of the previous run, as
     // a service manager would after a crash. The previous run must have exited (killed or stopped by the
     // test); throws if it still runs or the new one does not listen on the same port.
@@ -128,6 +130,7 @@ private:
     std::map<const ChildProcess*, std::filesystem::path> control_sockets_;
     int ctl_runs_ = 0;
     std::uint16_t port_ = 0;
+    std::optional<std::uint64_t> server_open_file_limit_;
     // What the first start_server() was given, for restart_server().
     std::vector<std::string> server_extra_args_;
     std::optional<TlsFiles> server_tls_;

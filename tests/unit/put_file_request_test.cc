@@ -32,7 +32,8 @@ protected:
         target.size = content.size();
         target.sha256 = sha256_of(std::string_view{content});
         test::Reported<IncomingUpload::PutResult> done;
-        request.put(std::move(target), root_.get(), stop(), commits_, std::move(body), header_size, done.reporter());
+        request.put(std::move(target), root_.get(), stop(), commits_, std::move(body), header_size, done.reporter(),
+                    {});
         EXPECT_EQ(request.state(), PutFileRequest::State::Committing);
         auto result = done.wait();
         EXPECT_TRUE(result) << "no report";

@@ -96,10 +96,13 @@ TEST_F(ServerSettingsTest, Defaults)
     EXPECT_TRUE(s.allow_cn.empty());
     EXPECT_EQ(s.metrics, std::nullopt);
     EXPECT_EQ(s.workers, 4U);
-    EXPECT_EQ(s.max_connections, 1024U);
+    // Sized from the open-file limit at start (FdBudgetTest).
+    EXPECT_EQ(s.max_connections, std::nullopt);
     EXPECT_EQ(s.max_connections_per_client, 16U);
-    EXPECT_EQ(s.max_handshakes, 256U);
+    EXPECT_EQ(s.max_handshakes, std::nullopt);
     EXPECT_EQ(s.max_handshakes_per_address, 8U);
+    EXPECT_EQ(s.max_open_uploads, std::nullopt);
+    EXPECT_EQ(s.max_open_uploads_per_client, std::nullopt);
     EXPECT_EQ(s.partial_max_age, 7 * 24h);
     EXPECT_EQ(s.handshake_timeout, 10s);
     EXPECT_EQ(s.idle_timeout, 120s);
@@ -113,7 +116,8 @@ TEST_F(ServerSettingsTest, EveryFlag)
         parse_ok({"--listen", "[::]:0", "--root", "data", "--cert", "s.crt", "--key", "s.key", "--ca", "c.crt",
                   "--allow-cn", "laptop", "--allow-cn", "desktop", "--metrics", "127.0.0.1:9102", "--workers", "12",
                   "--max-connections", "100", "--max-connections-per-client", "3", "--max-handshakes", "50",
-                  "--max-handshakes-per-address", "4", "--partial-max-age", "12h",
+                  "--max-handshakes-per-address", "4", "--max-open-uploads", "500",
+                  "--max-open-uploads-per-client", "20", "--partial-max-age", "12h",
                   "--handshake-timeout", "5s", "--idle-timeout", "3m", "--max-file-size", "10G",
                   "--log-level", "warn"});
     EXPECT_EQ(s.listen.host, "::");
@@ -130,6 +134,8 @@ TEST_F(ServerSettingsTest, EveryFlag)
     EXPECT_EQ(s.max_connections_per_client, 3U);
     EXPECT_EQ(s.max_handshakes, 50U);
     EXPECT_EQ(s.max_handshakes_per_address, 4U);
+    EXPECT_EQ(s.max_open_uploads, 500U);
+    EXPECT_EQ(s.max_open_uploads_per_client, 20U);
     EXPECT_EQ(s.partial_max_age, 12h);
     EXPECT_EQ(s.handshake_timeout, 5s);
     EXPECT_EQ(s.idle_timeout, 180s);
@@ -143,6 +149,9 @@ TEST_F(ServerSettingsTest, ConnectionLimitsMustBePositive)
     expect_usage_error({"--max-connections-per-client", "-1"}, "--max-connections-per-client: expected an integer");
     expect_usage_error({"--max-handshakes", "0"}, "--max-handshakes: expected an integer from 1");
     expect_usage_error({"--max-handshakes-per-address", "0"}, "--max-handshakes-per-address: expected an integer");
+    expect_usage_error({"--max-open-uploads", "0"}, "--max-open-uploads: expected an integer from 1");
+    expect_usage_error({"--max-open-uploads-per-client", "0"},
+                       "--max-open-uploads-per-client: expected an integer from 1");
 }
 
 TEST_F(ServerSettingsTest, BadFlags)
@@ -182,6 +191,8 @@ metrics = "127.0.0.1:9102"
 workers = 16
 max_handshakes = 64
 max_handshakes_per_address = 2
+max_open_uploads = 3000
+max_open_uploads_per_client = 64
 partial_max_age = "2d"
 handshake_timeout = 30
 idle_timeout = "5m"
@@ -200,6 +211,8 @@ log_level = "debug"
     EXPECT_EQ(s.workers, 16U);
     EXPECT_EQ(s.max_handshakes, 64U);
     EXPECT_EQ(s.max_handshakes_per_address, 2U);
+    EXPECT_EQ(s.max_open_uploads, 3000U);
+    EXPECT_EQ(s.max_open_uploads_per_client, 64U);
     EXPECT_EQ(s.partial_max_age, 48h);
     EXPECT_EQ(s.handshake_timeout, 30s);
     EXPECT_EQ(s.idle_timeout, 5min);

@@ -41,7 +41,7 @@ protected:
     {
         auto upload = std::make_unique<UploadRequest>(admission(path), size);
         test::Reported<IncomingUpload::OpenResult> opened;
-        upload->open(target_of(path, size), root_.get(), stop(), opened.reporter());
+        upload->open(target_of(path, size), root_.get(), stop(), opened.reporter(), {});
         const auto result = opened.wait();
         EXPECT_TRUE(result && result->outcome == IncomingUpload::OpenOutcome::Ready);
         upload->opened(result ? result->offset : 0);
@@ -63,7 +63,7 @@ TEST_F(UploadRequestTest, DataBeforeUploadReadyIsOutOfPlace)
     EXPECT_EQ(upload.accept_data(0, 4), DataCheck::OutOfPlace);
 
     test::Reported<IncomingUpload::OpenResult> opened;
-    upload.open(target_of("early.bin", 4), root_.get(), stop(), opened.reporter());
+    upload.open(target_of("early.bin", 4), root_.get(), stop(), opened.reporter(), {});
     EXPECT_EQ(upload.state(), State::Opening);
     EXPECT_EQ(upload.accept_data(0, 4), DataCheck::OutOfPlace) << "UPLOAD_READY is not sent yet";
     EXPECT_EQ(upload.accept_commit(), CommitCheck::OutOfPlace);
