@@ -4,7 +4,8 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]     (works from any directory)
 # Environment: FUZZ_SECONDS (default 60; the argument wins),
-#              BUILD_DIR (default: build-fuzz, relative to the repo root).
+#              BUILD_DIR (default: build-fuzz, relative to the repo root; one that scripts/sanitize.sh
+#              configured for fuzzing, such as build-asan, is used as it is).
 # Targets run side by side, one per core. Each runs in BUILD_DIR/fuzz/<target>/: corpus/ starts as a copy of tests/fuzz/corpus/<target>/
 # and collects the new inputs (the checked-in corpus is never written), fuzz.log is libFuzzer's output,
 # and a crash, leak, timeout or OOM leaves its input there as crash-*, leak-*, timeout-* or oom-*.
@@ -29,8 +30,11 @@ done
 
 scripts/deps.sh
 # libFuzzer comes with clang; the top CMakeLists.txt refuses MINISYNC_FUZZ with any other compiler.
-CC=clang CXX=clang++ cmake -S . -B "$build_dir" -DMINISYNC_FUZZ=ON -DMINISYNC_BUILD_TESTS=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# A build directory made for fuzzing already (scripts/sanitize.sh's, say) is used as it is configured.
+if ! grep -qx 'MINISYNC_FUZZ:BOOL=ON' "$build_dir/CMakeCache.txt" 2>/dev/null; then
+  CC=clang CXX=clang++ cmake -S . -B "$build_dir" -DMINISYNC_FUZZ=ON -DMINISYNC_BUILD_TESTS=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
 cmake --build "$build_dir" -j2 --target minisync_fuzzers
 
 # A sanitizer report says where, not only what.

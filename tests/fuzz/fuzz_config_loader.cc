@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <initializer_list>
 #include <limits>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -151,7 +152,15 @@ void check_server(const std::string& path)
     check_text(settings.metrics ? settings.metrics->host : "", "server metrics host holds a NUL byte");
     check(!settings.tls.cert.empty() && !settings.tls.key.empty() && !settings.tls.ca.empty(), "server TLS paths");
     check(settings.workers >= 1 && settings.workers <= 256, "server workers out of range");
-    check(settings.max_connections >= 1 && settings.max_connections <= 1'000'000, "server max_connections");
+    // Limits left unset are sized from the open-file limit at start (server/fd_budget.h); given, they are in range.
+    const auto unset_or_in_range = [](const std::optional<std::size_t>& limit, std::size_t most) {
+        return !limit || (*limit >= 1 && *limit <= most);
+    };
+    check(unset_or_in_range(settings.max_connections, 1'000'000), "server max_connections");
+    check(unset_or_in_range(settings.max_handshakes, 1'000'000), "server max_handshakes");
+    check(unset_or_in_range(settings.max_open_uploads, 100'000'000), "server max_open_uploads");
+    check(unset_or_in_range(settings.max_open_uploads_per_client, 100'000'000),
+          "server max_open_uploads_per_client");
     check(settings.max_connections_per_client >= 1 && settings.max_connections_per_client <= 1'000'000,
           "server max_connections_per_client");
     check(settings.partial_max_age >= std::chrono::hours{1}, "server partial_max_age below 1h");
